@@ -1,0 +1,75 @@
+//! Building a block on a parent: take candidate transactions in order, keep those
+//! that apply (skipping the rest), and fill the header's roots from the result.
+//! The seal is left empty for the engine to fill.
+
+use crate::block::{Block, Evidence, Header};
+use crate::crypto::PublicKey;
+use crate::hash::Hash;
+use crate::state::{BlockError, ChainRules, Overlay, State, TxError};
+use crate::tx::Transaction;
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BlockTemplate {
+    pub parent: Hash,
+    pub height: u64,
+    pub timestamp_ms: u64,
+    pub producer: PublicKey,
+    pub consensus: Vec<u8>,
+    pub max_txs: usize,
+}
+
+/// A built block and the candidates left out, with why.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub block: Block,
+    pub skipped: Vec<(Hash, TxError)>,
+}
+
+/// Builds a block on `state` (the state at `template.parent`).
+pub fn build_block(
+    state: &State,
+    rules: &ChainRules,
+    template: BlockTemplate,
+    candidates: impl IntoIterator<Item = Transaction>,
+    evidence: Vec<Evidence>,
+) -> Result<Built, BlockError> {
+    let mut overlay = Overlay::new(state, rules);
+    let mut transactions = Vec::new();
+    let mut skipped = Vec::new();
+    for tx in candidates {
+        if transactions.len() >= template.max_txs {
+            break;
+        }
+        match overlay.apply_tx(&tx) {
+            Ok(()) => transactions.push(tx),
+            Err(e) => skipped.push((tx.hash(), e)),
+        }
+    }
+    for (index, ev) in evidence.iter().enumerate() {
+        overlay.apply_evidence(index, ev, &template.producer)?;
+    }
+    let header = Header {
+        parent: template.parent,
+        height: template.height,
+        timestamp_ms: template.timestamp_ms,
+        producer: template.producer,
+        tx_root: Block::compute_tx_root(&transactions),
+        evidence_root: Block::compute_evidence_root(&evidence),
+        state_root: Hash::ZERO,
+        consensus: template.consensus,
+        seal: Vec::new(),
+    };
+    // The block hash is not part of what a block executes to, so the undo record's
+    // id can be filled in after the root.
+    let exec = overlay.finish(&template.producer, Hash::ZERO)?;
+    let block = Block {
+        header: Header {
+            state_root: exec.state_root,
+            ..header
+        },
+        transactions,
+        evidence,
+    };
+    Ok(Built { block, skipped })
+}

@@ -1,0 +1,320 @@
+//! The genesis file: a chain's id, its consensus kind and parameters, its funded
+//! accounts and its validators (authorities, for proof of authority) with stake.
+
+use crate::block::{Block, Header};
+use crate::codec;
+use crate::crypto::{CryptoError, PublicKey};
+use crate::hash::{merkle_root, Hash};
+use crate::state::{Account, ChainRules, Slashing, State};
+use bincode::{Decode, Encode};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Largest genesis file read.
+pub const MAX_GENESIS_BYTES: u64 = 64 << 20;
+
+/// A chain's genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    /// Names the network; transactions carry it so they cannot replay elsewhere.
+    pub chain_id: String,
+    /// Timestamp of the genesis block, ms since the Unix epoch.
+    #[serde(default)]
+    pub timestamp_ms: u64,
+    pub consensus: ConsensusSpec,
+    /// Minted to each block's producer.
+    #[serde(default)]
+    pub block_reward: u64,
+    #[serde(default)]
+    pub slashing: Slashing,
+    #[serde(default)]
+    pub accounts: Vec<GenesisAccount>,
+    /// Validators (proof of stake, BFT) or authorities (proof of authority).
+    #[serde(default)]
+    pub validators: Vec<GenesisValidator>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisAccount {
+    pub key: PublicKey,
+    pub balance: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisValidator {
+    pub key: PublicKey,
+    /// Bonded stake (voting power); an authority needs some too.
+    pub stake: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// The consensus kind and its parameters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ConsensusSpec {
+    Pow(PowParams),
+    Pos(PosParams),
+    Poa(PoaParams),
+    Bft(BftParams),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(default, deny_unknown_fields)]
+pub struct PowParams {
+    /// Interval the difficulty retarget aims at.
+    pub target_block_ms: u64,
+    /// Expected hashes per block at genesis.
+    pub initial_difficulty: u64,
+}
+
+impl Default for PowParams {
+    fn default() -> Self {
+        PowParams {
+            target_block_ms: 5_000,
+            initial_difficulty: 1 << 16,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(default, deny_unknown_fields)]
+pub struct PosParams {
+    pub slot_ms: u64,
+    pub epoch_slots: u64,
+}
+
+impl Default for PosParams {
+    fn default() -> Self {
+        PosParams {
+            slot_ms: 1_000,
+            epoch_slots: 16,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoaParams {
+    /// Block period.
+    pub period_ms: u64,
+    /// Blocks between checkpoints where authority votes reset.
+    pub epoch: u64,
+}
+
+impl Default for PoaParams {
+    fn default() -> Self {
+        PoaParams {
+            period_ms: 2_000,
+            epoch: 30_000,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(default, deny_unknown_fields)]
+pub struct BftParams {
+    pub timeout_propose_ms: u64,
+    pub timeout_vote_ms: u64,
+}
+
+impl Default for BftParams {
+    fn default() -> Self {
+        BftParams {
+            timeout_propose_ms: 1_000,
+            timeout_vote_ms: 500,
+        }
+    }
+}
+
+impl ConsensusSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConsensusSpec::Pow(_) => "pow",
+            ConsensusSpec::Pos(_) => "pos",
+            ConsensusSpec::Poa(_) => "poa",
+            ConsensusSpec::Bft(_) => "bft",
+        }
+    }
+
+    /// The default parameters of a kind named `pow`, `pos`, `poa` or `bft`.
+    pub fn default_for(kind: &str) -> Result<ConsensusSpec, GenesisError> {
+        Ok(match kind {
+            "pow" => ConsensusSpec::Pow(PowParams::default()),
+            "pos" => ConsensusSpec::Pos(PosParams::default()),
+            "poa" => ConsensusSpec::Poa(PoaParams::default()),
+            "bft" => ConsensusSpec::Bft(BftParams::default()),
+            other => {
+                return Err(GenesisError::UnknownKind {
+                    kind: other.to_string(),
+                })
+            }
+        })
+    }
+}
+
+/// Why a genesis was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum GenesisError {
+    #[error("genesis file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("genesis file {path} is {len} bytes, over the limit of {MAX_GENESIS_BYTES}")]
+    TooLarge { path: PathBuf, len: u64 },
+    #[error("genesis: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("genesis: unknown consensus kind {kind:?}; the kinds are pow, pos, poa, bft")]
+    UnknownKind { kind: String },
+    #[error(
+        "genesis: chain id {chain_id:?} must be 1 to 64 characters of a-z, 0-9, '-', '_', '.'"
+    )]
+    BadChainId { chain_id: String },
+    #[error("genesis: account {key} is listed twice")]
+    DuplicateAccount { key: PublicKey },
+    #[error("genesis: validator {key} is listed twice")]
+    DuplicateValidator { key: PublicKey },
+    #[error("genesis: validator {key} has zero stake")]
+    ZeroStake { key: PublicKey },
+    #[error("genesis: {kind} consensus needs at least one validator")]
+    NoValidators { kind: &'static str },
+    #[error("genesis: key {key} is not usable: {source}")]
+    BadKey { key: PublicKey, source: CryptoError },
+    #[error("genesis: the coins of account {key} overflow")]
+    Overflow { key: PublicKey },
+}
+
+impl Genesis {
+    /// Reads, parses and checks a genesis file.
+    pub fn load(path: &Path) -> Result<Genesis, GenesisError> {
+        let io = |source| GenesisError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let len = std::fs::metadata(path).map_err(io)?.len();
+        if len > MAX_GENESIS_BYTES {
+            return Err(GenesisError::TooLarge {
+                path: path.to_owned(),
+                len,
+            });
+        }
+        let bytes = std::fs::read(path).map_err(io)?;
+        Genesis::from_json(&bytes)
+    }
+
+    /// Parses and checks a genesis from JSON.
+    pub fn from_json(bytes: &[u8]) -> Result<Genesis, GenesisError> {
+        let value: serde_json::Value = serde_json::from_slice(bytes)?;
+        // Name an unknown kind plainly rather than through serde's variant message.
+        if let Some(kind) = value
+            .get("consensus")
+            .and_then(|c| c.get("kind"))
+            .and_then(|k| k.as_str())
+        {
+            ConsensusSpec::default_for(kind)?;
+        }
+        let genesis: Genesis = serde_json::from_value(value)?;
+        genesis.validate()?;
+        Ok(genesis)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a genesis always serializes")
+    }
+
+    /// Checks the rules a genesis must follow.
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c);
+        if self.chain_id.is_empty()
+            || self.chain_id.len() > 64
+            || !self.chain_id.chars().all(ok_char)
+        {
+            return Err(GenesisError::BadChainId {
+                chain_id: self.chain_id.clone(),
+            });
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for a in &self.accounts {
+            if !seen.insert(a.key) {
+                return Err(GenesisError::DuplicateAccount { key: a.key });
+            }
+            a.key
+                .verifying_key()
+                .map_err(|source| GenesisError::BadKey { key: a.key, source })?;
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for v in &self.validators {
+            if !seen.insert(v.key) {
+                return Err(GenesisError::DuplicateValidator { key: v.key });
+            }
+            if v.stake == 0 {
+                return Err(GenesisError::ZeroStake { key: v.key });
+            }
+            v.key
+                .verifying_key()
+                .map_err(|source| GenesisError::BadKey { key: v.key, source })?;
+        }
+        if self.validators.is_empty() && !matches!(self.consensus, ConsensusSpec::Pow(_)) {
+            return Err(GenesisError::NoValidators {
+                kind: self.consensus.kind(),
+            });
+        }
+        self.accounts_map().map(|_| ())
+    }
+
+    fn accounts_map(&self) -> Result<BTreeMap<PublicKey, Account>, GenesisError> {
+        let mut map: BTreeMap<PublicKey, Account> = BTreeMap::new();
+        for a in &self.accounts {
+            map.entry(a.key).or_default().balance = a.balance;
+        }
+        for v in &self.validators {
+            let acc = map.entry(v.key).or_default();
+            acc.bonded = v.stake;
+            if acc.balance.checked_add(acc.bonded).is_none() {
+                return Err(GenesisError::Overflow { key: v.key });
+            }
+        }
+        Ok(map)
+    }
+
+    /// The state at genesis.
+    pub fn state(&self) -> Result<State, GenesisError> {
+        Ok(State::from_accounts(self.accounts_map()?))
+    }
+
+    pub fn rules(&self) -> ChainRules {
+        ChainRules {
+            chain_id: self.chain_id.clone(),
+            block_reward: self.block_reward,
+            slashing: self.slashing,
+        }
+    }
+
+    /// The genesis block. Its `consensus` field is the hash of the whole genesis, so
+    /// two genesis files that differ in anything have different genesis blocks.
+    pub fn block(&self) -> Result<Block, GenesisError> {
+        let state = self.state()?;
+        let empty = merkle_root(&[]);
+        Ok(Block {
+            header: Header {
+                parent: Hash::ZERO,
+                height: 0,
+                timestamp_ms: self.timestamp_ms,
+                producer: PublicKey::default(),
+                tx_root: empty,
+                evidence_root: empty,
+                state_root: state.root(),
+                consensus: Hash::digest(&codec::encode(self)).0.to_vec(),
+                seal: Vec::new(),
+            },
+            transactions: Vec::new(),
+            evidence: Vec::new(),
+        })
+    }
+}

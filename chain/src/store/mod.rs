@@ -1,0 +1,96 @@
+//! Where blocks and state live: the `BlockStore` trait, with a sled store for
+//! nodes and an in-memory store for the simulator and tests.
+//!
+//! A store keeps every block it was given (forks too), the height index of the
+//! main chain, the accounts at the tip, the undo record of each main-chain block,
+//! and the tip. A write is a list of operations applied atomically and durably:
+//! after `write` returns, a crash loses none of it, and a crash during it loses all.
+
+mod memory;
+mod sled;
+
+pub use self::memory::MemoryStore;
+pub use self::sled::{SledStore, LEDGER_MARKER};
+
+use crate::block::{Block, Header};
+use crate::codec::CodecError;
+use crate::crypto::PublicKey;
+use crate::hash::Hash;
+use crate::state::{Account, Undo};
+use bincode::{Decode, Encode};
+use std::path::PathBuf;
+
+/// Version of the on-disk format.
+pub const LEDGER_FORMAT: u32 = 1;
+
+/// The main chain's tip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Tip {
+    pub hash: Hash,
+    pub height: u64,
+}
+
+/// What a ledger belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct LedgerMeta {
+    pub format: u32,
+    pub chain_id: String,
+    pub genesis: Hash,
+}
+
+/// One change in an atomic write.
+#[derive(Debug, Clone, Copy)]
+pub enum Op<'a> {
+    /// Stores a block (and its header) under its hash.
+    PutBlock(&'a Block),
+    SetHeight(u64, Hash),
+    RemoveHeight(u64),
+    PutAccount(PublicKey, Account),
+    DeleteAccount(PublicKey),
+    /// Stores an undo record under its block's hash.
+    PutUndo(&'a Undo),
+    DeleteUndo(Hash),
+    SetTip(Tip),
+    SetMeta(&'a LedgerMeta),
+}
+
+/// Why a store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path} is not a generals ledger (no {LEDGER_MARKER} file); refusing to touch it")]
+    NotALedger { path: PathBuf },
+    #[error("{path} holds the ledger of chain {found:?}, not {expected:?}; refusing to touch it")]
+    WrongChain {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+    #[error("{path}: ledger format {found}, this build reads format {LEDGER_FORMAT}")]
+    WrongFormat { path: PathBuf, found: u32 },
+    #[error("ledger at {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("sled: {0}")]
+    Sled(#[from] ::sled::Error),
+    #[error("corrupt ledger record: {0}")]
+    Corrupt(#[from] CodecError),
+}
+
+/// Storage of a ledger.
+pub trait BlockStore {
+    fn meta(&self) -> Result<Option<LedgerMeta>, StoreError>;
+    fn tip(&self) -> Result<Option<Tip>, StoreError>;
+    fn block(&self, hash: &Hash) -> Result<Option<Block>, StoreError>;
+    fn header(&self, hash: &Hash) -> Result<Option<Header>, StoreError>;
+    fn has_block(&self, hash: &Hash) -> Result<bool, StoreError>;
+    /// Hash of the main-chain block at `height`.
+    fn hash_at(&self, height: u64) -> Result<Option<Hash>, StoreError>;
+    fn undo(&self, hash: &Hash) -> Result<Option<Undo>, StoreError>;
+    /// Every account at the tip.
+    fn accounts(&self) -> Result<Vec<(PublicKey, Account)>, StoreError>;
+    /// Applies `ops` atomically and durably.
+    fn write(&mut self, ops: &[Op<'_>]) -> Result<(), StoreError>;
+}

@@ -1,0 +1,84 @@
+//! Helpers shared by the chain's integration tests.
+#![allow(dead_code)]
+
+use generals_chain::genesis::{GenesisAccount, GenesisValidator, PowParams};
+use generals_chain::state::Slashing;
+use generals_chain::{
+    build_block, Action, Block, BlockTemplate, ChainRules, ConsensusSpec, Genesis, Keypair,
+    PublicKey, State, Transaction, TxBody,
+};
+
+pub const CHAIN: &str = "generals-test";
+
+/// `n` dev keys, each funded with `balance`, the first `validators` with stake 100.
+pub fn genesis(n: usize, balance: u64, validators: usize) -> (Genesis, Vec<Keypair>) {
+    let keys: Vec<Keypair> = (0..n).map(|i| Keypair::dev(&format!("test-{i}"))).collect();
+    let g = Genesis {
+        chain_id: CHAIN.to_string(),
+        timestamp_ms: 1_700_000_000_000,
+        consensus: ConsensusSpec::Pow(PowParams::default()),
+        block_reward: 50,
+        slashing: Slashing::default(),
+        accounts: keys
+            .iter()
+            .map(|k| GenesisAccount {
+                key: k.public(),
+                balance,
+            })
+            .collect(),
+        validators: keys
+            .iter()
+            .take(validators)
+            .map(|k| GenesisValidator {
+                key: k.public(),
+                stake: 100,
+                name: None,
+            })
+            .collect(),
+    };
+    (g, keys)
+}
+
+pub fn tx(key: &Keypair, nonce: u64, fee: u64, action: Action) -> Transaction {
+    TxBody {
+        chain_id: CHAIN.to_string(),
+        sender: key.public(),
+        nonce,
+        fee,
+        action,
+    }
+    .sign(key)
+}
+
+pub fn transfer(key: &Keypair, to: PublicKey, nonce: u64, fee: u64, amount: u64) -> Transaction {
+    tx(key, nonce, fee, Action::Transfer { to, amount })
+}
+
+/// A block on `parent` holding exactly `txs` (panics if one does not apply).
+pub fn block_on(
+    state: &State,
+    rules: &ChainRules,
+    parent: &Block,
+    producer: PublicKey,
+    txs: Vec<Transaction>,
+) -> Block {
+    let n = txs.len();
+    let built = build_block(
+        state,
+        rules,
+        BlockTemplate {
+            parent: parent.hash(),
+            height: parent.height() + 1,
+            timestamp_ms: parent.header.timestamp_ms + 1000,
+            producer,
+            consensus: Vec::new(),
+            max_txs: usize::MAX,
+        },
+        txs,
+        Vec::new(),
+    )
+    .expect("block builds");
+    assert!(built.skipped.is_empty(), "skipped: {:?}", built.skipped);
+    assert_eq!(built.block.transactions.len(), n);
+    built.block
+}
