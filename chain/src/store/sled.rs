@@ -66,8 +66,11 @@ impl SledStore {
             source,
         };
         let marker_path = dir.join(LEDGER_MARKER);
+        // A crash while the marker was being written leaves only its temporary
+        // file: such a folder is still empty.
+        let tmp = dir.join(format!("{LEDGER_MARKER}.tmp"));
         let empty = match std::fs::read_dir(dir) {
-            Ok(mut entries) => entries.next().is_none(),
+            Ok(entries) => entries.filter_map(Result::ok).all(|e| e.path() == tmp),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
             Err(e) => return Err(io(e)),
         };
@@ -78,7 +81,6 @@ impl SledStore {
                 version: LEDGER_FORMAT,
                 chain_id: chain_id.to_string(),
             };
-            let tmp = dir.join(format!("{LEDGER_MARKER}.tmp"));
             let body = serde_json::to_vec_pretty(&marker).expect("the marker always serializes");
             std::fs::write(&tmp, body).map_err(io)?;
             std::fs::File::open(&tmp)
