@@ -49,18 +49,51 @@ impl Header {
     }
 }
 
-/// Two messages signed by one key that an engine's rules forbid it to sign both
-/// of (two blocks for one slot, two votes for one round).
+/// Two messages signed by one key for one position (two blocks for one height,
+/// two prevotes for one round): an honest signer never signs both.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 pub struct Evidence {
     pub first: SignedMessage,
     pub second: SignedMessage,
 }
 
-/// A message (its meaning is the engine's) and its signer's signature over it.
+/// What a consensus message is.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    /// A block header sealed by its producer (PoA, PoS).
+    Block,
+    /// A BFT proposal.
+    Proposal,
+    /// A BFT prevote.
+    Prevote,
+    /// A BFT precommit.
+    Precommit,
+    /// A PoS attestation, positioned by its target epoch.
+    Attestation,
+}
+
+/// Where a message stands in the protocol. An honest signer signs at most one
+/// message for each position.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode, Serialize, Deserialize,
+)]
+pub struct Position {
+    pub kind: MessageKind,
+    /// Height, slot or epoch, as the kind says.
+    pub height: u64,
+    /// BFT round; zero where there are no rounds.
+    pub round: u64,
+}
+
+/// A consensus message (its payload's meaning is the engine's), signed over the
+/// chain id, its position and its payload.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 pub struct SignedMessage {
     pub signer: PublicKey,
+    pub position: Position,
     pub payload: Vec<u8>,
     pub signature: Signature,
 }
@@ -68,19 +101,37 @@ pub struct SignedMessage {
 /// Domain of consensus-message signatures.
 pub const MESSAGE_DOMAIN: &[u8] = b"generals/msg/v1\0";
 
+fn message_bytes(chain_id: &str, position: &Position, payload: &[u8]) -> Vec<u8> {
+    codec::encode(&(chain_id, position, payload))
+}
+
 impl SignedMessage {
-    pub fn sign(key: &Keypair, payload: Vec<u8>) -> SignedMessage {
-        let signature = key.sign(MESSAGE_DOMAIN, &payload);
+    /// Signs `payload` at `position` on chain `chain_id`.
+    pub fn sign(
+        key: &Keypair,
+        chain_id: &str,
+        position: Position,
+        payload: Vec<u8>,
+    ) -> SignedMessage {
+        let signature = key.sign(
+            MESSAGE_DOMAIN,
+            &message_bytes(chain_id, &position, &payload),
+        );
         SignedMessage {
             signer: key.public(),
+            position,
             payload,
             signature,
         }
     }
 
-    pub fn verify(&self) -> Result<(), CryptoError> {
-        self.signer
-            .verify(MESSAGE_DOMAIN, &self.payload, &self.signature)
+    /// Checks the signature, for chain `chain_id`.
+    pub fn verify(&self, chain_id: &str) -> Result<(), CryptoError> {
+        self.signer.verify(
+            MESSAGE_DOMAIN,
+            &message_bytes(chain_id, &self.position, &self.payload),
+            &self.signature,
+        )
     }
 }
 
@@ -89,6 +140,8 @@ impl SignedMessage {
 pub enum EvidenceError {
     #[error("the two messages have different signers ({first} and {second})")]
     DifferentSigners { first: PublicKey, second: PublicKey },
+    #[error("the two messages stand at different positions ({first:?} and {second:?})")]
+    DifferentPositions { first: Position, second: Position },
     #[error("the two messages are the same message")]
     SameMessage,
     #[error("a message of the evidence is not validly signed: {0}")]
@@ -105,20 +158,26 @@ impl Evidence {
         self.first.signer
     }
 
-    /// Checks what every engine agrees on: one signer, two different messages, both
-    /// validly signed. Whether the two conflict is the engine's rule to check.
-    pub fn verify(&self) -> Result<PublicKey, EvidenceError> {
+    /// Checks that this is a double-sign on chain `chain_id`: one signer, one
+    /// position, two different payloads, both validly signed. Returns the offender.
+    pub fn verify(&self, chain_id: &str) -> Result<PublicKey, EvidenceError> {
         if self.first.signer != self.second.signer {
             return Err(EvidenceError::DifferentSigners {
                 first: self.first.signer,
                 second: self.second.signer,
             });
         }
+        if self.first.position != self.second.position {
+            return Err(EvidenceError::DifferentPositions {
+                first: self.first.position,
+                second: self.second.position,
+            });
+        }
         if self.first.payload == self.second.payload {
             return Err(EvidenceError::SameMessage);
         }
-        self.first.verify()?;
-        self.second.verify()?;
+        self.first.verify(chain_id)?;
+        self.second.verify(chain_id)?;
         Ok(self.first.signer)
     }
 }
@@ -152,7 +211,7 @@ impl Block {
 
     /// Decodes a block from untrusted bytes.
     pub fn decode(bytes: &[u8]) -> Result<Block, codec::CodecError> {
-        codec::decode("block", bytes, codec::MAX_BLOCK_BYTES)
+        codec::decode::<_, { codec::MAX_BLOCK_BYTES }>("block", bytes)
     }
 
     pub fn encode(&self) -> Vec<u8> {

@@ -2,7 +2,8 @@
 //! that apply (skipping the rest), and fill the header's roots from the result.
 //! The seal is left empty for the engine to fill.
 
-use crate::block::{Block, Evidence, Header};
+use crate::block::{Block, Evidence, Header, MAX_BLOCK_TXS};
+use crate::codec::{self, MAX_BLOCK_BYTES};
 use crate::crypto::PublicKey;
 use crate::hash::Hash;
 use crate::state::{BlockError, ChainRules, Overlay, State, TxError};
@@ -37,12 +38,23 @@ pub fn build_block(
     let mut overlay = Overlay::new(state, rules);
     let mut transactions = Vec::new();
     let mut skipped = Vec::new();
+    let max_txs = template.max_txs.min(MAX_BLOCK_TXS);
+    // Room for the header, the evidence and the length prefixes, with margin.
+    let overhead = 1024 + template.consensus.len() + codec::encode(&evidence).len();
+    let mut bytes = overhead;
     for tx in candidates {
-        if transactions.len() >= template.max_txs {
+        if transactions.len() >= max_txs {
             break;
         }
+        let size = tx.encoded_len();
+        if bytes + size > MAX_BLOCK_BYTES {
+            continue;
+        }
         match overlay.apply_tx(&tx) {
-            Ok(()) => transactions.push(tx),
+            Ok(()) => {
+                bytes += size;
+                transactions.push(tx);
+            }
             Err(e) => skipped.push((tx.hash(), e)),
         }
     }

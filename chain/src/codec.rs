@@ -11,18 +11,10 @@
 use bincode::config::{self, Configuration, Limit};
 use bincode::{Decode, Encode};
 
-/// Upper bound of anything decoded, whatever the caller's own limit (16 MiB).
-pub const MAX_DECODE_BYTES: usize = 16 << 20;
 /// Largest encoded block.
 pub const MAX_BLOCK_BYTES: usize = 8 << 20;
 /// Largest encoded transaction.
 pub const MAX_TX_BYTES: usize = 4 << 10;
-
-type DecodeConfig = Configuration<config::LittleEndian, config::Varint, Limit<MAX_DECODE_BYTES>>;
-
-fn decode_config() -> DecodeConfig {
-    config::standard().with_limit::<MAX_DECODE_BYTES>()
-}
 
 /// Why bytes were refused.
 #[derive(Debug, thiserror::Error)]
@@ -51,21 +43,23 @@ pub fn encode<T: Encode>(value: &T) -> Vec<u8> {
         .expect("encoding into a Vec has no failure mode for generals types")
 }
 
-/// Decodes a `what` (named in errors) from untrusted bytes, at most `limit` long.
-pub fn decode<T: Decode<()> + Encode>(
+/// Decodes a `what` (named in errors) from untrusted bytes, at most `LIMIT` long.
+/// bincode is held to the same limit, so the containers it allocates while
+/// decoding add up to at most `LIMIT` bytes, whatever their length prefixes claim.
+pub fn decode<T: Decode<()> + Encode, const LIMIT: usize>(
     what: &'static str,
     bytes: &[u8],
-    limit: usize,
 ) -> Result<T, CodecError> {
-    let limit = limit.min(MAX_DECODE_BYTES);
-    if bytes.len() > limit {
+    if bytes.len() > LIMIT {
         return Err(CodecError::TooLarge {
             what,
             len: bytes.len(),
-            limit,
+            limit: LIMIT,
         });
     }
-    let (value, read): (T, usize) = bincode::decode_from_slice(bytes, decode_config())
+    let cfg: Configuration<config::LittleEndian, config::Varint, Limit<LIMIT>> =
+        config::standard().with_limit::<LIMIT>();
+    let (value, read): (T, usize) = bincode::decode_from_slice(bytes, cfg)
         .map_err(|source| CodecError::Malformed { what, source })?;
     if read != bytes.len() {
         return Err(CodecError::TrailingBytes {

@@ -63,6 +63,7 @@ pub struct ForkTree {
     heads: HashSet<Hash>,
     invalid: HashSet<Hash>,
     genesis: Hash,
+    best: Hash,
     next_seq: u64,
 }
 
@@ -90,6 +91,7 @@ impl ForkTree {
             heads: HashSet::new(),
             invalid: HashSet::new(),
             genesis: hash,
+            best: hash,
             next_seq: 1,
         };
         t.nodes.insert(
@@ -162,18 +164,40 @@ impl ForkTree {
         self.children.entry(header.parent).or_default().push(hash);
         if self.invalid.contains(&header.parent) {
             self.invalid.insert(hash);
+        } else if Self::better(&node, &self.nodes[&self.best]) {
+            self.best = hash;
         }
         Ok(self.nodes.entry(hash).or_insert(node))
     }
 
+    /// Fork choice: more cumulative weight wins; at equal weight a descendant
+    /// beats its ancestor (a zero-weight block still moves the tip), and among
+    /// rival branches the first seen wins.
+    fn better(a: &Node, b: &Node) -> bool {
+        (a.cumulative, a.height, std::cmp::Reverse(a.seq))
+            > (b.cumulative, b.height, std::cmp::Reverse(b.seq))
+    }
+
     /// Marks a block that failed to apply, and all its descendants, invalid: they
-    /// are never chosen as best.
+    /// are never chosen as best. The genesis block cannot be marked.
     pub fn mark_invalid(&mut self, hash: &Hash) {
+        if *hash == self.genesis {
+            return;
+        }
         let mut stack = vec![*hash];
         while let Some(h) = stack.pop() {
             if self.invalid.insert(h) {
                 stack.extend(self.children.get(&h).into_iter().flatten().copied());
             }
+        }
+        if self.invalid.contains(&self.best) {
+            let mut best = &self.nodes[&self.genesis];
+            for n in self.nodes.values() {
+                if !self.invalid.contains(&n.hash) && Self::better(n, best) {
+                    best = n;
+                }
+            }
+            self.best = best.hash;
         }
     }
 
@@ -190,11 +214,7 @@ impl ForkTree {
 
     /// The valid block of greatest cumulative weight; the first seen among equals.
     pub fn best(&self) -> &Node {
-        self.nodes
-            .values()
-            .filter(|n| !self.invalid.contains(&n.hash))
-            .max_by(|a, b| a.cumulative.cmp(&b.cumulative).then(b.seq.cmp(&a.seq)))
-            .unwrap_or(&self.nodes[&self.genesis])
+        &self.nodes[&self.best]
     }
 
     /// The ancestor of `hash` at `height` (itself at its own height).

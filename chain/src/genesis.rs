@@ -186,6 +186,8 @@ pub enum GenesisError {
     NoValidators { kind: &'static str },
     #[error("genesis: key {key} is not usable: {source}")]
     BadKey { key: PublicKey, source: CryptoError },
+    #[error("genesis: slashing.{field} is {value} parts per million, more than 1000000 (100%)")]
+    BadShare { field: &'static str, value: u32 },
     #[error("genesis: the coins of account {key} overflow")]
     Overflow { key: PublicKey },
 }
@@ -238,6 +240,14 @@ impl Genesis {
             return Err(GenesisError::BadChainId {
                 chain_id: self.chain_id.clone(),
             });
+        }
+        for (field, value) in [
+            ("fraction_ppm", self.slashing.fraction_ppm),
+            ("whistleblower_ppm", self.slashing.whistleblower_ppm),
+        ] {
+            if value > 1_000_000 {
+                return Err(GenesisError::BadShare { field, value });
+            }
         }
         let mut seen = std::collections::BTreeSet::new();
         for a in &self.accounts {

@@ -41,6 +41,8 @@ pub enum LedgerError {
     MissingBlock { hash: Hash },
     #[error("the reorg plan starts from {from}, but the tip is {tip}")]
     PlanNotFromTip { from: Hash, tip: Hash },
+    #[error("a write to the store failed earlier ({reason}); reopen the ledger")]
+    Poisoned { reason: String },
 }
 
 /// What opening found.
@@ -69,6 +71,9 @@ pub struct Ledger<S: BlockStore> {
     state: State,
     tip: Tip,
     tip_header: Header,
+    /// Set when a write failed: the store may hold more than memory does, so
+    /// nothing more is written until the ledger is reopened from the store.
+    poisoned: Option<String>,
 }
 
 fn corrupt(reason: impl Into<String>) -> LedgerError {
@@ -110,6 +115,7 @@ impl<S: BlockStore> Ledger<S> {
                 state,
                 tip,
                 tip_header: genesis_block.header,
+                poisoned: None,
             };
             return Ok((
                 ledger,
@@ -134,16 +140,27 @@ impl<S: BlockStore> Ledger<S> {
         }
         let tip = store.tip()?.ok_or_else(|| corrupt("no tip is recorded"))?;
         let tip_header = Self::check_hash_chain(&store, tip, genesis_hash)?;
-        let stored = State::from_accounts(store.accounts()?);
+        // Damaged account records are repaired like a disagreeing state.
+        let stored = match store.accounts() {
+            Ok(accounts) => Some(State::from_accounts(accounts)),
+            Err(StoreError::Corrupt(e)) => {
+                tracing::warn!(error = %e, "a stored account is damaged");
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let rebuilt = stored
+            .as_ref()
+            .is_none_or(|s| s.root() != tip_header.state_root);
         let mut ledger = Ledger {
             store,
             rules,
             genesis_hash,
-            state: stored,
+            state: stored.unwrap_or_default(),
             tip,
             tip_header,
+            poisoned: None,
         };
-        let rebuilt = ledger.state.root() != ledger.tip_header.state_root;
         if rebuilt {
             tracing::warn!(
                 height = tip.height,
@@ -220,9 +237,8 @@ impl<S: BlockStore> Ledger<S> {
         }
         let stale: BTreeSet<_> = self
             .store
-            .accounts()?
+            .account_keys()?
             .into_iter()
-            .map(|(k, _)| k)
             .filter(|k| state.get(k).is_none())
             .collect();
         let mut ops: Vec<Op<'_>> = stale.into_iter().map(Op::DeleteAccount).collect();
@@ -262,6 +278,18 @@ impl<S: BlockStore> Ledger<S> {
             Some(h) => Ok(self.store.block(&h)?),
             None => Ok(None),
         }
+    }
+
+    fn write(&mut self, ops: &[Op<'_>]) -> Result<(), LedgerError> {
+        if let Some(reason) = &self.poisoned {
+            return Err(LedgerError::Poisoned {
+                reason: reason.clone(),
+            });
+        }
+        self.store.write(ops).map_err(|e| {
+            self.poisoned = Some(e.to_string());
+            LedgerError::Store(e)
+        })
     }
 
     /// Checks `block` against the tip and the state and makes it the new tip. The
@@ -309,8 +337,13 @@ impl<S: BlockStore> Ledger<S> {
         ops.extend(exec.changes.iter().map(|(k, a)| Op::PutAccount(*k, *a)));
         ops.push(Op::PutUndo(&exec.undo));
         ops.push(Op::SetTip(tip));
-        self.store.write(&ops)?;
-        self.state.commit(&exec);
+        self.write(&ops)?;
+        self.state
+            .commit(&exec)
+            .map_err(|source| LedgerError::Block {
+                hash,
+                source: Box::new(source),
+            })?;
         self.tip = tip;
         self.tip_header = block.header.clone();
         Ok(exec)
@@ -319,7 +352,7 @@ impl<S: BlockStore> Ledger<S> {
     /// Stores a block off the main chain (a fork), without applying it.
     pub fn store_block(&mut self, block: &Block) -> Result<(), LedgerError> {
         if !self.store.has_block(&block.hash())? {
-            self.store.write(&[Op::PutBlock(block)])?;
+            self.write(&[Op::PutBlock(block)])?;
         }
         Ok(())
     }
@@ -359,7 +392,7 @@ impl<S: BlockStore> Ledger<S> {
         ops.push(Op::RemoveHeight(self.tip.height));
         ops.push(Op::DeleteUndo(hash));
         ops.push(Op::SetTip(tip));
-        self.store.write(&ops)?;
+        self.write(&ops)?;
         self.state.undo(&undo);
         self.tip = tip;
         self.tip_header = parent;
@@ -379,25 +412,49 @@ impl<S: BlockStore> Ledger<S> {
             });
         }
         let mut out = ReorgOutcome::default();
-        for _ in &plan.undo {
+        for expected in &plan.undo {
+            if self.tip.hash != *expected {
+                return Err(LedgerError::PlanNotFromTip {
+                    from: *expected,
+                    tip: self.tip.hash,
+                });
+            }
             out.undone.push(self.undo_tip()?);
         }
+        if self.tip.hash != plan.ancestor {
+            return Err(LedgerError::PlanNotFromTip {
+                from: plan.ancestor,
+                tip: self.tip.hash,
+            });
+        }
         for hash in &plan.apply {
-            let block = self
+            let next = self
                 .store
                 .block(hash)?
-                .ok_or(LedgerError::MissingBlock { hash: *hash })?;
-            if let Err(e) = self.import(&block) {
-                for _ in &out.applied {
-                    self.undo_tip()?;
+                .ok_or(LedgerError::MissingBlock { hash: *hash });
+            match next.and_then(|block| self.import(&block).map(|_| block)) {
+                Ok(block) => out.applied.push(block),
+                Err(e) => {
+                    self.restore(&out).map_err(|rollback| {
+                        corrupt(format!(
+                            "reorg failed ({e}) and so did restoring the old branch ({rollback})"
+                        ))
+                    })?;
+                    return Err(e);
                 }
-                for b in out.undone.iter().rev() {
-                    self.import(b)?;
-                }
-                return Err(e);
             }
-            out.applied.push(block);
         }
         Ok(out)
+    }
+
+    /// Puts back the branch a failed reorg undid.
+    fn restore(&mut self, partial: &ReorgOutcome) -> Result<(), LedgerError> {
+        for _ in &partial.applied {
+            self.undo_tip()?;
+        }
+        for b in partial.undone.iter().rev() {
+            self.import(b)?;
+        }
+        Ok(())
     }
 }

@@ -28,7 +28,7 @@ pub mod state;
 pub mod store;
 pub mod tx;
 
-pub use block::{Block, Evidence, Header, SignedMessage};
+pub use block::{Block, Evidence, Header, MessageKind, Position, SignedMessage};
 pub use builder::{build_block, BlockTemplate};
 pub use crypto::{Keypair, PublicKey, Signature};
 pub use forktree::{ForkTree, ReorgPlan};

@@ -55,20 +55,33 @@ pub enum MempoolError {
         expected: u64,
         got: u64,
     },
-    #[error("transaction {tx} has nonce {got}, too far ahead of account {sender}'s {expected}")]
-    NonceTooFar {
+    #[error(
+        "transaction {tx} has nonce {got}, but account {sender}'s next is {expected}: no gaps"
+    )]
+    NonceGap {
         tx: Hash,
         sender: PublicKey,
         expected: u64,
         got: u64,
     },
-    #[error("transaction {tx} needs {needed}, account {sender} holds {available}")]
+    #[error(
+        "transaction {tx} and the pending ones of {sender} need {needed}, it holds {available}"
+    )]
     InsufficientBalance {
         tx: Hash,
         sender: PublicKey,
         needed: u64,
         available: u64,
     },
+    #[error("transaction {tx} unbonds {needed}, account {sender} has {bonded} bonded")]
+    InsufficientStake {
+        tx: Hash,
+        sender: PublicKey,
+        needed: u64,
+        bonded: u64,
+    },
+    #[error("transaction {tx}: account {sender} is jailed and cannot bond")]
+    Jailed { tx: Hash, sender: PublicKey },
     #[error("transaction {tx} replaces one with fee {old_fee}; it must pay more than that, not {new_fee}")]
     Underpriced {
         tx: Hash,
@@ -198,25 +211,60 @@ impl Mempool {
                 got: b.nonce,
             });
         }
-        if b.nonce - account.nonce >= self.config.max_per_sender as u64 {
-            return Err(MempoolError::NonceTooFar {
+        let pending = self.by_sender.get(&b.sender);
+        let replaced = pending.and_then(|m| m.get(&b.nonce)).copied();
+        // No gaps: a sender's pending nonces run on from its account's, so every
+        // pending transaction can be included once those before it are.
+        let next = pending
+            .and_then(|m| m.keys().next_back())
+            .map_or(account.nonce, |n| n + 1);
+        if replaced.is_none() && b.nonce != next {
+            return Err(MempoolError::NonceGap {
                 tx: id,
                 sender: b.sender,
-                expected: account.nonce,
+                expected: next,
                 got: b.nonce,
             });
         }
-        let needed = b.debit().unwrap_or(u64::MAX);
-        if needed > account.balance {
+        match b.action {
+            Action::Bond { .. } if account.jailed => {
+                return Err(MempoolError::Jailed {
+                    tx: id,
+                    sender: b.sender,
+                })
+            }
+            Action::Unbond { amount } if amount > account.bonded => {
+                return Err(MempoolError::InsufficientStake {
+                    tx: id,
+                    sender: b.sender,
+                    needed: amount,
+                    bonded: account.bonded,
+                })
+            }
+            _ => {}
+        }
+        // The sender must afford all its pending transactions together.
+        let others: u128 = pending
+            .into_iter()
+            .flatten()
+            .filter(|(n, _)| **n != b.nonce)
+            .map(|(_, h)| {
+                self.entries[h]
+                    .tx
+                    .body
+                    .debit()
+                    .map_or(u128::MAX / 4, u128::from)
+            })
+            .sum();
+        let needed = others + b.debit().map_or(u128::MAX / 4, u128::from);
+        if needed > account.balance as u128 {
             return Err(MempoolError::InsufficientBalance {
                 tx: id,
                 sender: b.sender,
-                needed,
+                needed: u64::try_from(needed).unwrap_or(u64::MAX),
                 available: account.balance,
             });
         }
-        let pending = self.by_sender.get(&b.sender);
-        let replaced = pending.and_then(|m| m.get(&b.nonce)).copied();
         if let Some(old) = replaced {
             let old_fee = self.entries[&old].tx.body.fee;
             if b.fee <= old_fee {
@@ -232,28 +280,38 @@ impl Mempool {
                 max: self.config.max_per_sender,
             });
         }
-        // Choose what to evict before changing anything, so a refusal changes nothing.
+        // Choose what to evict before changing anything, so a refusal changes
+        // nothing. Only a sender's last pending transaction is evicted, lowest fee
+        // first, so no gap opens in anyone's nonces.
         let freed = replaced.map_or(0, |r| self.entries[&r].size);
         let mut count = self.entries.len() - usize::from(replaced.is_some()) + 1;
         let mut bytes = self.bytes - freed + size;
-        let mut evict = Vec::new();
-        for key in self.by_fee.iter() {
-            if count <= self.config.max_txs && bytes <= self.config.max_bytes {
+        let mut evict: Vec<Hash> = Vec::new();
+        let mut tails: BTreeMap<PublicKey, u64> = BTreeMap::new();
+        while count > self.config.max_txs || bytes > self.config.max_bytes {
+            let victim = self.by_fee.iter().find(|(_, Reverse(nonce), h)| {
+                let sender = self.entries[h].tx.body.sender;
+                let last = tails
+                    .get(&sender)
+                    .copied()
+                    .or_else(|| self.by_sender[&sender].keys().next_back().copied());
+                Some(*h) != replaced && sender != b.sender && last == Some(*nonce)
+            });
+            let Some(&(fee, Reverse(nonce), victim)) = victim else {
                 break;
-            }
-            if Some(key.2) == replaced {
-                continue;
-            }
-            if key.0 >= b.fee {
+            };
+            if fee >= b.fee {
                 return Err(MempoolError::Full {
                     tx: id,
                     fee: b.fee,
-                    lowest: key.0,
+                    lowest: fee,
                 });
             }
+            let sender = self.entries[&victim].tx.body.sender;
+            tails.insert(sender, nonce.wrapping_sub(1));
             count -= 1;
-            bytes -= self.entries[&key.2].size;
-            evict.push(key.2);
+            bytes -= self.entries[&victim].size;
+            evict.push(victim);
         }
         if count > self.config.max_txs || bytes > self.config.max_bytes {
             return Err(MempoolError::Full {
@@ -298,23 +356,32 @@ impl Mempool {
     }
 
     /// Transactions for a block at the state `view`: highest fee first among each
-    /// sender's next nonce, so no sender's transactions leave out of order.
+    /// sender's next nonce, so no sender's transactions leave out of order; equal
+    /// fees go lowest nonce first, then by id.
     pub fn select(
         &self,
         view: &impl AccountView,
         max_txs: usize,
         max_bytes: usize,
     ) -> Vec<Transaction> {
-        let mut heap: BinaryHeap<(u64, Reverse<Hash>, PublicKey, u64)> = BinaryHeap::new();
-        for (sender, txs) in &self.by_sender {
-            let nonce = view.account(sender).unwrap_or_default().nonce;
-            if let Some(id) = txs.get(&nonce) {
-                heap.push((self.entries[id].tx.body.fee, Reverse(*id), *sender, nonce));
-            }
-        }
+        type Ready = (u64, Reverse<u64>, Reverse<Hash>, PublicKey);
+        let ready = |sender: PublicKey, nonce: u64| -> Option<Ready> {
+            let id = self.by_sender.get(&sender)?.get(&nonce)?;
+            Some((
+                self.entries[id].tx.body.fee,
+                Reverse(nonce),
+                Reverse(*id),
+                sender,
+            ))
+        };
+        let mut heap: BinaryHeap<Ready> = self
+            .by_sender
+            .keys()
+            .filter_map(|s| ready(*s, view.account(s).unwrap_or_default().nonce))
+            .collect();
         let mut out = Vec::new();
         let mut bytes = 0;
-        while let Some((_, Reverse(id), sender, nonce)) = heap.pop() {
+        while let Some((_, Reverse(nonce), Reverse(id), sender)) = heap.pop() {
             if out.len() >= max_txs {
                 break;
             }
@@ -324,60 +391,93 @@ impl Mempool {
             }
             bytes += e.size;
             out.push(e.tx.clone());
-            if let Some(next) = nonce
-                .checked_add(1)
-                .and_then(|n| self.by_sender[&sender].get(&n).map(|id| (n, *id)))
-            {
-                heap.push((
-                    self.entries[&next.1].tx.body.fee,
-                    Reverse(next.1),
-                    sender,
-                    next.0,
-                ));
+            if let Some(next) = nonce.checked_add(1).and_then(|n| ready(sender, n)) {
+                heap.push(next);
             }
         }
         out
     }
 
     /// After `block` was applied (`view` is the state after it): drops its
-    /// transactions and those of its senders it made invalid (a spent nonce, a
-    /// balance that no longer covers them). Returns how many were dropped.
+    /// transactions, then rechecks each sender it touched (evidence offenders too):
+    /// spent nonces go, and from the first transaction the account can no longer
+    /// afford or perform, the rest of that sender's queue goes. Returns how many
+    /// were dropped.
     pub fn remove_for_block(&mut self, block: &Block, view: &impl AccountView) -> usize {
         let before = self.len();
         for tx in &block.transactions {
             self.remove(&tx.hash());
         }
-        let senders: BTreeSet<PublicKey> =
-            block.transactions.iter().map(|t| t.body.sender).collect();
+        let senders: BTreeSet<PublicKey> = block
+            .transactions
+            .iter()
+            .map(|t| t.body.sender)
+            .chain(block.evidence.iter().map(|e| e.offender()))
+            .collect();
         for sender in senders {
-            let account = view.account(&sender).unwrap_or_default();
-            let stale: Vec<Hash> = self
-                .by_sender
-                .get(&sender)
-                .into_iter()
-                .flatten()
-                .filter(|(nonce, id)| {
-                    **nonce < account.nonce
-                        || self.entries[*id].tx.body.debit().unwrap_or(u64::MAX) > account.balance
-                })
-                .map(|(_, id)| *id)
-                .collect();
-            for id in stale {
-                self.remove(&id);
-            }
+            self.recheck_sender(&sender, view);
         }
         before - self.len()
     }
 
-    /// Takes back the transactions of blocks a reorg undid (`view` is the state after
-    /// the reorg). Those no longer valid are left out. Returns how many came back.
+    fn recheck_sender(&mut self, sender: &PublicKey, view: &impl AccountView) {
+        let account = view.account(sender).unwrap_or_default();
+        let Some(queue) = self.by_sender.get(sender) else {
+            return;
+        };
+        let mut drop = Vec::new();
+        let mut expected = account.nonce;
+        let mut spent: u128 = 0;
+        let mut broken = false;
+        for (nonce, id) in queue {
+            if *nonce < account.nonce {
+                drop.push(*id);
+                continue;
+            }
+            let body = &self.entries[id].tx.body;
+            spent += body.debit().map_or(u128::MAX / 4, u128::from);
+            let performable = match body.action {
+                Action::Bond { .. } => !account.jailed,
+                Action::Unbond { amount } => amount <= account.bonded,
+                Action::Transfer { .. } => true,
+            };
+            broken |= *nonce != expected || spent > account.balance as u128 || !performable;
+            if broken {
+                drop.push(*id);
+            }
+            expected = nonce + 1;
+        }
+        for id in drop {
+            self.remove(&id);
+        }
+    }
+
+    /// Takes back the transactions of blocks a reorg undid (`view` is the state
+    /// after the reorg; call `remove_for_block` for the blocks it applied too).
+    /// Each sender's queue is rebuilt in nonce order from what came back and what
+    /// was waiting; what no longer fits is left out. Returns how many came back.
     pub fn readd(
         &mut self,
         txs: impl IntoIterator<Item = Transaction>,
         view: &impl AccountView,
     ) -> usize {
-        txs.into_iter()
-            .filter(|tx| self.insert(tx.clone(), view).is_ok())
+        let mut back: Vec<Transaction> = txs.into_iter().collect();
+        let returned: BTreeSet<Hash> = back.iter().map(Transaction::hash).collect();
+        let senders: BTreeSet<PublicKey> = back.iter().map(|t| t.body.sender).collect();
+        for sender in &senders {
+            let waiting: Vec<Hash> = self
+                .by_sender
+                .get(sender)
+                .into_iter()
+                .flatten()
+                .map(|(_, h)| *h)
+                .collect();
+            back.extend(waiting.iter().filter_map(|h| self.remove(h)));
+        }
+        back.sort_by_key(|t| (t.body.sender, t.body.nonce, Reverse(t.body.fee)));
+        back.into_iter()
+            .filter_map(|tx| self.insert(tx, view).ok())
+            .filter(|a| returned.contains(&a.tx))
             .count()
     }
 }

@@ -81,6 +81,6 @@ impl Transaction {
 
     /// Decodes a transaction from untrusted bytes.
     pub fn decode(bytes: &[u8]) -> Result<Transaction, codec::CodecError> {
-        codec::decode("transaction", bytes, codec::MAX_TX_BYTES)
+        codec::decode::<_, { codec::MAX_TX_BYTES }>("transaction", bytes)
     }
 }

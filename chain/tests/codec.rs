@@ -7,8 +7,8 @@
 use generals_chain::codec::{self, CodecError, MAX_BLOCK_BYTES};
 use generals_chain::state::Undo;
 use generals_chain::{
-    Account, Action, Block, Evidence, Hash, Header, PublicKey, Signature, SignedMessage,
-    Transaction, TxBody,
+    Account, Action, Block, Evidence, Hash, Header, MessageKind, Position, PublicKey, Signature,
+    SignedMessage, Transaction, TxBody,
 };
 use proptest::prelude::*;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -80,13 +80,30 @@ fn tx() -> impl Strategy<Value = Transaction> {
 }
 
 fn message() -> impl Strategy<Value = SignedMessage> {
-    (key(), prop::collection::vec(any::<u8>(), 0..40), sig()).prop_map(
-        |(signer, payload, signature)| SignedMessage {
+    let kind = prop_oneof![
+        Just(MessageKind::Block),
+        Just(MessageKind::Proposal),
+        Just(MessageKind::Prevote),
+        Just(MessageKind::Precommit),
+        Just(MessageKind::Attestation),
+    ];
+    let position = (kind, any::<u64>(), any::<u64>()).prop_map(|(kind, height, round)| Position {
+        kind,
+        height,
+        round,
+    });
+    (
+        key(),
+        position,
+        prop::collection::vec(any::<u8>(), 0..40),
+        sig(),
+    )
+        .prop_map(|(signer, position, payload, signature)| SignedMessage {
             signer,
+            position,
             payload,
             signature,
-        },
-    )
+        })
 }
 
 fn block() -> impl Strategy<Value = Block> {
@@ -140,11 +157,11 @@ proptest! {
 
     #[test]
     fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {
-        let _ = codec::decode::<Block>("block", &bytes, MAX_BLOCK_BYTES);
-        let _ = codec::decode::<Transaction>("tx", &bytes, MAX_BLOCK_BYTES);
-        let _ = codec::decode::<Evidence>("evidence", &bytes, MAX_BLOCK_BYTES);
-        let _ = codec::decode::<Undo>("undo", &bytes, MAX_BLOCK_BYTES);
-        let _ = codec::decode::<Account>("account", &bytes, MAX_BLOCK_BYTES);
+        let _ = codec::decode::<Block, MAX_BLOCK_BYTES>("block", &bytes);
+        let _ = codec::decode::<Transaction, MAX_BLOCK_BYTES>("tx", &bytes);
+        let _ = codec::decode::<Evidence, MAX_BLOCK_BYTES>("evidence", &bytes);
+        let _ = codec::decode::<Undo, MAX_BLOCK_BYTES>("undo", &bytes);
+        let _ = codec::decode::<Account, MAX_BLOCK_BYTES>("account", &bytes);
     }
 
     #[test]
@@ -213,7 +230,7 @@ fn a_length_prefix_claiming_gigabytes_fails_before_allocating() {
     bytes.push(252); // a u32 length follows
     bytes.extend_from_slice(&u32::MAX.to_le_bytes());
     LARGEST.store(0, Ordering::Relaxed);
-    let r = codec::decode::<Header>("header", &bytes, MAX_BLOCK_BYTES);
+    let r = codec::decode::<Header, MAX_BLOCK_BYTES>("header", &bytes);
     assert!(r.is_err());
     assert!(LARGEST.load(Ordering::Relaxed) < 1 << 20);
 }
@@ -239,7 +256,7 @@ fn trailing_bytes_are_refused() {
     });
     bytes.push(0);
     assert!(matches!(
-        codec::decode::<Account>("account", &bytes, 100),
+        codec::decode::<Account, 100>("account", &bytes),
         Err(CodecError::TrailingBytes { trailing: 1, .. })
     ));
 }
@@ -257,13 +274,13 @@ fn a_non_canonical_encoding_is_refused() {
     // these bytes would differ, so they are refused.
     let long_form = vec![251, 5, 0, 0, 0, 0];
     assert!(matches!(
-        codec::decode::<Account>("account", &long_form, 100),
+        codec::decode::<Account, 100>("account", &long_form),
         Err(CodecError::NotCanonical { .. })
     ));
-    assert!(codec::decode::<Account>("account", &canonical, 100).is_ok());
+    assert!(codec::decode::<Account, 100>("account", &canonical).is_ok());
     // A boolean other than 0 or 1 is malformed.
     assert!(matches!(
-        codec::decode::<Account>("account", &[5, 0, 0, 2], 100),
+        codec::decode::<Account, 100>("account", &[5, 0, 0, 2]),
         Err(CodecError::Malformed { .. })
     ));
 }

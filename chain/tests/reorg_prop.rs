@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use generals_chain::{
     build_block, Action, Block, BlockTemplate, Evidence, ForkTree, Genesis, Hash, Keypair, Ledger,
-    MemoryStore, SignedMessage, State, Transaction,
+    MemoryStore, State, Transaction,
 };
 use proptest::prelude::*;
 use std::collections::HashMap;
@@ -112,10 +112,7 @@ impl World {
         let txs = self.txs_for(&state, specs);
         let evidence: Vec<Evidence> = evidence
             .filter(|i| !state.get(&self.keys[*i].public()).is_some_and(|a| a.jailed))
-            .map(|i| Evidence {
-                first: SignedMessage::sign(&self.keys[i], vec![1, i as u8]),
-                second: SignedMessage::sign(&self.keys[i], vec![2, i as u8]),
-            })
+            .map(|i| double_sign(&self.keys[i], parent_block.height() + 1))
             .into_iter()
             .collect();
         self.counter += 1;

@@ -7,8 +7,8 @@ use generals_chain::block::MESSAGE_DOMAIN;
 use generals_chain::crypto::CryptoError;
 use generals_chain::state::{BlockError, Overlay, TxError};
 use generals_chain::{
-    build_block, Account, Action, BlockTemplate, Evidence, Hash, Keypair, PublicKey, SignedMessage,
-    State, TxBody,
+    build_block, Account, Action, BlockTemplate, Evidence, Hash, Keypair, MessageKind, Position,
+    PublicKey, SignedMessage, State, TxBody,
 };
 
 fn setup() -> (State, generals_chain::ChainRules, Vec<Keypair>) {
@@ -32,7 +32,7 @@ fn a_transfer_moves_coins_and_bumps_the_nonce() {
         .expect("applies");
     let exec = o.finish(&k[2].public(), Hash::ZERO).expect("finish");
     let mut s = state.clone();
-    s.commit(&exec);
+    s.commit(&exec).expect("commit");
     assert_eq!(s.get(&k[0].public()).expect("a").balance, 1_000 - 103);
     assert_eq!(s.get(&k[0].public()).expect("a").nonce, 1);
     assert_eq!(s.get(&k[1].public()).expect("b").balance, 1_100);
@@ -189,7 +189,7 @@ fn bond_and_unbond_move_stake() {
         .expect("unbond");
     let exec = o.finish(&k[3].public(), Hash::ZERO).expect("finish");
     let mut s = state.clone();
-    s.commit(&exec);
+    s.commit(&exec).expect("commit");
     let a = s.get(&k[0].public()).expect("a");
     assert_eq!(
         (a.balance, a.bonded, a.nonce),
@@ -213,15 +213,8 @@ fn a_self_transfer_costs_only_the_fee() {
         .expect("applies");
     let exec = o.finish(&k[3].public(), Hash::ZERO).expect("finish");
     let mut s = state.clone();
-    s.commit(&exec);
+    s.commit(&exec).expect("commit");
     assert_eq!(s.get(&k[0].public()).expect("a").balance, 998);
-}
-
-fn double_sign(key: &Keypair) -> Evidence {
-    Evidence {
-        first: SignedMessage::sign(key, b"height 5: block A".to_vec()),
-        second: SignedMessage::sign(key, b"height 5: block B".to_vec()),
-    }
 }
 
 fn block_with_evidence(
@@ -250,7 +243,7 @@ fn block_with_evidence(
 #[test]
 fn evidence_slashes_jails_and_pays_the_whistleblower() {
     let (state, rules, k) = setup();
-    let b = block_with_evidence(&state, &rules, k[3].public(), vec![double_sign(&k[0])])
+    let b = block_with_evidence(&state, &rules, k[3].public(), vec![double_sign(&k[0], 5)])
         .expect("builds");
     let mut s = state.clone();
     s.apply_block(&b, &rules).expect("applies");
@@ -268,7 +261,7 @@ fn evidence_slashes_jails_and_pays_the_whistleblower() {
     ));
     // The same offender again is refused: it was already punished.
     assert!(matches!(
-        block_with_evidence(&s, &rules, k[3].public(), vec![double_sign(&k[0])]),
+        block_with_evidence(&s, &rules, k[3].public(), vec![double_sign(&k[0], 5)]),
         Err(BlockError::AlreadyJailed { index: 0, .. })
     ));
 }
@@ -278,7 +271,7 @@ fn with_slashing_off_evidence_costs_nothing() {
     let (mut g, k) = genesis(4, 1_000, 2);
     g.slashing.enabled = false;
     let (state, rules) = (g.state().expect("state"), g.rules());
-    let b = block_with_evidence(&state, &rules, k[3].public(), vec![double_sign(&k[0])])
+    let b = block_with_evidence(&state, &rules, k[3].public(), vec![double_sign(&k[0], 5)])
         .expect("builds");
     let mut s = state.clone();
     s.apply_block(&b, &rules).expect("applies");
@@ -289,30 +282,50 @@ fn with_slashing_off_evidence_costs_nothing() {
 #[test]
 fn bad_evidence_is_refused() {
     let (state, rules, k) = setup();
-    let same = SignedMessage::sign(&k[0], b"x".to_vec());
+    let at = |height| Position {
+        kind: MessageKind::Prevote,
+        height,
+        round: 2,
+    };
+    let same = SignedMessage::sign(&k[0], CHAIN, at(5), b"x".to_vec());
     let forged = SignedMessage {
         signer: k[0].public(),
+        position: at(5),
         payload: b"y".to_vec(),
         signature: k[1].sign(MESSAGE_DOMAIN, b"y"),
     };
-    for ev in [
-        Evidence {
-            first: same.clone(),
-            second: same.clone(),
-        },
-        Evidence {
-            first: same.clone(),
-            second: forged,
-        },
-        Evidence {
-            first: same,
-            second: SignedMessage::sign(&k[1], b"z".to_vec()),
-        },
-    ] {
-        assert!(matches!(
-            block_with_evidence(&state, &rules, k[3].public(), vec![ev]),
-            Err(BlockError::Evidence { index: 0, .. })
-        ));
+    let cases = [
+        // The same message twice is no conflict.
+        (same.clone(), same.clone()),
+        // A signature the signer did not make.
+        (same.clone(), forged),
+        // Two signers.
+        (
+            same.clone(),
+            SignedMessage::sign(&k[1], CHAIN, at(5), b"z".to_vec()),
+        ),
+        // Votes at two heights are an honest validator's ordinary work.
+        (
+            same.clone(),
+            SignedMessage::sign(&k[0], CHAIN, at(6), b"z".to_vec()),
+        ),
+        // Messages signed for another network prove nothing here.
+        (
+            SignedMessage::sign(&k[0], "other-net", at(5), b"x".to_vec()),
+            SignedMessage::sign(&k[0], "other-net", at(5), b"z".to_vec()),
+        ),
+    ];
+    for (first, second) in cases {
+        let r = block_with_evidence(
+            &state,
+            &rules,
+            k[3].public(),
+            vec![Evidence { first, second }],
+        );
+        assert!(
+            matches!(r, Err(BlockError::Evidence { index: 0, .. })),
+            "{r:?}"
+        );
     }
 }
 

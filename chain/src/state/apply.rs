@@ -2,7 +2,8 @@
 //! touches; only a block that passes every rule is committed.
 
 use super::{Account, AccountView, ChainRules, LtHash, State, Undo};
-use crate::block::{Block, EvidenceError, MAX_BLOCK_EVIDENCE, MAX_BLOCK_TXS};
+use crate::block::{Block, EvidenceError, MAX_BLOCK_EVIDENCE, MAX_BLOCK_TXS, MAX_SEAL_BYTES};
+use crate::codec::MAX_BLOCK_BYTES;
 use crate::crypto::{CryptoError, PublicKey};
 use crate::hash::Hash;
 use crate::tx::{Action, Transaction};
@@ -56,6 +57,14 @@ pub enum TxError {
 /// Why a block cannot apply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BlockError {
+    #[error("block's {what} is {len} bytes, over the limit of {max}")]
+    TooLarge {
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
+    #[error("the execution was computed on state {computed_on}, but the state is now {now}")]
+    Stale { computed_on: Hash, now: Hash },
     #[error("block has {count} transactions, more than {max}")]
     TooManyTransactions { count: usize, max: usize },
     #[error("block has {count} pieces of evidence, more than {max}")]
@@ -84,6 +93,8 @@ pub struct Execution {
     pub changes: Vec<(PublicKey, Account)>,
     pub undo: Undo,
     pub state_root: Hash,
+    /// Root of the state it was computed on.
+    pub base_root: Hash,
     pub(super) commitment: LtHash,
 }
 
@@ -269,7 +280,7 @@ impl<'a> Overlay<'a> {
         producer: &PublicKey,
     ) -> Result<(), BlockError> {
         let offender = evidence
-            .verify()
+            .verify(&self.rules.chain_id)
             .map_err(|source| BlockError::Evidence { index, source })?;
         let slashing = self.rules.slashing;
         if !slashing.enabled {
@@ -322,6 +333,7 @@ impl<'a> Overlay<'a> {
             changes: self.touched.into_iter().collect(),
             undo: Undo { block, prior },
             state_root: commitment.root(),
+            base_root: self.base.root(),
             commitment,
         })
     }
@@ -332,6 +344,19 @@ impl State {
     /// but the header's `state_root` (a producer fills it from the result).
     pub fn execute(&self, block: &Block, rules: &ChainRules) -> Result<Execution, BlockError> {
         let txs = &block.transactions;
+        for (what, len, max) in [
+            (
+                "consensus field",
+                block.header.consensus.len(),
+                MAX_SEAL_BYTES,
+            ),
+            ("seal", block.header.seal.len(), MAX_SEAL_BYTES),
+            ("encoding", block.encode().len(), MAX_BLOCK_BYTES),
+        ] {
+            if len > max {
+                return Err(BlockError::TooLarge { what, len, max });
+            }
+        }
         if txs.len() > MAX_BLOCK_TXS {
             return Err(BlockError::TooManyTransactions {
                 count: txs.len(),
@@ -391,7 +416,7 @@ impl State {
                 computed: exec.state_root,
             });
         }
-        self.commit(&exec);
+        self.commit(&exec)?;
         Ok(exec)
     }
 }

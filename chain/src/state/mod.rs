@@ -151,11 +151,20 @@ impl State {
     }
 
     /// Makes an execution's changes the state (its commitment was computed then).
-    pub fn commit(&mut self, exec: &Execution) {
+    /// Refuses an execution computed on another state.
+    pub fn commit(&mut self, exec: &Execution) -> Result<(), BlockError> {
+        let now = self.root();
+        if exec.base_root != now {
+            return Err(BlockError::Stale {
+                computed_on: exec.base_root,
+                now,
+            });
+        }
         for (k, a) in &exec.changes {
             self.accounts.insert(*k, *a);
         }
         self.commitment = exec.commitment.clone();
+        Ok(())
     }
 
     /// Restores what a block changed.

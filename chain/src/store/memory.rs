@@ -49,6 +49,9 @@ impl BlockStore for MemoryStore {
     fn accounts(&self) -> Result<Vec<(PublicKey, Account)>, StoreError> {
         Ok(self.accounts.iter().map(|(k, a)| (*k, *a)).collect())
     }
+    fn account_keys(&self) -> Result<Vec<PublicKey>, StoreError> {
+        Ok(self.accounts.keys().copied().collect())
+    }
     fn write(&mut self, ops: &[Op<'_>]) -> Result<(), StoreError> {
         for op in ops {
             match *op {

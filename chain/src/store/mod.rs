@@ -91,6 +91,8 @@ pub trait BlockStore {
     fn undo(&self, hash: &Hash) -> Result<Option<Undo>, StoreError>;
     /// Every account at the tip.
     fn accounts(&self) -> Result<Vec<(PublicKey, Account)>, StoreError>;
+    /// The keys of every stored account, readable even where a value is damaged.
+    fn account_keys(&self) -> Result<Vec<PublicKey>, StoreError>;
     /// Applies `ops` atomically and durably.
     fn write(&mut self, ops: &[Op<'_>]) -> Result<(), StoreError>;
 }

@@ -143,7 +143,7 @@ impl SledStore {
     ) -> Result<Option<T>, StoreError> {
         match tree.get(key)? {
             None => Ok(None),
-            Some(v) => Ok(Some(codec::decode(what, &v, MAX_BLOCK_BYTES)?)),
+            Some(v) => Ok(Some(codec::decode::<_, MAX_BLOCK_BYTES>(what, &v)?)),
         }
     }
 }
@@ -188,10 +188,23 @@ impl BlockStore for SledStore {
                         trailing: k.len().saturating_sub(32),
                     })
                 })?;
-                let acc: Account = codec::decode("stored account", &v, 256)?;
+                let acc: Account = codec::decode::<_, 64>("stored account", &v)?;
                 Ok((PublicKey(key), acc))
             })
             .collect()
+    }
+
+    fn account_keys(&self) -> Result<Vec<PublicKey>, StoreError> {
+        let mut keys = Vec::new();
+        for kv in self.accounts.iter() {
+            let (k, _) = kv?;
+            // A key of the wrong length cannot be a PublicKey; it is left for the
+            // rebuild's full rewrite to ignore.
+            if let Ok(key) = <[u8; 32]>::try_from(k.as_ref()) {
+                keys.push(PublicKey(key));
+            }
+        }
+        Ok(keys)
     }
 
     fn write(&mut self, ops: &[Op<'_>]) -> Result<(), StoreError> {

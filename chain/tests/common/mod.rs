@@ -4,8 +4,8 @@
 use generals_chain::genesis::{GenesisAccount, GenesisValidator, PowParams};
 use generals_chain::state::Slashing;
 use generals_chain::{
-    build_block, Action, Block, BlockTemplate, ChainRules, ConsensusSpec, Genesis, Keypair,
-    PublicKey, State, Transaction, TxBody,
+    build_block, Action, Block, BlockTemplate, ChainRules, ConsensusSpec, Evidence, Genesis,
+    Keypair, MessageKind, Position, PublicKey, SignedMessage, State, Transaction, TxBody,
 };
 
 pub const CHAIN: &str = "generals-test";
@@ -81,4 +81,17 @@ pub fn block_on(
     assert!(built.skipped.is_empty(), "skipped: {:?}", built.skipped);
     assert_eq!(built.block.transactions.len(), n);
     built.block
+}
+
+/// A block producer's double-sign at `height`: two different blocks, one position.
+pub fn double_sign(key: &Keypair, height: u64) -> Evidence {
+    let at = Position {
+        kind: MessageKind::Block,
+        height,
+        round: 0,
+    };
+    Evidence {
+        first: SignedMessage::sign(key, CHAIN, at, b"block A".to_vec()),
+        second: SignedMessage::sign(key, CHAIN, at, b"block B".to_vec()),
+    }
 }
