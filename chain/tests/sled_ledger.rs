@@ -1,0 +1,246 @@
+//! The ledger on sled: reopening, refusing folders that are not ours, recovering a
+//! damaged state, undo across reopen, and damaged records as errors.
+
+mod common;
+
+use common::*;
+use generals_chain::ledger::LedgerError;
+use generals_chain::store::StoreError;
+use generals_chain::{BlockStore, Genesis, Hash, Keypair, Ledger, SledStore};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn open(dir: &Path, g: &Genesis) -> Result<Ledger<SledStore>, LedgerError> {
+    let store = SledStore::open(dir, &g.chain_id)?;
+    Ok(Ledger::open(store, g)?.0)
+}
+
+/// Imports `n` blocks of two transfers each.
+fn grow(ledger: &mut Ledger<SledStore>, g: &Genesis, keys: &[Keypair], n: usize) {
+    for _ in 0..n {
+        let tip = ledger.tip();
+        let parent = ledger.block_at(tip.height).expect("read").expect("tip");
+        let i = tip.height as usize;
+        let txs = (0..2)
+            .map(|j| {
+                let from = &keys[(i + j) % keys.len()];
+                let nonce = ledger.state().get(&from.public()).map_or(0, |a| a.nonce);
+                transfer(from, keys[(i + j + 1) % keys.len()].public(), nonce, 1, 10)
+            })
+            .collect();
+        let b = block_on(
+            ledger.state(),
+            &g.rules(),
+            &parent,
+            keys[i % keys.len()].public(),
+            txs,
+        );
+        ledger.import(&b).expect("import");
+    }
+}
+
+/// Every file under `dir` with its bytes, to prove a refused folder is untouched.
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.display().to_string(), std::fs::read(&p).expect("read"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_reopened_ledger_has_the_same_tip_and_state() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("ledger");
+    let (g, keys) = genesis(4, 1_000_000, 1);
+    let mut ledger = open(&dir, &g).expect("create");
+    grow(&mut ledger, &g, &keys, 12);
+    let (tip, state) = (ledger.tip(), ledger.state().clone());
+    drop(ledger);
+    let store = SledStore::open(&dir, &g.chain_id).expect("reopen store");
+    let (ledger, report) = Ledger::open(store, &g).expect("reopen");
+    assert!(!report.created && !report.rebuilt);
+    assert_eq!(ledger.tip(), tip);
+    assert_eq!(tip.height, 12);
+    assert_eq!(ledger.state(), &state);
+    assert_eq!(ledger.tip_header().state_root, state.root());
+}
+
+#[test]
+fn undo_survives_a_reopen() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("ledger");
+    let (g, keys) = genesis(4, 1_000_000, 1);
+    let mut ledger = open(&dir, &g).expect("create");
+    grow(&mut ledger, &g, &keys, 3);
+    let at2 = ledger.block_at(2).expect("read").expect("block 2");
+    let undone = ledger.undo_tip().expect("undo");
+    assert_eq!(undone.height(), 3);
+    let state = ledger.state().clone();
+    drop(ledger);
+    let ledger = open(&dir, &g).expect("reopen");
+    assert_eq!(ledger.tip().hash, at2.hash());
+    assert_eq!(ledger.state(), &state);
+    // The undone block is still stored, off the main chain.
+    assert!(ledger.store().has_block(&undone.hash()).expect("read"));
+    assert_eq!(ledger.block_at(3).expect("read"), None);
+}
+
+#[test]
+fn a_folder_that_is_not_a_ledger_is_refused_and_untouched() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(tmp.path().join("notes.txt"), b"my thesis").expect("write");
+    let before = snapshot(tmp.path());
+    let err = SledStore::open(tmp.path(), "generals-test").expect_err("refused");
+    assert!(matches!(err, StoreError::NotALedger { .. }), "{err}");
+    assert!(err.to_string().contains("not a generals ledger"));
+    assert_eq!(snapshot(tmp.path()), before);
+}
+
+#[test]
+fn another_chains_ledger_is_refused_and_untouched() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("ledger");
+    let (g, keys) = genesis(3, 1_000, 0);
+    let mut ledger = open(&dir, &g).expect("create");
+    grow(&mut ledger, &g, &keys, 2);
+    drop(ledger);
+    let before = snapshot(&dir);
+
+    let mut other = g.clone();
+    other.chain_id = "another-net".into();
+    let err = open(&dir, &other).expect_err("refused");
+    assert!(
+        matches!(err, LedgerError::Store(StoreError::WrongChain { ref found, .. }) if found == CHAIN),
+        "{err}"
+    );
+    assert_eq!(snapshot(&dir), before);
+
+    // Same chain id, another genesis: refused by the genesis hash.
+    let mut fork = g.clone();
+    fork.block_reward += 1;
+    let err = open(&dir, &fork).expect_err("refused");
+    assert!(matches!(err, LedgerError::WrongGenesis { .. }), "{err}");
+    assert_eq!(open(&dir, &g).expect("still ours").tip().height, 2);
+}
+
+#[test]
+fn a_damaged_state_is_rebuilt_from_the_blocks() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("ledger");
+    let (g, keys) = genesis(4, 1_000_000, 1);
+    let mut ledger = open(&dir, &g).expect("create");
+    grow(&mut ledger, &g, &keys, 6);
+    let state = ledger.state().clone();
+    drop(ledger);
+    {
+        // Damage the accounts tree directly: one account changed, one unreadable,
+        // one invented.
+        let db = sled::open(dir.join("db")).expect("raw sled");
+        let accounts = db.open_tree("accounts").expect("tree");
+        accounts
+            .insert(keys[0].public().0, vec![9, 9, 9, 0])
+            .expect("write");
+        accounts
+            .insert(keys[1].public().0, vec![0xff; 3])
+            .expect("write");
+        accounts
+            .insert(Keypair::dev("ghost").public().0, vec![1, 0, 0, 0])
+            .expect("write");
+        db.flush().expect("flush");
+    }
+    let store = SledStore::open(&dir, &g.chain_id).expect("reopen store");
+    let (ledger, report) = Ledger::open(store, &g).expect("reopen");
+    assert!(report.rebuilt);
+    assert_eq!(ledger.state(), &state);
+    drop(ledger);
+    let store = SledStore::open(&dir, &g.chain_id).expect("reopen store");
+    let (_, report) = Ledger::open(store, &g).expect("reopen again");
+    assert!(!report.rebuilt, "the rebuilt state was written back");
+}
+
+#[test]
+fn a_damaged_block_record_is_an_error_not_a_panic() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("ledger");
+    let (g, keys) = genesis(4, 1_000_000, 1);
+    let mut ledger = open(&dir, &g).expect("create");
+    grow(&mut ledger, &g, &keys, 3);
+    let tip = ledger.tip();
+    drop(ledger);
+    {
+        let db = sled::open(dir.join("db")).expect("raw sled");
+        let headers = db.open_tree("headers").expect("tree");
+        headers.insert(tip.hash.0, vec![1, 2, 3]).expect("write");
+        db.flush().expect("flush");
+    }
+    let err = open(&dir, &g).expect_err("damaged");
+    assert!(
+        matches!(err, LedgerError::Store(StoreError::Corrupt(_))),
+        "{err}"
+    );
+    {
+        let db = sled::open(dir.join("db")).expect("raw sled");
+        db.open_tree("heights")
+            .expect("tree")
+            .remove(2u64.to_be_bytes())
+            .expect("rm");
+        db.flush().expect("flush");
+    }
+    let err = open(&dir, &g).expect_err("damaged");
+    assert!(
+        err.to_string().contains("damaged") || err.to_string().contains("corrupt"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_block_not_on_the_tip_is_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (g, keys) = genesis(2, 1_000, 0);
+    let mut ledger = open(&tmp.path().join("l"), &g).expect("create");
+    let genesis_block = g.block().expect("genesis");
+    let b1 = block_on(
+        ledger.state(),
+        &g.rules(),
+        &genesis_block,
+        keys[0].public(),
+        vec![],
+    );
+    let mut orphan = b1.clone();
+    orphan.header.parent = Hash::digest(b"elsewhere");
+    assert!(matches!(
+        ledger.import(&orphan),
+        Err(LedgerError::NotOnTip { .. })
+    ));
+    let mut skip = b1.clone();
+    skip.header.height = 5;
+    assert!(matches!(
+        ledger.import(&skip),
+        Err(LedgerError::BadHeight {
+            expected: 1,
+            got: 5,
+            ..
+        })
+    ));
+    ledger.import(&b1).expect("b1");
+    assert!(matches!(
+        ledger.import(&b1),
+        Err(LedgerError::NotOnTip { .. })
+    ));
+    assert!(matches!(
+        Ledger::open(generals_chain::MemoryStore::new(), &g)
+            .expect("mem")
+            .0
+            .undo_tip(),
+        Err(LedgerError::UndoGenesis)
+    ));
+}
