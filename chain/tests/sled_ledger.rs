@@ -142,18 +142,20 @@ fn a_damaged_state_is_rebuilt_from_the_blocks() {
     let state = ledger.state().clone();
     drop(ledger);
     {
-        // Damage the accounts tree directly: one account changed, one unreadable,
-        // one invented.
+        // Damage the account rows directly: one account changed, one unreadable,
+        // one invented. Rows live under `a` in the `ledger` tree; the journal
+        // under `j` overrides them, so it goes too.
         let db = sled::open(dir.join("db")).expect("raw sled");
-        let accounts = db.open_tree("accounts").expect("tree");
-        accounts
-            .insert(keys[0].public().0, vec![9, 9, 9, 0])
+        let tree = db.open_tree("ledger").expect("tree");
+        for k in tree.scan_prefix(b"j").keys() {
+            tree.remove(k.expect("key")).expect("rm");
+        }
+        let row = |k: &generals_chain::PublicKey| [&b"a"[..], &k.0].concat();
+        tree.insert(row(&keys[0].public()), vec![9, 9, 9, 0])
             .expect("write");
-        accounts
-            .insert(keys[1].public().0, vec![0xff; 3])
+        tree.insert(row(&keys[1].public()), vec![0xff; 3])
             .expect("write");
-        accounts
-            .insert(Keypair::dev("ghost").public().0, vec![1, 0, 0, 0])
+        tree.insert(row(&Keypair::dev("ghost").public()), vec![1, 0, 0, 0])
             .expect("write");
         db.flush().expect("flush");
     }
@@ -178,8 +180,9 @@ fn a_damaged_block_record_is_an_error_not_a_panic() {
     drop(ledger);
     {
         let db = sled::open(dir.join("db")).expect("raw sled");
-        let headers = db.open_tree("headers").expect("tree");
-        headers.insert(tip.hash.0, vec![1, 2, 3]).expect("write");
+        let tree = db.open_tree("ledger").expect("tree");
+        tree.insert([&b"h"[..], &tip.hash.0].concat(), vec![1, 2, 3])
+            .expect("write");
         db.flush().expect("flush");
     }
     let err = open(&dir, &g).expect_err("damaged");
@@ -189,9 +192,8 @@ fn a_damaged_block_record_is_an_error_not_a_panic() {
     );
     {
         let db = sled::open(dir.join("db")).expect("raw sled");
-        db.open_tree("heights")
-            .expect("tree")
-            .remove(2u64.to_be_bytes())
+        let tree = db.open_tree("ledger").expect("tree");
+        tree.remove([&b"n"[..], &2u64.to_be_bytes()].concat())
             .expect("rm");
         db.flush().expect("flush");
     }
@@ -243,4 +245,33 @@ fn a_block_not_on_the_tip_is_refused() {
             .undo_tip(),
         Err(LedgerError::UndoGenesis)
     ));
+}
+
+#[test]
+fn the_account_journal_compacts_and_reopens_to_the_same_state() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("ledger");
+    let (g, keys) = genesis(4, 1_000_000, 1);
+    let mut ledger = open(&dir, &g).expect("create");
+    // More writes than one journal holds, so the rows are compacted at least once.
+    grow(&mut ledger, &g, &keys, 300);
+    ledger.undo_tip().expect("undo");
+    let (tip, state) = (ledger.tip(), ledger.state().clone());
+    drop(ledger);
+    let store = SledStore::open(&dir, &g.chain_id).expect("reopen");
+    let (ledger, report) = Ledger::open(store, &g).expect("reopen ledger");
+    assert!(!report.rebuilt);
+    assert_eq!(ledger.tip(), tip);
+    assert_eq!(ledger.state(), &state);
+    drop(ledger);
+    let db = sled::open(dir.join("db")).expect("raw sled");
+    let journal = db
+        .open_tree("ledger")
+        .expect("tree")
+        .scan_prefix(b"j")
+        .count();
+    assert!(
+        journal < 256,
+        "{journal} journal records: the journal was never compacted"
+    );
 }

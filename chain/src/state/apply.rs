@@ -383,15 +383,28 @@ impl State {
                 computed,
             });
         }
-        verify_signatures(txs).map_err(|(index, source)| BlockError::Transaction {
-            index,
-            source: TxError::BadSignature {
-                tx: txs[index].hash(),
-                source,
-            },
-        })?;
+        // Signatures are checked on other threads while the rules run here; the
+        // block is refused if either fails, a bad signature named first.
+        std::thread::scope(|s| {
+            let signatures = s.spawn(|| verify_signatures(txs));
+            let applied = self.run_rules(block, rules);
+            let signatures = signatures
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            signatures.map_err(|(index, source)| BlockError::Transaction {
+                index,
+                source: TxError::BadSignature {
+                    tx: txs[index].hash(),
+                    source,
+                },
+            })?;
+            applied
+        })
+    }
+
+    fn run_rules(&self, block: &Block, rules: &ChainRules) -> Result<Execution, BlockError> {
         let mut overlay = Overlay::new(self, rules);
-        for (index, tx) in txs.iter().enumerate() {
+        for (index, tx) in block.transactions.iter().enumerate() {
             overlay
                 .apply_verified_tx(tx)
                 .map_err(|source| BlockError::Transaction { index, source })?;

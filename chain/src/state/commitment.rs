@@ -35,16 +35,14 @@ impl Default for LtHash {
 }
 
 fn expand(key: &PublicKey, account: &Account) -> [u16; LANES] {
-    let seed = Hash::digest_parts(&[b"generals/account/v1\0", &key.0, &codec::encode(account)]);
+    let mut h = blake3::Hasher::new_derive_key("generals 2026 state account lanes v1");
+    h.update(&key.0);
+    h.update(&codec::encode(account));
+    let mut bytes = [0u8; LANES * 2];
+    h.finalize_xof().fill(&mut bytes);
     let mut out = [0u16; LANES];
-    for (block, lanes) in out.chunks_mut(16).enumerate() {
-        let mut h = Sha256::new();
-        h.update(seed.0);
-        h.update((block as u16).to_le_bytes());
-        let bytes = h.finalize();
-        for (lane, pair) in lanes.iter_mut().zip(bytes.chunks_exact(2)) {
-            *lane = u16::from_le_bytes([pair[0], pair[1]]);
-        }
+    for (lane, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        *lane = u16::from_le_bytes([pair[0], pair[1]]);
     }
     out
 }
