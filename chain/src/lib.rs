@@ -1,6 +1,7 @@
 //! generals-chain: the chain core every other crate of generals stands on. It
-//! knows nothing of consensus rules, networks, clocks or threads of its own: it
-//! holds the data, checks the rules of accounts, and stores blocks durably.
+//! knows nothing of consensus rules, networks, clocks or randomness: it holds the
+//! data, checks the rules of accounts, and stores blocks durably. Its only threads
+//! are scoped ones that check a block's signatures on every core.
 //!
 //! Layout:
 //! - `hash`: SHA-256 `Hash` and the RFC 6962 Merkle root;

@@ -275,3 +275,80 @@ fn the_account_journal_compacts_and_reopens_to_the_same_state() {
         "{journal} journal records: the journal was never compacted"
     );
 }
+
+/// A store whose writes fail from the `fail_from`-th on.
+struct Failing {
+    inner: generals_chain::MemoryStore,
+    writes: usize,
+    fail_from: usize,
+}
+
+impl BlockStore for Failing {
+    fn meta(&self) -> Result<Option<generals_chain::store::LedgerMeta>, StoreError> {
+        self.inner.meta()
+    }
+    fn tip(&self) -> Result<Option<generals_chain::store::Tip>, StoreError> {
+        self.inner.tip()
+    }
+    fn block(&self, hash: &Hash) -> Result<Option<generals_chain::Block>, StoreError> {
+        self.inner.block(hash)
+    }
+    fn header(&self, hash: &Hash) -> Result<Option<generals_chain::Header>, StoreError> {
+        self.inner.header(hash)
+    }
+    fn has_block(&self, hash: &Hash) -> Result<bool, StoreError> {
+        self.inner.has_block(hash)
+    }
+    fn hash_at(&self, height: u64) -> Result<Option<Hash>, StoreError> {
+        self.inner.hash_at(height)
+    }
+    fn undo(&self, hash: &Hash) -> Result<Option<generals_chain::state::Undo>, StoreError> {
+        self.inner.undo(hash)
+    }
+    fn accounts(
+        &self,
+    ) -> Result<Vec<(generals_chain::PublicKey, generals_chain::Account)>, StoreError> {
+        self.inner.accounts()
+    }
+    fn account_keys(&self) -> Result<Vec<generals_chain::PublicKey>, StoreError> {
+        self.inner.account_keys()
+    }
+    fn write(&mut self, ops: &[generals_chain::store::Op<'_>]) -> Result<(), StoreError> {
+        self.writes += 1;
+        if self.writes >= self.fail_from {
+            return Err(StoreError::Io {
+                path: "disk".into(),
+                source: std::io::Error::other("disk full"),
+            });
+        }
+        self.inner.write(ops)
+    }
+}
+
+#[test]
+fn after_a_failed_write_the_ledger_refuses_more_until_reopened() {
+    let (g, keys) = genesis(2, 1_000, 0);
+    let store = Failing {
+        inner: generals_chain::MemoryStore::new(),
+        writes: 0,
+        fail_from: 2,
+    };
+    let (mut ledger, _) = Ledger::open(store, &g).expect("open");
+    let genesis_block = g.block().expect("genesis");
+    let b1 = block_on(
+        ledger.state(),
+        &g.rules(),
+        &genesis_block,
+        keys[0].public(),
+        vec![],
+    );
+    let before = ledger.state().clone();
+    let err = ledger.import(&b1).expect_err("the disk is full");
+    assert!(err.to_string().contains("disk full"), "{err}");
+    assert_eq!(ledger.state(), &before, "nothing was committed in memory");
+    assert_eq!(ledger.tip().height, 0);
+    assert!(matches!(
+        ledger.import(&b1),
+        Err(LedgerError::Poisoned { .. })
+    ));
+}
