@@ -8,41 +8,14 @@
 
 use criterion::{criterion_group, BenchmarkId, Criterion, SamplingMode, Throughput};
 use ed25519_dalek::{Signer, SigningKey};
-use generals_chain::genesis::{GenesisAccount, PowParams};
-use generals_chain::state::Slashing;
-use generals_chain::{
-    build_block, Action, Block, BlockTemplate, ConsensusSpec, Genesis, Keypair, Ledger, SledStore,
-    TxBody,
-};
+use generals_chain::{build_block, Block, BlockTemplate, Genesis, Keypair, Ledger, SledStore};
 use std::time::{Duration, Instant};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 const TXS_PER_BLOCK: usize = 1_000;
 const BLOCKS: usize = 10;
-const CHAIN: &str = "generals-bench";
-
-fn keys(n: usize) -> Vec<Keypair> {
-    (0..n)
-        .map(|i| Keypair::dev(&format!("bench-{i}")))
-        .collect()
-}
-
-fn genesis(keys: &[Keypair]) -> Genesis {
-    Genesis {
-        chain_id: CHAIN.into(),
-        timestamp_ms: 0,
-        consensus: ConsensusSpec::Pow(PowParams::default()),
-        block_reward: 50,
-        slashing: Slashing::default(),
-        accounts: keys
-            .iter()
-            .map(|k| GenesisAccount {
-                key: k.public(),
-                balance: 1_000_000_000,
-            })
-            .collect(),
-        validators: vec![],
-    }
-}
 
 /// A chain of `BLOCKS` blocks of `TXS_PER_BLOCK` transfers each, every sender once
 /// per block.
@@ -57,14 +30,7 @@ fn chain(g: &Genesis, keys: &[Keypair]) -> Vec<Block> {
             .map(|i| {
                 let from = &keys[half + i];
                 let to = keys[(half + i * 7 + j + 1) % keys.len()].public();
-                TxBody {
-                    chain_id: CHAIN.into(),
-                    sender: from.public(),
-                    nonce: (j / 2) as u64,
-                    fee: 1,
-                    action: Action::Transfer { to, amount: 3 },
-                }
-                .sign(from)
+                common::transfer(from, to, (j / 2) as u64, 1, 3)
             })
             .collect();
         let built = build_block(
@@ -111,8 +77,7 @@ fn verify(c: &mut Criterion) {
 }
 
 fn import(c: &mut Criterion) {
-    let keys = keys(2 * TXS_PER_BLOCK);
-    let g = genesis(&keys);
+    let (g, keys) = common::genesis(2 * TXS_PER_BLOCK, 1_000_000_000, 0);
     let blocks = chain(&g, &keys);
     let mut group = c.benchmark_group("import");
     group.sampling_mode(SamplingMode::Flat);
@@ -125,7 +90,7 @@ fn import(c: &mut Criterion) {
             let mut done = 0;
             while done < iters {
                 let tmp = tempfile::tempdir().expect("tempdir");
-                let store = SledStore::open(&tmp.path().join("l"), CHAIN).expect("store");
+                let store = SledStore::open(&tmp.path().join("l"), common::CHAIN).expect("store");
                 let (mut ledger, _) = Ledger::open(store, &g).expect("ledger");
                 for block in blocks.iter().take((iters - done) as usize) {
                     let start = Instant::now();

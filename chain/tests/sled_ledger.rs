@@ -39,6 +39,29 @@ fn grow(ledger: &mut Ledger<SledStore>, g: &Genesis, keys: &[Keypair], n: usize)
     }
 }
 
+/// A new sled ledger in a temporary folder, grown by `blocks` blocks.
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    genesis: Genesis,
+    keys: Vec<Keypair>,
+}
+
+fn fixture(blocks: usize) -> (Fixture, Ledger<SledStore>) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("ledger");
+    let (genesis, keys) = genesis(4, 1_000_000, 1);
+    let mut ledger = open(&dir, &genesis).expect("create");
+    grow(&mut ledger, &genesis, &keys, blocks);
+    let f = Fixture {
+        _tmp: tmp,
+        dir,
+        genesis,
+        keys,
+    };
+    (f, ledger)
+}
+
 /// Every file under `dir` with its bytes, to prove a refused folder is untouched.
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
@@ -58,15 +81,12 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 #[test]
 fn a_reopened_ledger_has_the_same_tip_and_state() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("ledger");
-    let (g, keys) = genesis(4, 1_000_000, 1);
-    let mut ledger = open(&dir, &g).expect("create");
-    grow(&mut ledger, &g, &keys, 12);
+    let (f, ledger) = fixture(12);
+    let (dir, g) = (&f.dir, &f.genesis);
     let (tip, state) = (ledger.tip(), ledger.state().clone());
     drop(ledger);
-    let store = SledStore::open(&dir, &g.chain_id).expect("reopen store");
-    let (ledger, report) = Ledger::open(store, &g).expect("reopen");
+    let store = SledStore::open(dir, &g.chain_id).expect("reopen store");
+    let (ledger, report) = Ledger::open(store, g).expect("reopen");
     assert!(!report.created && !report.rebuilt);
     assert_eq!(ledger.tip(), tip);
     assert_eq!(tip.height, 12);
@@ -76,17 +96,14 @@ fn a_reopened_ledger_has_the_same_tip_and_state() {
 
 #[test]
 fn undo_survives_a_reopen() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("ledger");
-    let (g, keys) = genesis(4, 1_000_000, 1);
-    let mut ledger = open(&dir, &g).expect("create");
-    grow(&mut ledger, &g, &keys, 3);
+    let (f, mut ledger) = fixture(3);
+    let (dir, g) = (&f.dir, &f.genesis);
     let at2 = ledger.block_at(2).expect("read").expect("block 2");
     let undone = ledger.undo_tip().expect("undo");
     assert_eq!(undone.height(), 3);
     let state = ledger.state().clone();
     drop(ledger);
-    let ledger = open(&dir, &g).expect("reopen");
+    let ledger = open(dir, g).expect("reopen");
     assert_eq!(ledger.tip().hash, at2.hash());
     assert_eq!(ledger.state(), &state);
     // The undone block is still stored, off the main chain.
@@ -134,11 +151,8 @@ fn another_chains_ledger_is_refused_and_untouched() {
 
 #[test]
 fn a_damaged_state_is_rebuilt_from_the_blocks() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("ledger");
-    let (g, keys) = genesis(4, 1_000_000, 1);
-    let mut ledger = open(&dir, &g).expect("create");
-    grow(&mut ledger, &g, &keys, 6);
+    let (f, ledger) = fixture(6);
+    let (dir, g, keys) = (&f.dir, &f.genesis, &f.keys);
     let state = ledger.state().clone();
     drop(ledger);
     {
@@ -159,23 +173,20 @@ fn a_damaged_state_is_rebuilt_from_the_blocks() {
             .expect("write");
         db.flush().expect("flush");
     }
-    let store = SledStore::open(&dir, &g.chain_id).expect("reopen store");
-    let (ledger, report) = Ledger::open(store, &g).expect("reopen");
+    let store = SledStore::open(dir, &g.chain_id).expect("reopen store");
+    let (ledger, report) = Ledger::open(store, g).expect("reopen");
     assert!(report.rebuilt);
     assert_eq!(ledger.state(), &state);
     drop(ledger);
-    let store = SledStore::open(&dir, &g.chain_id).expect("reopen store");
-    let (_, report) = Ledger::open(store, &g).expect("reopen again");
+    let store = SledStore::open(dir, &g.chain_id).expect("reopen store");
+    let (_, report) = Ledger::open(store, g).expect("reopen again");
     assert!(!report.rebuilt, "the rebuilt state was written back");
 }
 
 #[test]
 fn a_damaged_block_record_is_an_error_not_a_panic() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("ledger");
-    let (g, keys) = genesis(4, 1_000_000, 1);
-    let mut ledger = open(&dir, &g).expect("create");
-    grow(&mut ledger, &g, &keys, 3);
+    let (f, ledger) = fixture(3);
+    let (dir, g) = (&f.dir, &f.genesis);
     let tip = ledger.tip();
     drop(ledger);
     {
@@ -185,7 +196,7 @@ fn a_damaged_block_record_is_an_error_not_a_panic() {
             .expect("write");
         db.flush().expect("flush");
     }
-    let err = open(&dir, &g).expect_err("damaged");
+    let err = open(dir, g).expect_err("damaged");
     assert!(
         matches!(err, LedgerError::Store(StoreError::Corrupt(_))),
         "{err}"
@@ -197,7 +208,7 @@ fn a_damaged_block_record_is_an_error_not_a_panic() {
             .expect("rm");
         db.flush().expect("flush");
     }
-    let err = open(&dir, &g).expect_err("damaged");
+    let err = open(dir, g).expect_err("damaged");
     assert!(
         err.to_string().contains("damaged") || err.to_string().contains("corrupt"),
         "{err}"
