@@ -90,7 +90,12 @@ fn import(c: &mut Criterion) {
             let mut done = 0;
             while done < iters {
                 let tmp = tempfile::tempdir().expect("tempdir");
-                let store = SledStore::open(&tmp.path().join("l"), common::CHAIN).expect("store");
+                let store = SledStore::open(
+                    &tmp.path().join("l"),
+                    common::CHAIN,
+                    g.block().expect("genesis").hash(),
+                )
+                .expect("store");
                 let (mut ledger, _) = Ledger::open(store, &g).expect("ledger");
                 for block in blocks.iter().take((iters - done) as usize) {
                     let start = Instant::now();

@@ -28,7 +28,12 @@ fn world() -> (Genesis, Vec<Keypair>) {
 fn child(dir: &Path) -> ! {
     let (genesis, keys) = world();
     let rules = genesis.rules();
-    let store = SledStore::open(dir, &genesis.chain_id).expect("child: open store");
+    let store = SledStore::open(
+        dir,
+        &genesis.chain_id,
+        genesis.block().expect("genesis block").hash(),
+    )
+    .expect("child: open store");
     let (mut ledger, _) = Ledger::open(store, &genesis).expect("child: open ledger");
     let mut out = std::io::stdout().lock();
     loop {
@@ -54,7 +59,12 @@ fn child(dir: &Path) -> ! {
 }
 
 fn check_after_kill(dir: &Path, genesis: &Genesis, acked: u64) -> u64 {
-    let store = SledStore::open(dir, &genesis.chain_id).expect("reopen store after kill");
+    let store = SledStore::open(
+        dir,
+        &genesis.chain_id,
+        genesis.block().expect("genesis block").hash(),
+    )
+    .expect("reopen store after kill");
     let (ledger, report) = Ledger::open(store, genesis).expect("reopen ledger after kill");
     assert!(
         !report.rebuilt,
@@ -138,7 +148,12 @@ fn parent() {
         height = check_after_kill(&dir, &genesis, acked);
     }
     // The whole chain replays from genesis to the stored state.
-    let store = SledStore::open(&dir, &genesis.chain_id).expect("final open");
+    let store = SledStore::open(
+        &dir,
+        &genesis.chain_id,
+        genesis.block().expect("genesis block").hash(),
+    )
+    .expect("final open");
     let (ledger, _) = Ledger::open(store, &genesis).expect("final ledger");
     let mut state: State = genesis.state().expect("genesis state");
     for h in 1..=ledger.tip().height {

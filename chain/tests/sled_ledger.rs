@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 fn open(dir: &Path, g: &Genesis) -> Result<Ledger<SledStore>, LedgerError> {
-    let store = SledStore::open(dir, &g.chain_id)?;
+    let store = SledStore::open(dir, &g.chain_id, g.block().expect("genesis block").hash())?;
     Ok(Ledger::open(store, g)?.0)
 }
 
@@ -85,7 +85,8 @@ fn a_reopened_ledger_has_the_same_tip_and_state() {
     let (dir, g) = (&f.dir, &f.genesis);
     let (tip, state) = (ledger.tip(), ledger.state().clone());
     drop(ledger);
-    let store = SledStore::open(dir, &g.chain_id).expect("reopen store");
+    let store = SledStore::open(dir, &g.chain_id, g.block().expect("genesis block").hash())
+        .expect("reopen store");
     let (ledger, report) = Ledger::open(store, g).expect("reopen");
     assert!(!report.created && !report.rebuilt);
     assert_eq!(ledger.tip(), tip);
@@ -116,7 +117,7 @@ fn a_folder_that_is_not_a_ledger_is_refused_and_untouched() {
     let tmp = tempfile::tempdir().expect("tempdir");
     std::fs::write(tmp.path().join("notes.txt"), b"my thesis").expect("write");
     let before = snapshot(tmp.path());
-    let err = SledStore::open(tmp.path(), "generals-test").expect_err("refused");
+    let err = SledStore::open(tmp.path(), "generals-test", Hash::ZERO).expect_err("refused");
     assert!(matches!(err, StoreError::NotALedger { .. }), "{err}");
     assert!(err.to_string().contains("not a generals ledger"));
     assert_eq!(snapshot(tmp.path()), before);
@@ -145,7 +146,11 @@ fn another_chains_ledger_is_refused_and_untouched() {
     let mut fork = g.clone();
     fork.block_reward += 1;
     let err = open(&dir, &fork).expect_err("refused");
-    assert!(matches!(err, LedgerError::WrongGenesis { .. }), "{err}");
+    assert!(
+        matches!(err, LedgerError::Store(StoreError::WrongGenesis { .. })),
+        "{err}"
+    );
+    assert_eq!(snapshot(&dir), before);
     assert_eq!(open(&dir, &g).expect("still ours").tip().height, 2);
 }
 
@@ -173,12 +178,14 @@ fn a_damaged_state_is_rebuilt_from_the_blocks() {
             .expect("write");
         db.flush().expect("flush");
     }
-    let store = SledStore::open(dir, &g.chain_id).expect("reopen store");
+    let store = SledStore::open(dir, &g.chain_id, g.block().expect("genesis block").hash())
+        .expect("reopen store");
     let (ledger, report) = Ledger::open(store, g).expect("reopen");
     assert!(report.rebuilt);
     assert_eq!(ledger.state(), &state);
     drop(ledger);
-    let store = SledStore::open(dir, &g.chain_id).expect("reopen store");
+    let store = SledStore::open(dir, &g.chain_id, g.block().expect("genesis block").hash())
+        .expect("reopen store");
     let (_, report) = Ledger::open(store, g).expect("reopen again");
     assert!(!report.rebuilt, "the rebuilt state was written back");
 }
@@ -269,7 +276,8 @@ fn the_account_journal_compacts_and_reopens_to_the_same_state() {
     ledger.undo_tip().expect("undo");
     let (tip, state) = (ledger.tip(), ledger.state().clone());
     drop(ledger);
-    let store = SledStore::open(&dir, &g.chain_id).expect("reopen");
+    let store = SledStore::open(&dir, &g.chain_id, g.block().expect("genesis block").hash())
+        .expect("reopen");
     let (ledger, report) = Ledger::open(store, &g).expect("reopen ledger");
     assert!(!report.rebuilt);
     assert_eq!(ledger.tip(), tip);

@@ -65,6 +65,14 @@ pub enum StoreError {
         expected: String,
         found: String,
     },
+    #[error("{path} holds the ledger of genesis {found}, not {expected}; refusing to touch it")]
+    WrongGenesis {
+        path: PathBuf,
+        expected: Hash,
+        found: Hash,
+    },
+    #[error("{path} is in use by another process (its lock is held)")]
+    Busy { path: PathBuf },
     #[error("{path}: ledger format {found}, this build reads format {LEDGER_FORMAT}")]
     WrongFormat { path: PathBuf, found: u32 },
     #[error("ledger at {path}: {source}")]

@@ -40,6 +40,7 @@ struct Marker {
     format: String,
     version: u32,
     chain_id: String,
+    genesis: Hash,
 }
 
 const MARKER_FORMAT: &str = "generals-ledger";
@@ -65,6 +66,27 @@ const P_JOURNAL: u8 = b'j';
 
 type AccountChanges = Vec<(PublicKey, Option<Account>)>;
 
+/// Opens the sled database. sled releases its file lock a moment after the last
+/// handle is dropped (its background threads hold the file), so a reopen in the
+/// same process retries for up to two seconds before calling the ledger busy.
+fn open_db(path: &Path) -> Result<Db, StoreError> {
+    let mut tries = 0;
+    loop {
+        match ::sled::Config::new().path(path).open() {
+            Err(::sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                tries += 1;
+                if tries >= 40 {
+                    return Err(StoreError::Busy {
+                        path: path.to_owned(),
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 const P_BLOCK: u8 = b'b';
 const P_HEADER: u8 = b'h';
 const P_HEIGHT: u8 = b'n';
@@ -83,10 +105,10 @@ fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
 }
 
 impl SledStore {
-    /// Opens the ledger in `dir` for `chain_id`, creating it if `dir` is missing or
-    /// empty. A folder that is not a generals ledger, or is another chain's, is
-    /// refused and left untouched.
-    pub fn open(dir: &Path, chain_id: &str) -> Result<SledStore, StoreError> {
+    /// Opens the ledger in `dir` for the chain `chain_id` whose genesis block is
+    /// `genesis`, creating it if `dir` is missing or empty. A folder that is not a
+    /// generals ledger, or is another chain's, is refused and left untouched.
+    pub fn open(dir: &Path, chain_id: &str, genesis: Hash) -> Result<SledStore, StoreError> {
         let io = |source| StoreError::Io {
             path: dir.to_owned(),
             source,
@@ -106,6 +128,7 @@ impl SledStore {
                 format: MARKER_FORMAT.to_string(),
                 version: LEDGER_FORMAT,
                 chain_id: chain_id.to_string(),
+                genesis,
             };
             let body = serde_json::to_vec_pretty(&marker).expect("the marker always serializes");
             std::fs::write(&tmp, body).map_err(io)?;
@@ -117,35 +140,23 @@ impl SledStore {
                 .and_then(|f| f.sync_all())
                 .map_err(io)?;
         } else {
-            let not_ledger = || StoreError::NotALedger {
-                path: dir.to_owned(),
-            };
-            let len = std::fs::metadata(&marker_path)
-                .map_err(|_| not_ledger())?
-                .len();
-            if len > 4096 {
-                return Err(not_ledger());
-            }
-            let bytes = std::fs::read(&marker_path).map_err(|_| not_ledger())?;
-            let marker: Marker = serde_json::from_slice(&bytes).map_err(|_| not_ledger())?;
-            if marker.format != MARKER_FORMAT {
-                return Err(not_ledger());
-            }
-            if marker.version != LEDGER_FORMAT {
-                return Err(StoreError::WrongFormat {
-                    path: dir.to_owned(),
-                    found: marker.version,
-                });
-            }
-            if marker.chain_id != chain_id {
+            let (found_chain, found_genesis) = Self::identify(dir)?;
+            if found_chain != chain_id {
                 return Err(StoreError::WrongChain {
                     path: dir.to_owned(),
                     expected: chain_id.to_string(),
-                    found: marker.chain_id,
+                    found: found_chain,
+                });
+            }
+            if found_genesis != genesis {
+                return Err(StoreError::WrongGenesis {
+                    path: dir.to_owned(),
+                    expected: genesis,
+                    found: found_genesis,
                 });
             }
         }
-        let db = ::sled::Config::new().path(dir.join("db")).open()?;
+        let db = open_db(&dir.join("db"))?;
         let mut store = SledStore {
             path: dir.to_owned(),
             tree: db.open_tree("ledger")?,
@@ -156,6 +167,30 @@ impl SledStore {
         };
         store.load_journal()?;
         Ok(store)
+    }
+
+    /// The chain and genesis named by the folder's marker, without opening it.
+    pub fn identify(dir: &Path) -> Result<(String, Hash), StoreError> {
+        let not_ledger = || StoreError::NotALedger {
+            path: dir.to_owned(),
+        };
+        let path = dir.join(LEDGER_MARKER);
+        let len = std::fs::metadata(&path).map_err(|_| not_ledger())?.len();
+        if len > 4096 {
+            return Err(not_ledger());
+        }
+        let bytes = std::fs::read(&path).map_err(|_| not_ledger())?;
+        let marker: Marker = serde_json::from_slice(&bytes).map_err(|_| not_ledger())?;
+        if marker.format != MARKER_FORMAT {
+            return Err(not_ledger());
+        }
+        if marker.version != LEDGER_FORMAT {
+            return Err(StoreError::WrongFormat {
+                path: dir.to_owned(),
+                found: marker.version,
+            });
+        }
+        Ok((marker.chain_id, marker.genesis))
     }
 
     fn load_journal(&mut self) -> Result<(), StoreError> {
