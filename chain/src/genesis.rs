@@ -70,6 +70,11 @@ pub struct PowParams {
     pub target_block_ms: u64,
     /// Expected hashes per block at genesis.
     pub initial_difficulty: u64,
+    /// ASERT half-life: a chain this far behind (or ahead of) schedule has its
+    /// difficulty halved (or doubled).
+    pub halflife_ms: u64,
+    /// How far ahead of a node's clock a block's timestamp may run.
+    pub max_future_drift_ms: u64,
 }
 
 impl Default for PowParams {
@@ -77,6 +82,8 @@ impl Default for PowParams {
         PowParams {
             target_block_ms: 5_000,
             initial_difficulty: 1 << 16,
+            halflife_ms: 100_000,
+            max_future_drift_ms: 15_000,
         }
     }
 }

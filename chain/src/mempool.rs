@@ -169,6 +169,16 @@ impl Mempool {
             .filter_map(|(_, _, id)| self.entries.get(id).map(|e| &e.tx))
     }
 
+    /// The nonce `sender`'s next transaction should carry: after its account's and
+    /// those waiting here (geth's "pending" nonce).
+    pub fn next_nonce(&self, sender: &PublicKey, view: &impl AccountView) -> u64 {
+        let account = view.account(sender).unwrap_or_default().nonce;
+        self.by_sender
+            .get(sender)
+            .and_then(|m| m.keys().next_back())
+            .map_or(account, |n| (n + 1).max(account))
+    }
+
     /// Checks a transaction against `view` (the state at the tip) and takes it.
     pub fn insert(
         &mut self,

@@ -2,8 +2,19 @@
 //! state machines (inputs in, outputs out, no clock, no thread RNG, no tokio), so the
 //! same engine runs inside the deterministic simulator and inside a real node.
 //!
-//! Layout (filled by later work, see `../shared/DESIGN.md`):
-//! - `pow/`, `pos/`, `poa/`, `bft/`: the four engines;
+//! Layout:
+//! - `engine`: the seam: `Consensus`, `Input`, `Output`, `ConsensusError`;
+//! - `core`: what every host does with blocks: validate, store, fork choice, reorg;
+//! - `pow/`: proof of work (SHA-256d, ASERT difficulty, median-time-past);
 //! - `byzantine/`: misbehaviour as wrappers around honest engines;
-//! - `sim/`: the deterministic simulator;
-//! - `generals/`: Lamport, Shostak and Pease's oral and signed messages algorithms.
+//! - `sim/`: the deterministic simulator.
+//!
+//! Still to come (see `../shared/DESIGN.md`): `pos/`, `poa/`, `bft/`, `generals/`.
+
+pub mod byzantine;
+pub mod core;
+pub mod engine;
+pub mod pow;
+pub mod sim;
+
+pub use engine::{Consensus, ConsensusError, Headers, Input, NodeId, Output};

@@ -1,0 +1,282 @@
+//! What every host does with blocks, whatever the engine: validate a header with
+//! the engine, keep the block, put it in the fork tree, hold blocks whose parent
+//! is missing in a bounded orphan pool, and move the ledger to the fork-choice
+//! winner, undoing and applying blocks (a reorg) and keeping the mempool in step.
+//! A block that fails to apply is marked invalid with its descendants and the
+//! next best head is tried. The simulator and the real node share this code.
+
+use crate::engine::{Consensus, ConsensusError};
+use generals_chain::forktree::ForkTreeError;
+use generals_chain::ledger::{LedgerError, ReorgOutcome};
+use generals_chain::store::Tip;
+use generals_chain::{
+    Block, BlockStore, ForkTree, Genesis, Hash, Header, Ledger, Mempool, MempoolConfig,
+};
+use std::collections::{BTreeMap, VecDeque};
+
+/// Most orphans held at once; the oldest goes first.
+pub const MAX_ORPHANS: usize = 1_024;
+/// Orphans further than this above the tip are refused.
+pub const MAX_ORPHAN_LEAD: u64 = 4_096;
+
+/// Why a block was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum AddError {
+    #[error("block {hash} is invalid: {source}")]
+    Invalid {
+        hash: Hash,
+        #[source]
+        source: ConsensusError,
+    },
+    #[error("block {hash} at height {height} is too far above the tip ({tip}) to hold")]
+    TooFarAhead { hash: Hash, height: u64, tip: u64 },
+    #[error(transparent)]
+    Tree(#[from] ForkTreeError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// How the main chain moved.
+#[derive(Debug, Clone)]
+pub struct TipChange {
+    pub from: Tip,
+    pub to: Tip,
+    pub undone: Vec<Block>,
+    pub applied: Vec<Block>,
+}
+
+/// What adding a block did.
+#[derive(Debug, Clone, Default)]
+pub struct Added {
+    /// The block was already known.
+    pub duplicate: bool,
+    /// The block waits for this missing parent.
+    pub missing_parent: Option<Hash>,
+    /// Blocks taken into the fork tree (this one and orphans it connected).
+    pub accepted: Vec<Hash>,
+    /// Blocks refused on the way (orphans that failed validation, invalid branches).
+    pub rejected: Vec<(Hash, String)>,
+    /// The main chain's move, if it moved.
+    pub tip_change: Option<TipChange>,
+}
+
+/// A node's chain: ledger, fork tree, mempool and orphans.
+#[derive(Debug)]
+pub struct NodeCore<S: BlockStore> {
+    ledger: Ledger<S>,
+    tree: ForkTree,
+    mempool: Mempool,
+    orphans: BTreeMap<Hash, Vec<Block>>,
+    orphan_order: VecDeque<(Hash, Hash)>,
+}
+
+impl<S: BlockStore> NodeCore<S> {
+    /// Opens the chain in `store`, weighing blocks with `weight` (the engine's).
+    pub fn open(
+        store: S,
+        genesis: &Genesis,
+        weight: impl Fn(&Header) -> u128 + Send + Sync + 'static,
+        mempool: MempoolConfig,
+    ) -> Result<NodeCore<S>, LedgerError> {
+        let (ledger, _) = Ledger::open(store, genesis)?;
+        let genesis_block = genesis.block()?;
+        let mut tree = ForkTree::new(&genesis_block.header, weight);
+        for height in 1..=ledger.tip().height {
+            let hash = ledger
+                .store()
+                .hash_at(height)?
+                .ok_or(LedgerError::Corrupt {
+                    reason: format!("no block indexed at height {height}"),
+                })?;
+            let header = ledger
+                .store()
+                .header(&hash)?
+                .ok_or(LedgerError::MissingBlock { hash })?;
+            tree.insert(&header).map_err(|e| LedgerError::Corrupt {
+                reason: e.to_string(),
+            })?;
+        }
+        Ok(NodeCore {
+            mempool: Mempool::new(&genesis.chain_id, mempool),
+            ledger,
+            tree,
+            orphans: BTreeMap::new(),
+            orphan_order: VecDeque::new(),
+        })
+    }
+
+    pub fn ledger(&self) -> &Ledger<S> {
+        &self.ledger
+    }
+
+    pub fn tree(&self) -> &ForkTree {
+        &self.tree
+    }
+
+    pub fn mempool(&self) -> &Mempool {
+        &self.mempool
+    }
+
+    pub fn mempool_mut(&mut self) -> &mut Mempool {
+        &mut self.mempool
+    }
+
+    pub fn tip(&self) -> Tip {
+        self.ledger.tip()
+    }
+
+    pub fn orphan_count(&self) -> usize {
+        self.orphan_order.len()
+    }
+
+    /// Whether the block is known (in the tree or waiting as an orphan).
+    pub fn knows(&self, hash: &Hash) -> bool {
+        self.tree.contains(hash) || self.orphan_order.iter().any(|(_, h)| h == hash)
+    }
+
+    /// Offers a transaction to the mempool, checked against the tip's state.
+    pub fn submit(
+        &mut self,
+        tx: generals_chain::Transaction,
+    ) -> Result<generals_chain::mempool::Admitted, generals_chain::mempool::MempoolError> {
+        self.mempool.insert(tx, self.ledger.state())
+    }
+
+    /// The nonce a sender's next transaction should carry, counting those waiting.
+    pub fn next_nonce(&self, sender: &generals_chain::PublicKey) -> u64 {
+        self.mempool.next_nonce(sender, self.ledger.state())
+    }
+
+    /// The stored block `hash`, if any.
+    pub fn block(&self, hash: &Hash) -> Option<Block> {
+        self.ledger.store().block(hash).ok().flatten()
+    }
+
+    /// Adds a block from anywhere (a peer, or this node's own production).
+    pub fn add_block(
+        &mut self,
+        block: Block,
+        engine: &dyn Consensus,
+        now_ms: u64,
+    ) -> Result<Added, AddError> {
+        let hash = block.hash();
+        let mut added = Added::default();
+        if self.knows(&hash) {
+            added.duplicate = true;
+            return Ok(added);
+        }
+        if !self.tree.contains(&block.header.parent) {
+            let tip = self.tip().height;
+            if block.height() > tip.saturating_add(MAX_ORPHAN_LEAD) {
+                return Err(AddError::TooFarAhead {
+                    hash,
+                    height: block.height(),
+                    tip,
+                });
+            }
+            added.missing_parent = Some(block.header.parent);
+            self.hold_orphan(block);
+            return Ok(added);
+        }
+        let mut queue = vec![block];
+        let mut first = true;
+        while let Some(b) = queue.pop() {
+            let h = b.hash();
+            match self.accept(&b, engine, now_ms) {
+                Ok(()) => {
+                    added.accepted.push(h);
+                    if let Some(children) = self.orphans.remove(&h) {
+                        self.orphan_order.retain(|(p, _)| *p != h);
+                        queue.extend(children);
+                    }
+                }
+                Err(e) if first => return Err(e),
+                Err(e) => added.rejected.push((h, e.to_string())),
+            }
+            first = false;
+        }
+        added.tip_change = self.follow_best(&mut added.rejected)?;
+        Ok(added)
+    }
+
+    fn hold_orphan(&mut self, block: Block) {
+        if self.orphan_order.len() >= MAX_ORPHANS {
+            if let Some((parent, old)) = self.orphan_order.pop_front() {
+                if let Some(v) = self.orphans.get_mut(&parent) {
+                    v.retain(|b| b.hash() != old);
+                    if v.is_empty() {
+                        self.orphans.remove(&parent);
+                    }
+                }
+            }
+        }
+        let parent = block.header.parent;
+        self.orphan_order.push_back((parent, block.hash()));
+        self.orphans.entry(parent).or_default().push(block);
+    }
+
+    fn accept(
+        &mut self,
+        block: &Block,
+        engine: &dyn Consensus,
+        now_ms: u64,
+    ) -> Result<(), AddError> {
+        engine
+            .validate(&block.header, self.ledger.store(), now_ms)
+            .map_err(|source| AddError::Invalid {
+                hash: block.hash(),
+                source,
+            })?;
+        self.ledger.store_block(block)?;
+        self.tree.insert(&block.header)?;
+        Ok(())
+    }
+
+    /// Moves the ledger to the fork tree's best valid head.
+    fn follow_best(
+        &mut self,
+        rejected: &mut Vec<(Hash, String)>,
+    ) -> Result<Option<TipChange>, AddError> {
+        let from = self.tip();
+        let mut total = ReorgOutcome::default();
+        loop {
+            let best = self.tree.best().hash;
+            let tip = self.tip().hash;
+            if best == tip {
+                break;
+            }
+            let plan = self.tree.reorg_plan(&tip, &best)?;
+            match self.ledger.reorg(&plan) {
+                Ok(out) => {
+                    total.undone.extend(out.undone);
+                    total.applied.extend(out.applied);
+                }
+                Err(LedgerError::Block { hash, source }) => {
+                    rejected.push((hash, source.to_string()));
+                    self.tree.mark_invalid(&hash);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if total.undone.is_empty() && total.applied.is_empty() {
+            return Ok(None);
+        }
+        // The mempool follows: undone transactions come back, applied ones go.
+        let state = self.ledger.state();
+        let undone_txs = total
+            .undone
+            .iter()
+            .rev()
+            .flat_map(|b| b.transactions.iter().cloned());
+        self.mempool.readd(undone_txs, state);
+        for b in &total.applied {
+            self.mempool.remove_for_block(b, state);
+        }
+        Ok(Some(TipChange {
+            from,
+            to: self.tip(),
+            undone: total.undone,
+            applied: total.applied,
+        }))
+    }
+}

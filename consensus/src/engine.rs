@@ -1,0 +1,106 @@
+//! The engine seam. An engine is a deterministic state machine: the host (the
+//! simulator or a real node) feeds it inputs and carries out the outputs it
+//! returns. It performs no I/O, reads no clock and draws no randomness of its
+//! own: time arrives in inputs, randomness from seeds in its configuration. After
+//! raft-rs's `RawNode`/`Ready` and malachite's core crates; stateless header
+//! validation is apart from stepping, as in reth's `Consensus` trait.
+
+use generals_chain::{Block, Hash, Header, Transaction};
+
+/// A node of the network, as the host numbers them.
+pub type NodeId = usize;
+
+/// Read access to stored headers, for validation against ancestors.
+pub trait Headers {
+    fn header(&self, hash: &Hash) -> Option<Header>;
+}
+
+impl<S: generals_chain::BlockStore> Headers for S {
+    fn header(&self, hash: &Hash) -> Option<Header> {
+        generals_chain::BlockStore::header(self, hash)
+            .ok()
+            .flatten()
+    }
+}
+
+/// What the host tells an engine.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// The local chain's best block is now `tip` (also sent once at start).
+    NewTip { tip: Header, now_ms: u64 },
+    /// A block from a peer passed validation and may be imported.
+    BlockReceived {
+        from: NodeId,
+        block: Block,
+        now_ms: u64,
+    },
+    /// This node finished a block it was asked to produce (mined or sealed).
+    Produced { block: Block, now_ms: u64 },
+    /// Time passed.
+    Tick { now_ms: u64 },
+}
+
+/// What an engine asks the host to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Build a block on `parent` from the mempool and mine it until its work hash
+    /// meets `difficulty`. A new `Mine` replaces the previous one.
+    Mine {
+        parent: Hash,
+        height: u64,
+        /// The earliest timestamp the block may carry.
+        min_timestamp_ms: u64,
+        /// The engine's header data (its difficulty, for proof of work).
+        consensus: Vec<u8>,
+        difficulty: u128,
+    },
+    /// Stop mining.
+    StopMining,
+    /// Import this block into the local chain.
+    Import(Block),
+    /// Send this block to every peer.
+    Broadcast(Block),
+    /// Send a transaction to the peers and keep it out of the local mempool.
+    SendTransaction(Transaction),
+    /// Put a transaction in the local mempool only.
+    Submit(Transaction),
+}
+
+/// Why a header is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConsensusError {
+    #[error("parent {parent} of the block is unknown")]
+    UnknownParent { parent: Hash },
+    #[error("the engine's header data is malformed: {reason}")]
+    BadConsensusData { reason: String },
+    #[error("difficulty {got} in the header, the rules require {expected}")]
+    WrongDifficulty { expected: u128, got: u128 },
+    #[error("the work hash does not meet difficulty {difficulty}")]
+    InsufficientWork { difficulty: u128 },
+    #[error("timestamp {got} is not after the median of the last 11 blocks, {median}")]
+    TimestampTooOld { got: u64, median: u64 },
+    #[error("timestamp {got} is more than {drift_ms} ms ahead of the local clock {now}")]
+    TimestampTooNew { got: u64, now: u64, drift_ms: u64 },
+    #[error("the seal is malformed: {reason}")]
+    BadSeal { reason: String },
+}
+
+/// A consensus engine.
+pub trait Consensus {
+    /// The kind's name: `pow`, `pos`, `poa` or `bft`.
+    fn kind(&self) -> &'static str;
+
+    /// The block's weight in fork choice (for proof of work, its expected work).
+    fn weight(&self, header: &Header) -> u128;
+
+    /// Checks a header against its ancestors and the local clock, without state.
+    fn validate(
+        &self,
+        header: &Header,
+        headers: &dyn Headers,
+        now_ms: u64,
+    ) -> Result<(), ConsensusError>;
+
+    /// One step: takes an input, returns what the host should do.
+    fn handle(&mut self, input: Input, headers: &dyn Headers) -> Vec<Output>;
+}

@@ -1,0 +1,171 @@
+//! What a simulation runs: nodes, hash power, network, partitions, workload,
+//! attack, seed.
+
+use crate::engine::NodeId;
+use generals_chain::genesis::PowParams;
+
+/// A change of the network at a moment of the run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NetChange {
+    /// Only nodes in the same group hear each other.
+    Cut(Vec<Vec<NodeId>>),
+    /// One node hears no one and no one hears it.
+    Isolate(NodeId),
+    /// Everyone hears everyone again.
+    Heal,
+    /// Total hash power is multiplied by this factor.
+    HashPower(f64),
+}
+
+/// Latency, jitter and loss of every link.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetConfig {
+    pub latency_ms: u64,
+    pub jitter_ms: u64,
+    /// Probability that a message is lost.
+    pub loss: f64,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            latency_ms: 100,
+            jitter_ms: 50,
+            loss: 0.0,
+        }
+    }
+}
+
+/// A Byzantine node and what it does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Attack {
+    /// The 51% attack: pay a merchant, mine a secret fork from before the payment
+    /// in which the coins go back to the attacker, release it once it is heavier
+    /// and the payment has `confirmations` blocks on the public chain; give up
+    /// when the public chain leads by `give_up` blocks.
+    PrivateFork {
+        node: NodeId,
+        confirmations: u64,
+        give_up: u64,
+        /// Height at which the attacker pays.
+        at_height: u64,
+    },
+    /// Eyal and Sirer's selfish mining; `gamma` is the share of honest nodes that
+    /// hear the attacker's block first in a tie.
+    Selfish { node: NodeId, gamma: f64 },
+}
+
+impl Attack {
+    pub fn node(&self) -> NodeId {
+        match self {
+            Attack::PrivateFork { node, .. } | Attack::Selfish { node, .. } => *node,
+        }
+    }
+}
+
+/// A whole simulation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimConfig {
+    pub nodes: usize,
+    pub seed: u64,
+    /// Mining stops once the best chain reaches this height.
+    pub blocks: u64,
+    pub pow: PowParams,
+    /// Each node's share of the hash power (normalised to sum to 1).
+    pub hashpower: Vec<f64>,
+    pub net: NetConfig,
+    /// Network changes, at milliseconds from the start.
+    pub schedule: Vec<(u64, NetChange)>,
+    /// Transfers per second submitted by the workload (0 for none).
+    pub tps: f64,
+    pub attack: Option<Attack>,
+    /// Simulated time after mining stops, for messages to settle.
+    pub quiet_ms: u64,
+    /// Interval at which each node announces its tip (how lost blocks are found).
+    pub announce_ms: u64,
+}
+
+impl SimConfig {
+    /// `nodes` honest nodes with equal hash power on a quiet network.
+    pub fn honest(nodes: usize, seed: u64, blocks: u64) -> SimConfig {
+        let pow = PowParams {
+            target_block_ms: 10_000,
+            initial_difficulty: 1 << 20,
+            halflife_ms: 200_000,
+            max_future_drift_ms: 15_000,
+        };
+        SimConfig {
+            nodes,
+            seed,
+            blocks,
+            announce_ms: pow.target_block_ms,
+            pow,
+            hashpower: vec![1.0; nodes],
+            net: NetConfig::default(),
+            schedule: Vec::new(),
+            tps: 0.0,
+            attack: None,
+            quiet_ms: 60_000,
+        }
+    }
+
+    /// Hash power shares normalised to sum to 1.
+    pub fn shares(&self) -> Vec<f64> {
+        let mut v = self.hashpower.clone();
+        v.resize(self.nodes, 0.0);
+        let sum: f64 = v.iter().sum();
+        if sum > 0.0 {
+            v.iter_mut().for_each(|x| *x /= sum);
+        }
+        v
+    }
+
+    /// Refuses configurations that cannot run.
+    pub fn check(&self) -> Result<(), String> {
+        if self.nodes == 0 {
+            return Err("a simulation needs at least one node".into());
+        }
+        if self.hashpower.len() != self.nodes {
+            return Err(format!(
+                "{} hash power shares for {} nodes",
+                self.hashpower.len(),
+                self.nodes
+            ));
+        }
+        if self.hashpower.iter().any(|h| !h.is_finite() || *h < 0.0)
+            || self.hashpower.iter().sum::<f64>() <= 0.0
+        {
+            return Err("hash power shares must be non-negative and not all zero".into());
+        }
+        if !(0.0..1.0).contains(&self.net.loss) {
+            return Err(format!("loss {} is not in [0, 1)", self.net.loss));
+        }
+        if let Some(a) = &self.attack {
+            if a.node() >= self.nodes {
+                return Err(format!("attacker node {} does not exist", a.node()));
+            }
+            if let Attack::Selfish { gamma, .. } = a {
+                if !(0.0..=1.0).contains(gamma) {
+                    return Err(format!("gamma {gamma} is not in [0, 1]"));
+                }
+            }
+        }
+        for (_, change) in &self.schedule {
+            let bad = match change {
+                NetChange::Cut(groups) => groups.iter().flatten().any(|n| *n >= self.nodes),
+                NetChange::Isolate(n) => *n >= self.nodes,
+                NetChange::HashPower(f) => !f.is_finite() || *f <= 0.0,
+                NetChange::Heal => false,
+            };
+            if bad {
+                return Err(format!(
+                    "network change {change:?} names a node that does not exist or a bad factor"
+                ));
+            }
+        }
+        if self.blocks == 0 {
+            return Err("--blocks must be at least 1".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,647 @@
+//! The deterministic simulator: N nodes, each with an engine, an in-memory store,
+//! fork tree, state and mempool (a `NodeCore`), on a virtual clock, with one
+//! seeded RNG, a network of per-link latency, jitter and loss, partitions on a
+//! schedule, and a transaction workload. Mining is a race: a node with hash rate
+//! h finds its next block after an exponential delay of mean difficulty / h,
+//! drawn from the seed, so proof of work costs nothing here and a run is exactly
+//! reproducible. Every event goes to a JSONL log; the same seed gives the same
+//! bytes.
+//!
+//! - `config`: what a run is; `network`: links and partitions; `log`: events;
+//!   `report`: the summary of a run.
+
+pub mod config;
+pub mod log;
+pub mod network;
+pub mod report;
+
+pub use config::{Attack, NetChange, NetConfig, SimConfig};
+pub use log::{EventKind, EventLog};
+pub use report::{AttackOutcome, SimReport};
+
+use crate::byzantine::{PrivateFork, PrivateForkPlan, Selfish};
+use crate::core::{Added, NodeCore};
+use crate::engine::{Consensus, Input, NodeId, Output};
+use crate::pow::{PowEngine, WorkCheck};
+use generals_chain::genesis::GenesisAccount;
+use generals_chain::state::Slashing;
+use generals_chain::{
+    build_block, Action, Block, BlockTemplate, ConsensusSpec, Genesis, Hash, Keypair, MemoryStore,
+    MempoolConfig, Transaction, TxBody,
+};
+use network::Network;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// Genesis time of simulated chains (ms since the Unix epoch).
+pub const SIM_GENESIS_MS: u64 = 1_700_000_000_000;
+/// Funded accounts that the workload sends between.
+const WORKLOAD_ACCOUNTS: usize = 16;
+const CHAIN_ID: &str = "generals-sim";
+
+#[derive(Debug, Clone)]
+enum Msg {
+    Block(Block),
+    Tx(Transaction),
+    Tip(Hash),
+    GetBlock(Hash),
+}
+
+#[derive(Debug, Clone)]
+enum Ev {
+    Found {
+        node: NodeId,
+        attempt: u64,
+    },
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        msg: Box<Msg>,
+    },
+    Announce {
+        node: NodeId,
+    },
+    Workload,
+    Net(usize),
+}
+
+#[derive(Debug)]
+struct Scheduled {
+    at: u64,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(o.at, o.seq))
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Job {
+    parent: Hash,
+    height: u64,
+    min_timestamp_ms: u64,
+    consensus: Vec<u8>,
+    difficulty: u128,
+}
+
+struct SimNode {
+    core: NodeCore<MemoryStore>,
+    engine: Box<dyn Consensus>,
+    key: Keypair,
+    share: f64,
+    job: Option<Job>,
+    attempt: u64,
+}
+
+/// Counters kept while running.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub produced: Vec<u64>,
+    pub reorgs: u64,
+    pub max_reorg_depth: usize,
+    pub invalid: u64,
+    pub messages: u64,
+    pub lost: u64,
+}
+
+/// A simulation run.
+pub struct Simulator {
+    config: SimConfig,
+    genesis: Genesis,
+    nodes: Vec<SimNode>,
+    queue: BinaryHeap<Reverse<Scheduled>>,
+    seq: u64,
+    now: u64,
+    end: u64,
+    rng: ChaCha8Rng,
+    net: Network,
+    log: EventLog,
+    stats: Stats,
+    mining: bool,
+    hash_factor: f64,
+    wallets: Vec<Keypair>,
+    attack_txs: Option<(Hash, Hash)>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("nodes", &self.nodes.len())
+            .field("now", &self.now)
+            .finish()
+    }
+}
+
+/// The genesis of a simulated chain: node keys and workload accounts funded.
+pub fn sim_genesis(config: &SimConfig) -> Genesis {
+    let mut accounts: Vec<GenesisAccount> = (0..config.nodes)
+        .map(|i| GenesisAccount {
+            key: node_key(i).public(),
+            balance: 1_000_000,
+        })
+        .collect();
+    accounts.extend((0..WORKLOAD_ACCOUNTS).map(|i| GenesisAccount {
+        key: Keypair::dev(&format!("sim-account-{i}")).public(),
+        balance: 1_000_000_000,
+    }));
+    Genesis {
+        chain_id: CHAIN_ID.into(),
+        timestamp_ms: SIM_GENESIS_MS,
+        consensus: ConsensusSpec::Pow(config.pow),
+        block_reward: 50,
+        slashing: Slashing::default(),
+        accounts,
+        validators: Vec::new(),
+    }
+}
+
+/// The key of simulated node `i` (its rewards go there).
+pub fn node_key(i: NodeId) -> Keypair {
+    Keypair::dev(&format!("sim-node-{i}"))
+}
+
+/// The merchant the private-fork attacker pays.
+pub fn merchant_key() -> Keypair {
+    Keypair::dev("sim-merchant")
+}
+
+impl Simulator {
+    /// Prepares a run; events go to `log`.
+    pub fn new(config: SimConfig, log: EventLog) -> Result<Simulator, String> {
+        config.check()?;
+        let genesis = sim_genesis(&config);
+        let genesis_block = genesis.block().map_err(|e| e.to_string())?;
+        let shares = config.shares();
+        let mut attack_txs = None;
+        let mut nodes = Vec::with_capacity(config.nodes);
+        for (i, share) in shares.iter().enumerate() {
+            let honest = PowEngine::new(config.pow, &genesis_block.header, WorkCheck::Simulated);
+            let weight = honest.clone();
+            let key = node_key(i);
+            let engine: Box<dyn Consensus> = match &config.attack {
+                Some(Attack::Selfish { node, .. }) if *node == i => Box::new(Selfish::new(honest)),
+                Some(Attack::PrivateFork {
+                    node,
+                    confirmations,
+                    give_up,
+                    at_height,
+                }) if *node == i => {
+                    let pay = |to, fee| {
+                        TxBody {
+                            chain_id: CHAIN_ID.into(),
+                            sender: key.public(),
+                            nonce: 0,
+                            fee,
+                            action: Action::Transfer {
+                                to,
+                                amount: 500_000,
+                            },
+                        }
+                        .sign(&key)
+                    };
+                    let payment = pay(merchant_key().public(), 1);
+                    let double = pay(key.public(), 2);
+                    attack_txs = Some((payment.hash(), double.hash()));
+                    Box::new(PrivateFork::new(
+                        honest,
+                        PrivateForkPlan {
+                            payment,
+                            double,
+                            at_height: *at_height,
+                            confirmations: *confirmations,
+                            give_up: *give_up,
+                        },
+                    ))
+                }
+                _ => Box::new(honest),
+            };
+            let core = NodeCore::open(
+                MemoryStore::new(),
+                &genesis,
+                move |h| weight.weight(h),
+                MempoolConfig::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            nodes.push(SimNode {
+                core,
+                engine,
+                key,
+                share: *share,
+                job: None,
+                attempt: 0,
+            });
+        }
+        let rush = match &config.attack {
+            Some(Attack::Selfish { node, gamma }) => Some((*node, *gamma)),
+            _ => None,
+        };
+        let wallets = (0..WORKLOAD_ACCOUNTS)
+            .map(|i| Keypair::dev(&format!("sim-account-{i}")))
+            .collect();
+        // A bound on simulated time, so a run that cannot reach its height ends.
+        let end = config
+            .blocks
+            .saturating_mul(config.pow.target_block_ms)
+            .saturating_mul(20)
+            .saturating_add(config.quiet_ms);
+        Ok(Simulator {
+            net: Network::new(config.nodes, config.net.clone(), rush),
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            stats: Stats {
+                produced: vec![0; config.nodes],
+                ..Stats::default()
+            },
+            genesis,
+            nodes,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            now: 0,
+            end,
+            log,
+            mining: true,
+            hash_factor: 1.0,
+            wallets,
+            attack_txs,
+            config,
+        })
+    }
+
+    fn at(&self) -> u64 {
+        SIM_GENESIS_MS + self.now
+    }
+
+    fn schedule(&mut self, delay: u64, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Reverse(Scheduled {
+            at: self.now.saturating_add(delay),
+            seq: self.seq,
+            ev,
+        }));
+    }
+
+    fn send(&mut self, from: NodeId, to: NodeId, msg: Msg) {
+        self.stats.messages += 1;
+        let is_block = matches!(msg, Msg::Block(_));
+        match self.net.delay(from, to, is_block, &mut self.rng) {
+            Some(d) => self.schedule(
+                d,
+                Ev::Deliver {
+                    from,
+                    to,
+                    msg: Box::new(msg),
+                },
+            ),
+            None => self.stats.lost += 1,
+        }
+    }
+
+    fn send_all(&mut self, from: NodeId, msg: Msg) {
+        for to in 0..self.nodes.len() {
+            if to != from {
+                self.send(from, to, msg.clone());
+            }
+        }
+    }
+
+    /// Runs to the end and reports.
+    pub fn run(mut self) -> Result<(SimReport, Vec<NodeCore<MemoryStore>>), String> {
+        for i in 0..self.nodes.len() {
+            let tip = self.genesis.block().map_err(|e| e.to_string())?.header;
+            let now_ms = self.at();
+            self.step(i, Input::NewTip { tip, now_ms }, None);
+            let offset = self.config.announce_ms + i as u64;
+            self.schedule(offset, Ev::Announce { node: i });
+        }
+        for (i, (at, _)) in self.config.schedule.clone().iter().enumerate() {
+            self.seq += 1;
+            self.queue.push(Reverse(Scheduled {
+                at: *at,
+                seq: self.seq,
+                ev: Ev::Net(i),
+            }));
+        }
+        if self.config.tps > 0.0 {
+            let d = self.exp_delay(1000.0 / self.config.tps);
+            self.schedule(d, Ev::Workload);
+        }
+        while let Some(Reverse(s)) = self.queue.pop() {
+            if s.at > self.end {
+                break;
+            }
+            self.now = s.at;
+            self.handle(s.ev);
+        }
+        self.log
+            .finish()
+            .map_err(|e| format!("writing the event log: {e}"))?;
+        let report = report::summarize(
+            &self.config,
+            &self.nodes_cores(),
+            &self.stats,
+            self.attack_txs,
+            self.now,
+        );
+        Ok((report, self.nodes.into_iter().map(|n| n.core).collect()))
+    }
+
+    fn nodes_cores(&self) -> Vec<&NodeCore<MemoryStore>> {
+        self.nodes.iter().map(|n| &n.core).collect()
+    }
+
+    fn exp_delay(&mut self, mean_ms: f64) -> u64 {
+        let u: f64 = self.rng.gen_range(0.0..1.0);
+        (-(1.0 - u).ln() * mean_ms).ceil().max(1.0) as u64
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::Found { node, attempt } => self.found(node, attempt),
+            Ev::Deliver { from, to, msg } => self.deliver(from, to, *msg),
+            Ev::Announce { node } => {
+                let tip = self.nodes[node].core.tip().hash;
+                self.send_all(node, Msg::Tip(tip));
+                let every = self.config.announce_ms.max(1);
+                self.schedule(every, Ev::Announce { node });
+            }
+            Ev::Workload => self.workload(),
+            Ev::Net(i) => {
+                let change = self.config.schedule[i].1.clone();
+                if let NetChange::HashPower(f) = change {
+                    self.hash_factor *= f;
+                    // Every miner's next block is redrawn at the new rate.
+                    for n in 0..self.nodes.len() {
+                        if let Some(job) = self.nodes[n].job.clone() {
+                            self.start_mining(n, job);
+                        }
+                    }
+                }
+                self.net.apply(&change);
+                let t = self.at();
+                self.log.record(
+                    t,
+                    None,
+                    &EventKind::Network {
+                        change: format!("{change:?}"),
+                    },
+                );
+            }
+        }
+    }
+
+    fn start_mining(&mut self, node: NodeId, job: Job) {
+        let n = &mut self.nodes[node];
+        n.attempt += 1;
+        let attempt = n.attempt;
+        let rate = n.share * self.hash_factor * self.config.pow.initial_difficulty.max(1) as f64
+            / self.config.pow.target_block_ms.max(1) as f64;
+        let difficulty = job.difficulty as f64;
+        n.job = Some(job);
+        if rate > 0.0 && self.mining {
+            let d = self.exp_delay(difficulty / rate);
+            self.schedule(d, Ev::Found { node, attempt });
+        }
+    }
+
+    fn found(&mut self, node: NodeId, attempt: u64) {
+        if !self.mining || self.nodes[node].attempt != attempt {
+            return;
+        }
+        let Some(job) = self.nodes[node].job.clone() else {
+            return;
+        };
+        let now_ms = self.at();
+        let n = &self.nodes[node];
+        let ledger = n.core.ledger();
+        if ledger.tip().hash != job.parent {
+            return;
+        }
+        let state = ledger.state();
+        let candidates = n.core.mempool().select(state, 1_000, 1 << 20);
+        let built = build_block(
+            state,
+            ledger.rules(),
+            BlockTemplate {
+                parent: job.parent,
+                height: job.height,
+                timestamp_ms: now_ms.max(job.min_timestamp_ms),
+                producer: n.key.public(),
+                consensus: job.consensus,
+                max_txs: 1_000,
+            },
+            candidates,
+            Vec::new(),
+        );
+        let Ok(built) = built else { return };
+        let mut block = built.block;
+        // The work was simulated: any nonce stands for the one a miner would find.
+        block.header.seal = self.rng.gen::<u64>().to_le_bytes().to_vec();
+        self.stats.produced[node] += 1;
+        let kind = EventKind::Produced {
+            hash: block.hash(),
+            height: block.height(),
+            txs: block.transactions.len(),
+        };
+        self.log.record(now_ms, Some(node), &kind);
+        self.step(node, Input::Produced { block, now_ms }, None);
+    }
+
+    fn deliver(&mut self, from: NodeId, to: NodeId, msg: Msg) {
+        let now_ms = self.at();
+        match msg {
+            Msg::Block(block) => {
+                if self.nodes[to].core.knows(&block.hash()) {
+                    return;
+                }
+                let kind = EventKind::Received {
+                    from,
+                    hash: block.hash(),
+                    height: block.height(),
+                };
+                self.log.record(now_ms, Some(to), &kind);
+                self.step(
+                    to,
+                    Input::BlockReceived {
+                        from,
+                        block,
+                        now_ms,
+                    },
+                    Some(from),
+                );
+            }
+            Msg::Tx(tx) => {
+                let _ = self.nodes[to].core.submit(tx);
+            }
+            Msg::Tip(hash) => {
+                if !self.nodes[to].core.knows(&hash) {
+                    self.send(to, from, Msg::GetBlock(hash));
+                }
+            }
+            Msg::GetBlock(hash) => {
+                if let Some(b) = self.nodes[to].core.block(&hash) {
+                    self.send(to, from, Msg::Block(b));
+                }
+            }
+        }
+    }
+
+    /// Feeds an input to a node's engine and carries out what it asks, and what
+    /// that leads to, until nothing is left. `from` is the peer the input came from.
+    fn step(&mut self, node: NodeId, input: Input, from: Option<NodeId>) {
+        let n = &mut self.nodes[node];
+        let outputs = n.engine.handle(input, n.core.ledger().store());
+        let mut work: std::collections::VecDeque<Output> = outputs.into();
+        while let Some(out) = work.pop_front() {
+            match out {
+                Output::Mine {
+                    parent,
+                    height,
+                    min_timestamp_ms,
+                    consensus,
+                    difficulty,
+                } => {
+                    let job = Job {
+                        parent,
+                        height,
+                        min_timestamp_ms,
+                        consensus,
+                        difficulty,
+                    };
+                    self.start_mining(node, job);
+                }
+                Output::StopMining => {
+                    let n = &mut self.nodes[node];
+                    n.attempt += 1;
+                    n.job = None;
+                }
+                Output::Import(block) => {
+                    let more = self.import(node, block, from);
+                    work.extend(more);
+                }
+                Output::Broadcast(block) => self.send_all(node, Msg::Block(block)),
+                Output::SendTransaction(tx) => {
+                    let t = self.at();
+                    self.log.record(
+                        t,
+                        Some(node),
+                        &EventKind::Attack {
+                            what: format!("sends payment {}", tx.hash()),
+                        },
+                    );
+                    self.send_all(node, Msg::Tx(tx));
+                }
+                Output::Submit(tx) => {
+                    let _ = self.nodes[node].core.submit(tx);
+                }
+            }
+        }
+    }
+
+    /// Imports a block at a node; returns the engine's outputs for a new tip.
+    fn import(&mut self, node: NodeId, block: Block, from: Option<NodeId>) -> Vec<Output> {
+        let now_ms = self.at();
+        let n = &mut self.nodes[node];
+        let added: Added = match n.core.add_block(block.clone(), n.engine.as_ref(), now_ms) {
+            Ok(a) => a,
+            Err(e) => {
+                self.stats.invalid += 1;
+                let kind = EventKind::Invalid {
+                    hash: block.hash(),
+                    reason: e.to_string(),
+                };
+                self.log.record(now_ms, Some(node), &kind);
+                return Vec::new();
+            }
+        };
+        if let (Some(missing), Some(peer)) = (added.missing_parent, from) {
+            self.send(node, peer, Msg::GetBlock(missing));
+        }
+        for (hash, reason) in &added.rejected {
+            self.stats.invalid += 1;
+            let kind = EventKind::Invalid {
+                hash: *hash,
+                reason: reason.clone(),
+            };
+            self.log.record(now_ms, Some(node), &kind);
+        }
+        let Some(change) = added.tip_change else {
+            return Vec::new();
+        };
+        if !change.undone.is_empty() {
+            self.stats.reorgs += 1;
+            self.stats.max_reorg_depth = self.stats.max_reorg_depth.max(change.undone.len());
+            let kind = EventKind::Reorg {
+                depth: change.undone.len(),
+                from: change.from.hash,
+                to: change.to.hash,
+                height: change.to.height,
+            };
+            self.log.record(now_ms, Some(node), &kind);
+        }
+        for b in &change.applied {
+            let kind = EventKind::Imported {
+                hash: b.hash(),
+                height: b.height(),
+            };
+            self.log.record(now_ms, Some(node), &kind);
+        }
+        if self.mining && change.to.height >= self.config.blocks {
+            self.stop_mining();
+        }
+        let n = &mut self.nodes[node];
+        let tip = n.core.ledger().tip_header().clone();
+        n.engine
+            .handle(Input::NewTip { tip, now_ms }, n.core.ledger().store())
+    }
+
+    /// The chain reached its height: miners stop, messages settle.
+    fn stop_mining(&mut self) {
+        self.mining = false;
+        for n in &mut self.nodes {
+            n.attempt += 1;
+            n.job = None;
+        }
+        self.end = self.now.saturating_add(self.config.quiet_ms);
+    }
+
+    fn workload(&mut self) {
+        let i = self.rng.gen_range(0..self.wallets.len());
+        let j = self.rng.gen_range(0..self.wallets.len());
+        let node = self.rng.gen_range(0..self.nodes.len());
+        let amount = self.rng.gen_range(1..1_000);
+        let to = self.wallets[j].public();
+        let key = &self.wallets[i];
+        // Like a wallet asking its node for the pending nonce.
+        let nonce = self.nodes[node].core.next_nonce(&key.public());
+        let tx = TxBody {
+            chain_id: CHAIN_ID.into(),
+            sender: key.public(),
+            nonce,
+            fee: 1,
+            action: Action::Transfer { to, amount },
+        }
+        .sign(key);
+        if self.nodes[node].core.submit(tx.clone()).is_ok() {
+            self.send_all(node, Msg::Tx(tx));
+        }
+        if self.mining {
+            let d = self.exp_delay(1000.0 / self.config.tps);
+            self.schedule(d, Ev::Workload);
+        }
+    }
+}

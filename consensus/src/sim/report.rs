@@ -1,0 +1,143 @@
+//! The summary of a run: blocks, orphans, reorgs, intervals, each miner's share of
+//! the main chain, convergence, and how an attack ended.
+
+use super::config::{Attack, SimConfig};
+use super::{node_key, Stats};
+use crate::core::NodeCore;
+use generals_chain::{BlockStore, Hash, MemoryStore, PublicKey};
+use serde::Serialize;
+
+/// How an attack ended.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AttackOutcome {
+    pub kind: String,
+    pub attacker: usize,
+    pub attacker_share: f64,
+    /// Private fork: the payment is gone from the honest main chain and its
+    /// double is there.
+    pub double_spent: Option<bool>,
+    /// The attacker's share of the honest main chain's blocks.
+    pub main_chain_share: f64,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct SimReport {
+    pub seed: u64,
+    pub nodes: usize,
+    /// Height of the main chain of the reference (first honest) node.
+    pub height: u64,
+    pub produced: u64,
+    /// Blocks produced that are not on the reference main chain.
+    pub orphans: u64,
+    pub reorgs: u64,
+    pub max_reorg_depth: usize,
+    pub mean_interval_ms: f64,
+    /// Each node's share of the reference main chain's blocks.
+    pub shares: Vec<f64>,
+    /// Each node's share of the hash power.
+    pub hashpower: Vec<f64>,
+    /// Every node ended on the same tip.
+    pub converged: bool,
+    pub tips: Vec<Hash>,
+    pub final_difficulty: u128,
+    pub sim_time_ms: u64,
+    pub messages: u64,
+    pub lost: u64,
+    pub attack: Option<AttackOutcome>,
+}
+
+pub(super) fn summarize(
+    config: &SimConfig,
+    cores: &[&NodeCore<MemoryStore>],
+    stats: &Stats,
+    attack_txs: Option<(Hash, Hash)>,
+    now: u64,
+) -> SimReport {
+    let attacker = config.attack.as_ref().map(Attack::node);
+    let reference = (0..cores.len()).find(|i| Some(*i) != attacker).unwrap_or(0);
+    let ledger = cores[reference].ledger();
+    let height = ledger.tip().height;
+    let keys: Vec<PublicKey> = (0..cores.len()).map(|i| node_key(i).public()).collect();
+    let mut counts = vec![0u64; cores.len()];
+    let mut paid = false;
+    let mut doubled = false;
+    for h in 1..=height {
+        let Some(block) = ledger.block_at(h).ok().flatten() else {
+            continue;
+        };
+        if let Some(i) = keys.iter().position(|k| *k == block.header.producer) {
+            counts[i] += 1;
+        }
+        if let Some((payment, double)) = attack_txs {
+            for tx in &block.transactions {
+                let id = tx.hash();
+                paid |= id == payment;
+                doubled |= id == double;
+            }
+        }
+    }
+    let shares: Vec<f64> = counts
+        .iter()
+        .map(|c| {
+            if height == 0 {
+                0.0
+            } else {
+                *c as f64 / height as f64
+            }
+        })
+        .collect();
+    let tip_header = ledger.tip_header();
+    let genesis_time = ledger
+        .store()
+        .header(&ledger.genesis_hash())
+        .ok()
+        .flatten()
+        .map_or(tip_header.timestamp_ms, |g| g.timestamp_ms);
+    let mean_interval_ms = if height == 0 {
+        0.0
+    } else {
+        (tip_header.timestamp_ms - genesis_time) as f64 / height as f64
+    };
+    let tips: Vec<Hash> = cores.iter().map(|c| c.tip().hash).collect();
+    let produced: u64 = stats.produced.iter().sum();
+    let hashpower = config.shares();
+    let final_difficulty = crate::pow::PowData::decode(&tip_header.consensus)
+        .map(|d| d.difficulty)
+        .unwrap_or(config.pow.initial_difficulty as u128);
+    let attack = config.attack.as_ref().map(|a| {
+        let node = a.node();
+        AttackOutcome {
+            kind: match a {
+                Attack::PrivateFork { .. } => "private-fork".into(),
+                Attack::Selfish { .. } => "selfish".into(),
+            },
+            attacker: node,
+            attacker_share: hashpower[node],
+            double_spent: match a {
+                Attack::PrivateFork { .. } => Some(doubled && !paid),
+                Attack::Selfish { .. } => None,
+            },
+            main_chain_share: shares[node],
+        }
+    });
+    SimReport {
+        seed: config.seed,
+        nodes: cores.len(),
+        height,
+        produced,
+        orphans: produced.saturating_sub(height),
+        reorgs: stats.reorgs,
+        max_reorg_depth: stats.max_reorg_depth,
+        mean_interval_ms,
+        shares,
+        hashpower,
+        converged: tips.windows(2).all(|w| w[0] == w[1]),
+        tips,
+        final_difficulty,
+        sim_time_ms: now,
+        messages: stats.messages,
+        lost: stats.lost,
+        attack,
+    }
+}
