@@ -1,12 +1,50 @@
-//! `generals-testnet`: writes genesis and keys for N nodes, runs them as real
-//! processes, injects faults and attacks, and reports; `sim` runs the deterministic
-//! simulator. The commands arrive with the node and the simulator; until then the
-//! binary only says so.
+//! `generals-testnet`: runs consensus experiments. `sim` runs the deterministic
+//! simulator (one process, virtual time, seeded); `up`, `run` and `compare` on
+//! real node processes arrive with the node.
+//!
+//! Layout: `main` parses the command line; `sim` runs simulations and prints
+//! their summaries and attack tables; `theory` holds the closed forms the tables
+//! are compared with.
 
-fn main() -> std::process::ExitCode {
-    eprintln!(
-        "generals-testnet {}: the testnet arrives with the node; the chain core is built (see README.md)",
-        env!("CARGO_PKG_VERSION")
-    );
-    std::process::ExitCode::from(2)
+mod sim;
+mod theory;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "generals-testnet",
+    version,
+    about = "Consensus experiments: simulations now, local networks of real nodes later",
+    after_help = "Examples:
+  generals-testnet sim --consensus pow --nodes 4 --seed 7 --blocks 200
+  generals-testnet sim --nodes 4 --hashpower 40,30,20,10 --blocks 2000 --no-log
+  generals-testnet sim --nodes 4 --cut 100:0,1/2,3 --heal 700 --blocks 150
+  generals-testnet sim --attack selfish --gamma 0.5 --seeds 20
+  generals-testnet sim --attack private-fork --confirmations 1,2,4,6 --seeds 50"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the deterministic simulator.
+    Sim(sim::SimArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Sim(args) => sim::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("generals-testnet: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

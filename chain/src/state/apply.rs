@@ -98,11 +98,14 @@ pub struct Execution {
     pub(super) commitment: LtHash,
 }
 
+/// Below this many transactions, threads cost more than they save.
+const PARALLEL_FROM: usize = 64;
+
 /// Verifies the signatures of `txs` (strictly), on every core. Returns the lowest
 /// index that fails.
 pub fn verify_signatures(txs: &[Transaction]) -> Result<(), (usize, CryptoError)> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads == 1 || txs.len() < 64 {
+    if threads == 1 || txs.len() < PARALLEL_FROM {
         return verify_range(txs, 0);
     }
     let chunk = txs.len().div_ceil(threads);
@@ -383,6 +386,17 @@ impl State {
                 computed,
             });
         }
+        let bad_signature = |(index, source): (usize, CryptoError)| BlockError::Transaction {
+            index,
+            source: TxError::BadSignature {
+                tx: txs[index].hash(),
+                source,
+            },
+        };
+        if txs.len() < PARALLEL_FROM {
+            verify_signatures(txs).map_err(bad_signature)?;
+            return self.run_rules(block, rules);
+        }
         // Signatures are checked on other threads while the rules run here; the
         // block is refused if either fails, a bad signature named first.
         std::thread::scope(|s| {
@@ -391,13 +405,7 @@ impl State {
             let signatures = signatures
                 .join()
                 .unwrap_or_else(|e| std::panic::resume_unwind(e));
-            signatures.map_err(|(index, source)| BlockError::Transaction {
-                index,
-                source: TxError::BadSignature {
-                    tx: txs[index].hash(),
-                    source,
-                },
-            })?;
+            signatures.map_err(bad_signature)?;
             applied
         })
     }

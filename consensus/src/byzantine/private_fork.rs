@@ -75,23 +75,28 @@ impl<E: Consensus> PrivateFork<E> {
         self.best_public.as_ref().and_then(|h| self.public.get(h))
     }
 
-    /// Records a public block that extends the fork base or a public block seen.
+    /// Records a public block. One whose parent was not seen (mined before the
+    /// fork began, or on another branch) is counted from its height.
     fn record_public(&mut self, block: &Block) {
         let Some(base) = &self.base else { return };
+        let weight = self.inner.weight(&block.header);
         let parent = if block.header.parent == base.hash() {
-            Some(Seen {
-                height: base.height,
-                work: 0,
-                paid_at: None,
-            })
+            None
         } else {
             self.public.get(&block.header.parent).cloned()
         };
-        let Some(parent) = parent else { return };
+        let parent = parent.unwrap_or_else(|| {
+            let behind = block.height().saturating_sub(base.height + 1) as u128;
+            Seen {
+                height: block.height().saturating_sub(1),
+                work: behind * weight,
+                paid_at: None,
+            }
+        });
         let pays = block.transactions.contains(&self.plan.payment);
         let seen = Seen {
             height: block.height(),
-            work: parent.work + self.inner.weight(&block.header),
+            work: parent.work + weight,
             paid_at: parent.paid_at.or(pays.then_some(block.height())),
         };
         let better = self.best_public().is_none_or(|b| seen.work > b.work);

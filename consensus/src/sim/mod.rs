@@ -33,7 +33,7 @@ use network::Network;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashSet};
 
 /// Genesis time of simulated chains (ms since the Unix epoch).
 pub const SIM_GENESIS_MS: u64 = 1_700_000_000_000;
@@ -107,6 +107,9 @@ struct SimNode {
     share: f64,
     job: Option<Job>,
     attempt: u64,
+    /// Blocks this node has sent or received: the only ones it announces or
+    /// serves. A withholding attacker's secret blocks stay secret.
+    published: HashSet<Hash>,
 }
 
 /// Counters kept while running.
@@ -245,6 +248,7 @@ impl Simulator {
                 share: *share,
                 job: None,
                 attempt: 0,
+                published: HashSet::from([genesis_block.hash()]),
             });
         }
         let rush = match &config.attack {
@@ -375,7 +379,9 @@ impl Simulator {
             Ev::Deliver { from, to, msg } => self.deliver(from, to, *msg),
             Ev::Announce { node } => {
                 let tip = self.nodes[node].core.tip().hash;
-                self.send_all(node, Msg::Tip(tip));
+                if self.nodes[node].published.contains(&tip) {
+                    self.send_all(node, Msg::Tip(tip));
+                }
                 let every = self.config.announce_ms.max(1);
                 self.schedule(every, Ev::Announce { node });
             }
@@ -493,6 +499,9 @@ impl Simulator {
                 }
             }
             Msg::GetBlock(hash) => {
+                if !self.nodes[to].published.contains(&hash) {
+                    return;
+                }
                 if let Some(b) = self.nodes[to].core.block(&hash) {
                     self.send(to, from, Msg::Block(b));
                 }
@@ -533,7 +542,10 @@ impl Simulator {
                     let more = self.import(node, block, from);
                     work.extend(more);
                 }
-                Output::Broadcast(block) => self.send_all(node, Msg::Block(block)),
+                Output::Broadcast(block) => {
+                    self.nodes[node].published.insert(block.hash());
+                    self.send_all(node, Msg::Block(block));
+                }
                 Output::SendTransaction(tx) => {
                     let t = self.at();
                     self.log.record(

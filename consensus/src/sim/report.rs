@@ -28,6 +28,8 @@ pub struct SimReport {
     /// Height of the main chain of the reference (first honest) node.
     pub height: u64,
     pub produced: u64,
+    /// Blocks each node produced.
+    pub produced_by: Vec<u64>,
     /// Blocks produced that are not on the reference main chain.
     pub orphans: u64,
     pub reorgs: u64,
@@ -37,7 +39,7 @@ pub struct SimReport {
     pub shares: Vec<f64>,
     /// Each node's share of the hash power.
     pub hashpower: Vec<f64>,
-    /// Every node ended on the same tip.
+    /// Every honest node ended on the same tip.
     pub converged: bool,
     pub tips: Vec<Hash>,
     pub final_difficulty: u128,
@@ -126,13 +128,18 @@ pub(super) fn summarize(
         nodes: cores.len(),
         height,
         produced,
+        produced_by: stats.produced.clone(),
         orphans: produced.saturating_sub(height),
         reorgs: stats.reorgs,
         max_reorg_depth: stats.max_reorg_depth,
         mean_interval_ms,
         shares,
         hashpower,
-        converged: tips.windows(2).all(|w| w[0] == w[1]),
+        converged: tips
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != attacker)
+            .all(|(_, t)| *t == tips[reference]),
         tips,
         final_difficulty,
         sim_time_ms: now,

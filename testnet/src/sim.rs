@@ -1,0 +1,423 @@
+//! `generals-testnet sim`: one simulation with its summary, or `--seeds K` of them
+//! with the attack tables.
+
+use crate::theory::{nakamoto_catch_up, selfish_revenue};
+use anyhow::{bail, Context, Result};
+use generals_consensus::sim::{
+    Attack, EventLog, NetChange, NetConfig, SimConfig, SimReport, Simulator,
+};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttackKind {
+    /// The 51% attack: a double spend by a secretly mined fork.
+    PrivateFork,
+    /// Eyal and Sirer's selfish mining.
+    Selfish,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SimArgs {
+    /// Consensus kind (pow; pos, poa and bft arrive with their engines).
+    #[arg(long, default_value = "pow")]
+    consensus: String,
+    /// Number of nodes.
+    #[arg(long, default_value_t = 4)]
+    nodes: usize,
+    /// Seed of the run (the first of the runs, with --seeds).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Mining stops when the chain reaches this height.
+    #[arg(long, default_value_t = 100)]
+    blocks: u64,
+    /// Hash power of each node, e.g. 40,30,20,10 (equal if left out).
+    #[arg(long, value_delimiter = ',')]
+    hashpower: Vec<f64>,
+    /// Link latency, jitter (uniform extra) in ms, and loss probability.
+    #[arg(long, default_value_t = 100)]
+    latency_ms: u64,
+    #[arg(long, default_value_t = 50)]
+    jitter_ms: u64,
+    #[arg(long, default_value_t = 0.0)]
+    loss: f64,
+    /// Target block interval in ms.
+    #[arg(long, default_value_t = 10_000)]
+    target_ms: u64,
+    /// Cut the network at a time into groups: SECONDS:0,1/2,3 (repeatable).
+    #[arg(long, value_name = "SECONDS:GROUPS")]
+    cut: Vec<String>,
+    /// Isolate a node at a time: SECONDS:NODE (repeatable).
+    #[arg(long, value_name = "SECONDS:NODE")]
+    isolate: Vec<String>,
+    /// Heal every cut at a time in seconds (repeatable).
+    #[arg(long, value_name = "SECONDS")]
+    heal: Vec<u64>,
+    /// Multiply the total hash power at a time: SECONDS:FACTOR (repeatable).
+    #[arg(long, value_name = "SECONDS:FACTOR")]
+    hashpower_change: Vec<String>,
+    /// Transfers per second from the workload.
+    #[arg(long, default_value_t = 0.0)]
+    tps: f64,
+    /// Make one node an attacker.
+    #[arg(long, value_enum)]
+    attack: Option<AttackKind>,
+    /// Which node attacks.
+    #[arg(long, default_value_t = 0)]
+    attacker: usize,
+    /// Private fork: blocks the merchant waits on the payment (a list with --seeds).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![2u64])]
+    confirmations: Vec<u64>,
+    /// Private fork: the public lead at which the attacker gives up.
+    #[arg(long, default_value_t = 30)]
+    give_up: u64,
+    /// Private fork: the height at which the attacker pays.
+    #[arg(long, default_value_t = 5)]
+    pay_at: u64,
+    /// Selfish mining: share of honest nodes that hear the attacker first in a tie.
+    #[arg(long, default_value_t = 0.5)]
+    gamma: f64,
+    /// Attacker hash-power shares to sweep with --seeds (and the share of a single
+    /// attack run when --hashpower is left out).
+    #[arg(long, value_delimiter = ',')]
+    shares: Vec<f64>,
+    /// Run this many seeds and print aggregate tables.
+    #[arg(long)]
+    seeds: Option<u64>,
+    /// Where the JSONL event log goes (default sim-<kind>-<seed>.jsonl).
+    #[arg(long)]
+    log: Option<PathBuf>,
+    /// Write no event log.
+    #[arg(long)]
+    no_log: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_at<T: std::str::FromStr>(flag: &str, s: &str) -> Result<(u64, T)> {
+    let (at, rest) = s
+        .split_once(':')
+        .with_context(|| format!("--{flag} {s:?}: expected SECONDS:VALUE"))?;
+    let at: u64 = at
+        .trim()
+        .parse()
+        .with_context(|| format!("--{flag} {s:?}: {at:?} is not a number of seconds"))?;
+    let v = rest
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--{flag} {s:?}: {rest:?} is not understood"))?;
+    Ok((at * 1000, v))
+}
+
+fn parse_groups(s: &str) -> Result<Vec<Vec<usize>>> {
+    s.split('/')
+        .map(|g| {
+            g.split(',')
+                .map(|n| {
+                    n.trim()
+                        .parse()
+                        .with_context(|| format!("--cut: {n:?} is not a node number"))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+impl SimArgs {
+    fn base(&self, seed: u64) -> Result<SimConfig> {
+        if self.consensus != "pow" {
+            bail!(
+                "the {:?} engine is not built yet; the simulator runs: pow",
+                self.consensus
+            );
+        }
+        if self.target_ms == 0 {
+            bail!("--target-ms must be at least 1");
+        }
+        let mut c = SimConfig::honest(self.nodes, seed, self.blocks);
+        c.pow.target_block_ms = self.target_ms;
+        c.announce_ms = self.target_ms;
+        c.net = NetConfig {
+            latency_ms: self.latency_ms,
+            jitter_ms: self.jitter_ms,
+            loss: self.loss,
+        };
+        c.tps = self.tps;
+        if !self.hashpower.is_empty() {
+            c.hashpower = self.hashpower.clone();
+        }
+        for s in &self.cut {
+            let (at, groups): (u64, String) = parse_at("cut", s)?;
+            c.schedule
+                .push((at, NetChange::Cut(parse_groups(&groups)?)));
+        }
+        for s in &self.isolate {
+            let (at, node) = parse_at("isolate", s)?;
+            c.schedule.push((at, NetChange::Isolate(node)));
+        }
+        for at in &self.heal {
+            c.schedule.push((at * 1000, NetChange::Heal));
+        }
+        for s in &self.hashpower_change {
+            let (at, f) = parse_at("hashpower-change", s)?;
+            c.schedule.push((at, NetChange::HashPower(f)));
+        }
+        c.schedule.sort_by_key(|(at, _)| *at);
+        Ok(c)
+    }
+
+    /// A configuration with the attacker holding `share` of the hash power.
+    fn attacked(&self, seed: u64, share: f64, confirmations: u64) -> Result<SimConfig> {
+        let mut c = self.base(seed)?;
+        let Some(kind) = self.attack else {
+            return Ok(c);
+        };
+        if self.nodes < 2 {
+            bail!("an attack needs at least 2 nodes");
+        }
+        if self.attacker >= self.nodes {
+            bail!(
+                "--attacker {} does not exist among {} nodes",
+                self.attacker,
+                self.nodes
+            );
+        }
+        if !(0.0..1.0).contains(&share) || share <= 0.0 {
+            bail!("attacker share {share} is not in (0, 1)");
+        }
+        if self.hashpower.is_empty() || self.seeds.is_some() {
+            let honest = (1.0 - share) / (self.nodes - 1) as f64;
+            c.hashpower = (0..self.nodes)
+                .map(|i| if i == self.attacker { share } else { honest })
+                .collect();
+        }
+        c.attack = Some(match kind {
+            AttackKind::PrivateFork => {
+                c.blocks = c
+                    .blocks
+                    .max(self.pay_at + confirmations + self.give_up + 20);
+                Attack::PrivateFork {
+                    node: self.attacker,
+                    confirmations,
+                    give_up: self.give_up,
+                    at_height: self.pay_at,
+                }
+            }
+            AttackKind::Selfish => Attack::Selfish {
+                node: self.attacker,
+                gamma: self.gamma,
+            },
+        });
+        Ok(c)
+    }
+}
+
+fn simulate(config: SimConfig, log: EventLog) -> Result<SimReport> {
+    let sim = Simulator::new(config, log).map_err(anyhow::Error::msg)?;
+    let (report, _) = sim.run().map_err(anyhow::Error::msg)?;
+    Ok(report)
+}
+
+pub fn run(args: SimArgs) -> Result<()> {
+    match args.seeds {
+        None => single(&args),
+        Some(0) => bail!("--seeds must be at least 1"),
+        Some(k) => match args.attack {
+            None => sweep_honest(&args, k),
+            Some(AttackKind::Selfish) => sweep_selfish(&args, k),
+            Some(AttackKind::PrivateFork) => sweep_private_fork(&args, k),
+        },
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+fn single(args: &SimArgs) -> Result<()> {
+    let share = args.shares.first().copied().unwrap_or(0.4);
+    let config = args.attacked(args.seed, share, args.confirmations[0])?;
+    let log_path = match (&args.log, args.no_log) {
+        (_, true) => None,
+        (Some(p), false) => Some(p.clone()),
+        (None, false) => Some(PathBuf::from(format!(
+            "sim-{}-{}.jsonl",
+            args.consensus, args.seed
+        ))),
+    };
+    let log = match &log_path {
+        Some(p) => {
+            let f = std::fs::File::create(p)
+                .with_context(|| format!("creating the event log {}", p.display()))?;
+            EventLog::new(Box::new(std::io::BufWriter::new(f)))
+        }
+        None => EventLog::sink(),
+    };
+    let started = Instant::now();
+    let report = simulate(config.clone(), log)?;
+    let wall = started.elapsed();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "simulated {} {} nodes, seed {}, in {:.0} s of simulated time ({:.2} s of wall time)",
+        report.nodes,
+        args.consensus,
+        report.seed,
+        report.sim_time_ms as f64 / 1000.0,
+        wall.as_secs_f64()
+    );
+    println!(
+        "main chain: {} blocks, {} produced, {} orphaned, {} reorgs (deepest {}), mean interval {:.1} s (target {:.1} s)",
+        report.height,
+        report.produced,
+        report.orphans,
+        report.reorgs,
+        report.max_reorg_depth,
+        report.mean_interval_ms / 1000.0,
+        args.target_ms as f64 / 1000.0
+    );
+    println!(
+        "difficulty: {} at the tip ({:.2}x the initial {})",
+        report.final_difficulty,
+        report.final_difficulty as f64 / config.pow.initial_difficulty as f64,
+        config.pow.initial_difficulty
+    );
+    println!(
+        "converged: {} (tips {})",
+        if report.converged { "yes" } else { "no" },
+        report
+            .tips
+            .iter()
+            .map(|t| t.short())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "{:<6} {:>11} {:>17} {:>9}",
+        "node", "hash power", "main-chain share", "produced"
+    );
+    for i in 0..report.nodes {
+        println!(
+            "{:<6} {:>11} {:>17} {:>9}",
+            i,
+            pct(report.hashpower[i]),
+            pct(report.shares[i]),
+            report.produced_by[i]
+        );
+    }
+    if let Some(a) = &report.attack {
+        let result = match a.double_spent {
+            Some(true) => "the double spend succeeded: the merchant's payment is gone".to_string(),
+            Some(false) => "the double spend failed: the merchant's payment stands".to_string(),
+            None => format!(
+                "attacker's share of the main chain {} against {} of the hash power (Eyal-Sirer predict {})",
+                pct(a.main_chain_share),
+                pct(a.attacker_share),
+                pct(selfish_revenue(a.attacker_share, args.gamma))
+            ),
+        };
+        println!("attack: {} by node {}: {}", a.kind, a.attacker, result);
+    }
+    if let Some(p) = log_path {
+        println!("event log: {}", p.display());
+    }
+    Ok(())
+}
+
+fn sweep_honest(args: &SimArgs, k: u64) -> Result<()> {
+    let mut converged = 0;
+    let mut orphans = 0.0;
+    let mut deepest = 0;
+    let mut interval = 0.0;
+    let mut shares = vec![0.0; args.nodes];
+    let mut hashpower = Vec::new();
+    for seed in args.seed..args.seed + k {
+        let r = simulate(args.base(seed)?, EventLog::sink())?;
+        converged += u64::from(r.converged);
+        orphans += r.orphans as f64 / k as f64;
+        deepest = deepest.max(r.max_reorg_depth);
+        interval += r.mean_interval_ms / k as f64;
+        for (s, x) in shares.iter_mut().zip(&r.shares) {
+            *s += x / k as f64;
+        }
+        hashpower = r.hashpower;
+    }
+    println!(
+        "{k} seeds from {}: {converged} converged, {orphans:.1} orphans a run, deepest reorg {deepest}, mean interval {:.1} s",
+        args.seed,
+        interval / 1000.0
+    );
+    println!(
+        "{:<6} {:>11} {:>22}",
+        "node", "hash power", "mean main-chain share"
+    );
+    for i in 0..args.nodes {
+        println!("{:<6} {:>11} {:>22}", i, pct(hashpower[i]), pct(shares[i]));
+    }
+    Ok(())
+}
+
+fn sweep_shares(args: &SimArgs, default: &[f64]) -> Vec<f64> {
+    if args.shares.is_empty() {
+        default.to_vec()
+    } else {
+        args.shares.clone()
+    }
+}
+
+fn sweep_selfish(args: &SimArgs, k: u64) -> Result<()> {
+    println!(
+        "selfish mining, {} nodes, gamma {}, {} blocks a run, {k} seeds a row",
+        args.nodes, args.gamma, args.blocks
+    );
+    println!(
+        "{:>15} {:>22} {:>22} {:>10}",
+        "attacker power", "attacker's main chain", "Eyal-Sirer predict", "gain"
+    );
+    for share in sweep_shares(args, &[0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45]) {
+        let mut got = 0.0;
+        for seed in args.seed..args.seed + k {
+            let r = simulate(args.attacked(seed, share, 0)?, EventLog::sink())?;
+            got += r.attack.map_or(0.0, |a| a.main_chain_share) / k as f64;
+        }
+        println!(
+            "{:>15} {:>22} {:>22} {:>10}",
+            pct(share),
+            pct(got),
+            pct(selfish_revenue(share, args.gamma).max(0.0)),
+            format!("{:+.1}", (got - share) * 100.0)
+        );
+    }
+    Ok(())
+}
+
+fn sweep_private_fork(args: &SimArgs, k: u64) -> Result<()> {
+    println!(
+        "private-fork double spend, {} nodes, attacker gives up {} blocks behind, {k} seeds a cell",
+        args.nodes, args.give_up
+    );
+    println!(
+        "{:>15} {:>14} {:>14} {:>18}",
+        "attacker power", "confirmations", "success rate", "Nakamoto's P(z)"
+    );
+    for share in sweep_shares(args, &[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]) {
+        for &z in &args.confirmations {
+            let mut wins = 0u64;
+            for seed in args.seed..args.seed + k {
+                let r = simulate(args.attacked(seed, share, z)?, EventLog::sink())?;
+                wins += u64::from(r.attack.and_then(|a| a.double_spent).unwrap_or(false));
+            }
+            println!(
+                "{:>15} {:>14} {:>14} {:>18}",
+                pct(share),
+                z,
+                pct(wins as f64 / k as f64),
+                pct(nakamoto_catch_up(share, z))
+            );
+        }
+    }
+    Ok(())
+}
