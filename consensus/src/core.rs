@@ -12,7 +12,7 @@ use generals_chain::store::Tip;
 use generals_chain::{
     Block, BlockStore, ForkTree, Genesis, Hash, Header, Ledger, Mempool, MempoolConfig,
 };
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// Most orphans held at once; the oldest goes first.
 pub const MAX_ORPHANS: usize = 1_024;
@@ -68,6 +68,8 @@ pub struct NodeCore<S: BlockStore> {
     mempool: Mempool,
     orphans: BTreeMap<Hash, Vec<Block>>,
     orphan_order: VecDeque<(Hash, Hash)>,
+    /// Each orphan's parent, by the orphan's hash.
+    orphan_parent: HashMap<Hash, Hash>,
 }
 
 impl<S: BlockStore> NodeCore<S> {
@@ -102,6 +104,7 @@ impl<S: BlockStore> NodeCore<S> {
             tree,
             orphans: BTreeMap::new(),
             orphan_order: VecDeque::new(),
+            orphan_parent: HashMap::new(),
         })
     }
 
@@ -131,7 +134,18 @@ impl<S: BlockStore> NodeCore<S> {
 
     /// Whether the block is known (in the tree or waiting as an orphan).
     pub fn knows(&self, hash: &Hash) -> bool {
-        self.tree.contains(hash) || self.orphan_order.iter().any(|(_, h)| h == hash)
+        self.tree.contains(hash) || self.orphan_parent.contains_key(hash)
+    }
+
+    /// The block to ask peers for so that `hash` can connect: `hash` itself if it
+    /// is unknown, the oldest missing ancestor if it waits as an orphan, nothing if
+    /// it is in the tree.
+    pub fn missing_ancestor(&self, hash: &Hash) -> Option<Hash> {
+        let mut h = *hash;
+        while let Some(parent) = self.orphan_parent.get(&h) {
+            h = *parent;
+        }
+        (!self.tree.contains(&h)).then_some(h)
     }
 
     /// Offers a transaction to the mempool, checked against the tip's state.
@@ -174,8 +188,9 @@ impl<S: BlockStore> NodeCore<S> {
                     tip,
                 });
             }
-            added.missing_parent = Some(block.header.parent);
+            let parent = block.header.parent;
             self.hold_orphan(block);
+            added.missing_parent = self.missing_ancestor(&parent);
             return Ok(added);
         }
         let mut queue = vec![block];
@@ -187,6 +202,9 @@ impl<S: BlockStore> NodeCore<S> {
                     added.accepted.push(h);
                     if let Some(children) = self.orphans.remove(&h) {
                         self.orphan_order.retain(|(p, _)| *p != h);
+                        for c in &children {
+                            self.orphan_parent.remove(&c.hash());
+                        }
                         queue.extend(children);
                     }
                 }
@@ -202,6 +220,7 @@ impl<S: BlockStore> NodeCore<S> {
     fn hold_orphan(&mut self, block: Block) {
         if self.orphan_order.len() >= MAX_ORPHANS {
             if let Some((parent, old)) = self.orphan_order.pop_front() {
+                self.orphan_parent.remove(&old);
                 if let Some(v) = self.orphans.get_mut(&parent) {
                     v.retain(|b| b.hash() != old);
                     if v.is_empty() {
@@ -212,6 +231,7 @@ impl<S: BlockStore> NodeCore<S> {
         }
         let parent = block.header.parent;
         self.orphan_order.push_back((parent, block.hash()));
+        self.orphan_parent.insert(block.hash(), parent);
         self.orphans.entry(parent).or_default().push(block);
     }
 

@@ -68,7 +68,8 @@ impl Attack {
 pub struct SimConfig {
     pub nodes: usize,
     pub seed: u64,
-    /// Mining stops once the best chain reaches this height.
+    /// Once a chain reaches this height the network turns quiet, and mining stops
+    /// when the honest nodes agree on a tip.
     pub blocks: u64,
     pub pow: PowParams,
     /// Each node's share of the hash power (normalised to sum to 1).

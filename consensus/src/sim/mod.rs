@@ -65,6 +65,8 @@ enum Ev {
     },
     Workload,
     Net(usize),
+    /// While settling: are the honest nodes still agreed, with nothing in flight?
+    Verify,
 }
 
 #[derive(Debug)]
@@ -137,6 +139,8 @@ pub struct Simulator {
     log: EventLog,
     stats: Stats,
     mining: bool,
+    /// The chain reached its height and the network is quiet.
+    settling: bool,
     hash_factor: f64,
     wallets: Vec<Keypair>,
     attack_txs: Option<(Hash, Hash)>,
@@ -279,6 +283,7 @@ impl Simulator {
             end,
             log,
             mining: true,
+            settling: false,
             hash_factor: 1.0,
             wallets,
             attack_txs,
@@ -386,6 +391,7 @@ impl Simulator {
                 self.schedule(every, Ev::Announce { node });
             }
             Ev::Workload => self.workload(),
+            Ev::Verify => self.verify(),
             Ev::Net(i) => {
                 let change = self.config.schedule[i].1.clone();
                 if let NetChange::HashPower(f) = change {
@@ -396,6 +402,9 @@ impl Simulator {
                             self.start_mining(n, job);
                         }
                     }
+                }
+                if self.settling && !matches!(change, NetChange::HashPower(_)) {
+                    return;
                 }
                 self.net.apply(&change);
                 let t = self.at();
@@ -480,6 +489,7 @@ impl Simulator {
                     height: block.height(),
                 };
                 self.log.record(now_ms, Some(to), &kind);
+                self.nodes[to].published.insert(block.hash());
                 self.step(
                     to,
                     Input::BlockReceived {
@@ -494,8 +504,8 @@ impl Simulator {
                 let _ = self.nodes[to].core.submit(tx);
             }
             Msg::Tip(hash) => {
-                if !self.nodes[to].core.knows(&hash) {
-                    self.send(to, from, Msg::GetBlock(hash));
+                if let Some(missing) = self.nodes[to].core.missing_ancestor(&hash) {
+                    self.send(to, from, Msg::GetBlock(missing));
                 }
             }
             Msg::GetBlock(hash) => {
@@ -613,7 +623,7 @@ impl Simulator {
             self.log.record(now_ms, Some(node), &kind);
         }
         if self.mining && change.to.height >= self.config.blocks {
-            self.stop_mining();
+            self.settle();
         }
         let n = &mut self.nodes[node];
         let tip = n.core.ledger().tip_header().clone();
@@ -621,14 +631,56 @@ impl Simulator {
             .handle(Input::NewTip { tip, now_ms }, n.core.ledger().store())
     }
 
-    /// The chain reached its height: miners stop, messages settle.
-    fn stop_mining(&mut self) {
+    /// The chain reached its height: the network turns quiet (no cuts, no loss)
+    /// and mining goes on until the honest nodes agree on a tip and still agree
+    /// once every message in flight has landed (a tie between equal branches is
+    /// only broken by a next block).
+    fn settle(&mut self) {
+        if !self.settling {
+            self.settling = true;
+            self.net.quiet();
+            let t = self.at();
+            self.log.record(
+                t,
+                None,
+                &EventKind::Network {
+                    change: "Quiet".into(),
+                },
+            );
+        }
+        if self.mining && self.agreed() {
+            self.pause_mining();
+            let wait = 4 * (self.config.net.latency_ms + self.config.net.jitter_ms) + 1;
+            self.schedule(wait, Ev::Verify);
+        }
+    }
+
+    fn agreed(&self) -> bool {
+        let attacker = self.config.attack.as_ref().map(Attack::node);
+        let mut honest = (0..self.nodes.len()).filter(|i| Some(*i) != attacker);
+        let first = honest.next().map(|i| self.nodes[i].core.tip().hash);
+        honest.all(|i| Some(self.nodes[i].core.tip().hash) == first)
+    }
+
+    fn verify(&mut self) {
+        if self.agreed() {
+            self.end = self.now.saturating_add(self.config.quiet_ms);
+            return;
+        }
+        // Still split: mine on, from every node's current job.
+        self.mining = true;
+        for n in 0..self.nodes.len() {
+            if let Some(job) = self.nodes[n].job.clone() {
+                self.start_mining(n, job);
+            }
+        }
+    }
+
+    fn pause_mining(&mut self) {
         self.mining = false;
         for n in &mut self.nodes {
             n.attempt += 1;
-            n.job = None;
         }
-        self.end = self.now.saturating_add(self.config.quiet_ms);
     }
 
     fn workload(&mut self) {

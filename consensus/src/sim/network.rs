@@ -59,6 +59,12 @@ impl Network {
         }
     }
 
+    /// No cuts, no isolation, no loss.
+    pub fn quiet(&mut self) {
+        self.apply(&NetChange::Heal);
+        self.config.loss = 0.0;
+    }
+
     /// The delay of a message from `from` to `to`, or `None` if it is lost.
     pub fn delay(
         &self,
