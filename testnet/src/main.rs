@@ -33,12 +33,24 @@ struct Cli {
 enum Command {
     /// Run the deterministic simulator.
     Sim(sim::SimArgs),
+    /// Start a local network of real nodes (arrives with the node).
+    Up {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        rest: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sim(args) => sim::run(args),
+        Command::Up { .. } => {
+            eprintln!(
+                "generals-testnet up: local networks of real nodes arrive with the node; \
+                 meanwhile `generals-testnet sim --nodes 4 --blocks 200` simulates one"
+            );
+            return ExitCode::from(2);
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

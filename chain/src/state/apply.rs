@@ -104,8 +104,12 @@ const PARALLEL_FROM: usize = 64;
 /// Verifies the signatures of `txs` (strictly), on every core. Returns the lowest
 /// index that fails.
 pub fn verify_signatures(txs: &[Transaction]) -> Result<(), (usize, CryptoError)> {
+    if txs.len() < PARALLEL_FROM {
+        return verify_range(txs, 0);
+    }
+    // Asked only for large blocks: it reads the cgroup limits from /proc.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads == 1 || txs.len() < PARALLEL_FROM {
+    if threads == 1 {
         return verify_range(txs, 0);
     }
     let chunk = txs.len().div_ceil(threads);

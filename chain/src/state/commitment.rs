@@ -10,7 +10,6 @@ use crate::codec;
 use crate::crypto::PublicKey;
 use crate::hash::Hash;
 use crate::state::Account;
-use sha2::{Digest, Sha256};
 
 const LANES: usize = 1024;
 
@@ -64,12 +63,11 @@ impl LtHash {
 
     /// The 32-byte commitment that headers carry.
     pub fn root(&self) -> Hash {
-        let mut h = Sha256::new();
-        h.update(b"generals/state/v1\0");
-        for l in self.lanes.iter() {
-            h.update(l.to_le_bytes());
+        let mut bytes = [0u8; LANES * 2];
+        for (chunk, lane) in bytes.chunks_exact_mut(2).zip(self.lanes.iter()) {
+            chunk.copy_from_slice(&lane.to_le_bytes());
         }
-        Hash(h.finalize().into())
+        Hash::digest_parts(&[b"generals/state/v1\0", &bytes])
     }
 }
 

@@ -76,10 +76,23 @@ pub trait AccountView {
 }
 
 /// All accounts and their commitment.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct State {
     accounts: HashMap<PublicKey, Account>,
     commitment: LtHash,
+    /// `commitment.root()`, kept in step.
+    root: Hash,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        let commitment = LtHash::default();
+        State {
+            accounts: HashMap::new(),
+            root: commitment.root(),
+            commitment,
+        }
+    }
 }
 
 impl PartialEq for State {
@@ -103,6 +116,7 @@ impl State {
         for (k, a) in accounts {
             s.set(k, Some(a));
         }
+        s.root = s.commitment.root();
         s
     }
 
@@ -124,7 +138,7 @@ impl State {
 
     /// The commitment carried in headers as `state_root`.
     pub fn root(&self) -> Hash {
-        self.commitment.root()
+        self.root
     }
 
     /// Sum of balances and bonded stake.
@@ -164,6 +178,7 @@ impl State {
             self.accounts.insert(*k, *a);
         }
         self.commitment = exec.commitment.clone();
+        self.root = exec.state_root;
         Ok(())
     }
 
@@ -172,5 +187,6 @@ impl State {
         for (k, prior) in &undo.prior {
             self.set(*k, *prior);
         }
+        self.root = self.commitment.root();
     }
 }

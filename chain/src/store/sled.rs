@@ -66,16 +66,17 @@ const P_JOURNAL: u8 = b'j';
 
 type AccountChanges = Vec<(PublicKey, Option<Account>)>;
 
-/// Opens the sled database. sled releases its file lock a moment after the last
-/// handle is dropped (its background threads hold the file), so a reopen in the
-/// same process retries for up to two seconds before calling the ledger busy.
+/// Opens the sled database. Every write is flushed by `write`, so sled's periodic
+/// flusher thread is off. sled still releases its file lock a moment after the
+/// last handle is dropped (background threads hold the file), so a reopen in the
+/// same process retries for up to ten seconds before calling the ledger busy.
 fn open_db(path: &Path) -> Result<Db, StoreError> {
     let mut tries = 0;
     loop {
-        match ::sled::Config::new().path(path).open() {
+        match ::sled::Config::new().path(path).flush_every_ms(None).open() {
             Err(::sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 tries += 1;
-                if tries >= 40 {
+                if tries >= 200 {
                     return Err(StoreError::Busy {
                         path: path.to_owned(),
                     });
