@@ -32,7 +32,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the deterministic simulator.
-    Sim(sim::SimArgs),
+    Sim(Box<sim::SimArgs>),
     /// Start a local network of real nodes (arrives with the node).
     Up {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
@@ -43,7 +43,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Sim(args) => sim::run(args),
+        Command::Sim(args) => sim::run(*args),
         Command::Up { .. } => {
             eprintln!(
                 "generals-testnet up: local networks of real nodes arrive with the node; \
