@@ -5,7 +5,7 @@
 //! raft-rs's `RawNode`/`Ready` and malachite's core crates; stateless header
 //! validation is apart from stepping, as in reth's `Consensus` trait.
 
-use generals_chain::{Block, Hash, Header, Transaction};
+use generals_chain::{Block, Evidence, Hash, Header, SignedMessage, Transaction};
 
 /// A node of the network, as the host numbers them.
 pub type NodeId = usize;
@@ -34,8 +34,19 @@ pub enum Input {
         block: Block,
         now_ms: u64,
     },
-    /// This node finished a block it was asked to produce (mined or sealed).
+    /// This node finished a block it was asked to produce: mined (after `Mine`)
+    /// or built with an empty seal for the engine to seal (after `Build`).
     Produced { block: Block, now_ms: u64 },
+    /// A consensus message (a vote, a proposal, an attestation) from a peer.
+    Message {
+        from: NodeId,
+        message: SignedMessage,
+        now_ms: u64,
+    },
+    /// A timer the engine set went off.
+    Timer { id: u64, now_ms: u64 },
+    /// A transaction entered the local mempool.
+    Transaction { tx: Transaction, now_ms: u64 },
     /// Time passed.
     Tick { now_ms: u64 },
 }
@@ -56,6 +67,25 @@ pub enum Output {
     },
     /// Stop mining.
     StopMining,
+    /// Build a block on `parent` from the mempool, with `consensus` as its
+    /// engine data and an empty seal, and hand it back as `Input::Produced`.
+    Build {
+        parent: Hash,
+        height: u64,
+        timestamp_ms: u64,
+        consensus: Vec<u8>,
+        evidence: Vec<Evidence>,
+    },
+    /// Send a consensus message to every peer.
+    BroadcastMessage(SignedMessage),
+    /// Send a consensus message to one peer.
+    SendMessage { to: NodeId, message: SignedMessage },
+    /// Call back with `Input::Timer { id }` at `at_ms`.
+    SetTimer { id: u64, at_ms: u64 },
+    /// This block is final: it will never be reverted.
+    Finalize(Hash),
+    /// Misbehaviour was seen; the host reports it and offers it for inclusion.
+    Evidence(Evidence),
     /// Import this block into the local chain.
     Import(Block),
     /// Send this block to every peer.

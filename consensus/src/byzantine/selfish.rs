@@ -141,7 +141,7 @@ impl<E: Consensus> Consensus for Selfish<E> {
                     }
                 }
             }
-            Input::Tick { .. } => self.inner.handle(input, headers),
+            other => self.inner.handle(other, headers),
         }
     }
 }

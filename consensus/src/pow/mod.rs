@@ -181,7 +181,11 @@ impl Consensus for PowEngine {
             Input::Produced { block, .. } => {
                 vec![Output::Import(block.clone()), Output::Broadcast(block)]
             }
-            Input::Tick { .. } => Vec::new(),
+            // Proof of work has no messages, timers or finality.
+            Input::Message { .. }
+            | Input::Timer { .. }
+            | Input::Transaction { .. }
+            | Input::Tick { .. } => Vec::new(),
         }
     }
 }

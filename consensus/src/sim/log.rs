@@ -1,7 +1,7 @@
 //! The event log: one JSON object per line, for checks and reports.
 
 use crate::engine::NodeId;
-use generals_chain::Hash;
+use generals_chain::{Hash, PublicKey};
 use serde::Serialize;
 use std::io::Write;
 
@@ -32,6 +32,12 @@ pub enum EventKind {
     Invalid {
         hash: Hash,
         reason: String,
+    },
+    Finalized {
+        hash: Hash,
+    },
+    Evidence {
+        offender: PublicKey,
     },
     Network {
         change: String,

@@ -26,8 +26,8 @@ use crate::pow::{PowEngine, WorkCheck};
 use generals_chain::genesis::GenesisAccount;
 use generals_chain::state::Slashing;
 use generals_chain::{
-    build_block, Action, Block, BlockTemplate, ConsensusSpec, Genesis, Hash, Keypair, MemoryStore,
-    MempoolConfig, Transaction, TxBody,
+    build_block, Action, Block, BlockTemplate, ConsensusSpec, Evidence, Genesis, Hash, Keypair,
+    MemoryStore, MempoolConfig, SignedMessage, Transaction, TxBody,
 };
 use network::Network;
 use rand::{Rng, SeedableRng};
@@ -45,6 +45,7 @@ const CHAIN_ID: &str = "generals-sim";
 enum Msg {
     Block(Block),
     Tx(Transaction),
+    Consensus(SignedMessage),
     Tip(Hash),
     GetBlock(Hash),
 }
@@ -67,6 +68,10 @@ enum Ev {
     Net(usize),
     /// While settling: are the honest nodes still agreed, with nothing in flight?
     Verify,
+    Timer {
+        node: NodeId,
+        id: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -392,6 +397,10 @@ impl Simulator {
             }
             Ev::Workload => self.workload(),
             Ev::Verify => self.verify(),
+            Ev::Timer { node, id } => {
+                let now_ms = self.at();
+                self.step(node, Input::Timer { id, now_ms }, None);
+            }
             Ev::Net(i) => {
                 let change = self.config.schedule[i].1.clone();
                 if let NetChange::HashPower(f) = change {
@@ -441,10 +450,36 @@ impl Simulator {
             return;
         };
         let now_ms = self.at();
+        let timestamp = now_ms.max(job.min_timestamp_ms);
+        let Some(mut block) = self.build_on(
+            node,
+            job.parent,
+            job.height,
+            timestamp,
+            job.consensus,
+            Vec::new(),
+        ) else {
+            return;
+        };
+        // The work was simulated: any nonce stands for the one a miner would find.
+        block.header.seal = self.rng.gen::<u64>().to_le_bytes().to_vec();
+        self.produced(node, block);
+    }
+
+    /// A block from the node's mempool on its tip, which must be `parent`.
+    fn build_on(
+        &self,
+        node: NodeId,
+        parent: Hash,
+        height: u64,
+        timestamp_ms: u64,
+        consensus: Vec<u8>,
+        evidence: Vec<Evidence>,
+    ) -> Option<Block> {
         let n = &self.nodes[node];
         let ledger = n.core.ledger();
-        if ledger.tip().hash != job.parent {
-            return;
+        if ledger.tip().hash != parent {
+            return None;
         }
         let state = ledger.state();
         let candidates = n.core.mempool().select(state, 1_000, 1 << 20);
@@ -452,20 +487,22 @@ impl Simulator {
             state,
             ledger.rules(),
             BlockTemplate {
-                parent: job.parent,
-                height: job.height,
-                timestamp_ms: now_ms.max(job.min_timestamp_ms),
+                parent,
+                height,
+                timestamp_ms,
                 producer: n.key.public(),
-                consensus: job.consensus,
+                consensus,
                 max_txs: 1_000,
             },
             candidates,
-            Vec::new(),
-        );
-        let Ok(built) = built else { return };
-        let mut block = built.block;
-        // The work was simulated: any nonce stands for the one a miner would find.
-        block.header.seal = self.rng.gen::<u64>().to_le_bytes().to_vec();
+            evidence,
+        )
+        .ok()?;
+        Some(built.block)
+    }
+
+    fn produced(&mut self, node: NodeId, block: Block) {
+        let now_ms = self.at();
         self.stats.produced[node] += 1;
         let kind = EventKind::Produced {
             hash: block.hash(),
@@ -500,8 +537,17 @@ impl Simulator {
                     Some(from),
                 );
             }
-            Msg::Tx(tx) => {
-                let _ = self.nodes[to].core.submit(tx);
+            Msg::Tx(tx) => self.submit(to, tx),
+            Msg::Consensus(message) => {
+                self.step(
+                    to,
+                    Input::Message {
+                        from,
+                        message,
+                        now_ms,
+                    },
+                    Some(from),
+                );
             }
             Msg::Tip(hash) => {
                 if let Some(missing) = self.nodes[to].core.missing_ancestor(&hash) {
@@ -567,8 +613,37 @@ impl Simulator {
                     );
                     self.send_all(node, Msg::Tx(tx));
                 }
-                Output::Submit(tx) => {
-                    let _ = self.nodes[node].core.submit(tx);
+                Output::Submit(tx) => self.submit(node, tx),
+                Output::Build {
+                    parent,
+                    height,
+                    timestamp_ms,
+                    consensus,
+                    evidence,
+                } => {
+                    if let Some(block) =
+                        self.build_on(node, parent, height, timestamp_ms, consensus, evidence)
+                    {
+                        self.produced(node, block);
+                    }
+                }
+                Output::BroadcastMessage(m) => self.send_all(node, Msg::Consensus(m)),
+                Output::SendMessage { to, message } => self.send(node, to, Msg::Consensus(message)),
+                Output::SetTimer { id, at_ms } => {
+                    let delay = at_ms.saturating_sub(self.at());
+                    self.schedule(delay, Ev::Timer { node, id });
+                }
+                Output::Finalize(hash) => {
+                    let t = self.at();
+                    self.log
+                        .record(t, Some(node), &EventKind::Finalized { hash });
+                }
+                Output::Evidence(evidence) => {
+                    let t = self.at();
+                    let kind = EventKind::Evidence {
+                        offender: evidence.offender(),
+                    };
+                    self.log.record(t, Some(node), &kind);
                 }
             }
         }
@@ -683,6 +758,14 @@ impl Simulator {
         }
     }
 
+    /// A transaction reaches a node's mempool; the engine hears of it if taken.
+    fn submit(&mut self, node: NodeId, tx: Transaction) {
+        if self.nodes[node].core.submit(tx.clone()).is_ok() {
+            let now_ms = self.at();
+            self.step(node, Input::Transaction { tx, now_ms }, None);
+        }
+    }
+
     fn workload(&mut self) {
         let i = self.rng.gen_range(0..self.wallets.len());
         let j = self.rng.gen_range(0..self.wallets.len());
@@ -701,6 +784,15 @@ impl Simulator {
         }
         .sign(key);
         if self.nodes[node].core.submit(tx.clone()).is_ok() {
+            let now_ms = self.at();
+            self.step(
+                node,
+                Input::Transaction {
+                    tx: tx.clone(),
+                    now_ms,
+                },
+                None,
+            );
             self.send_all(node, Msg::Tx(tx));
         }
         if self.mining {
