@@ -164,7 +164,8 @@ impl Keypair {
         )
     }
 
-    fn secret_bytes(&self) -> [u8; 32] {
+    /// The 32-byte secret (for deriving the node's network identity from its key).
+    pub fn secret_bytes(&self) -> [u8; 32] {
         self.signing.to_bytes()
     }
 }

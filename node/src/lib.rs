@@ -1,5 +1,23 @@
-//! generals-node: the node's library and its `generals-node` binary. It will own the
-//! driver loop that turns engine outputs into real I/O, libp2p networking and sync,
-//! the miner threads, the HTTP API, metrics and config (see `../shared/DESIGN.md`).
+//! generals-node: the node's library and its `generals-node` binary. The driver
+//! owns the engine, the chain (a `NodeCore` on the sled ledger), the network and
+//! the miner, feeds the engine its inputs and turns its outputs into real I/O.
 //!
-//! Layout (filled by later work): `driver`, `net`, `sync`, `miner`, `api`, `config`.
+//! Layout:
+//! - `config`: the home folder, `config.toml`, `init`;
+//! - `protocol`: gossip topics and the sync protocol, framed and size-limited;
+//! - `net`: the libp2p swarm;
+//! - `miner`: the mining threads;
+//! - `driver`: the event loop;
+//! - `api`: the HTTP API (axum), its JSON types in `api::types`;
+//! - `metrics`: Prometheus metrics.
+
+// The driver and the API hold libp2p and axum values that have no Debug.
+#![allow(missing_debug_implementations)]
+
+pub mod api;
+pub mod config;
+pub mod driver;
+pub mod metrics;
+pub mod miner;
+pub mod net;
+pub mod protocol;

@@ -1,0 +1,147 @@
+//! The JSON the HTTP API speaks; the `generals` CLI and the testnet read it too.
+
+use generals_chain::{Account, Hash, PublicKey, Transaction};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Status {
+    pub chain_id: String,
+    pub consensus: String,
+    pub genesis: Hash,
+    pub height: u64,
+    pub tip: Hash,
+    /// Cumulative weight of the tip (decimal; may exceed 64 bits).
+    pub weight: String,
+    pub peer_id: String,
+    pub peers: usize,
+    pub mempool: usize,
+    pub mining: bool,
+    pub hashrate: f64,
+    pub validator: PublicKey,
+    pub listen: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct BlockView {
+    pub hash: Hash,
+    pub height: u64,
+    pub parent: Hash,
+    pub timestamp_ms: u64,
+    pub producer: PublicKey,
+    pub state_root: Hash,
+    pub tx_root: Hash,
+    /// Proof-of-work difficulty, where the block has one (decimal).
+    pub difficulty: Option<String>,
+    /// On the main chain.
+    pub main_chain: bool,
+    pub transactions: Vec<TxView>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TxView {
+    pub hash: Hash,
+    pub tx: Transaction,
+}
+
+/// A head of the fork tree, as Bitcoin Core's `getchaintips`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TipView {
+    pub hash: Hash,
+    pub height: u64,
+    /// `active`, `valid-fork` or `invalid`.
+    pub status: String,
+    /// Blocks from the main chain to this head.
+    pub branch_len: usize,
+    pub weight: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AccountView {
+    pub key: PublicKey,
+    #[serde(flatten)]
+    pub account: Account,
+    /// The nonce the account's next transaction should carry (pending included).
+    pub next_nonce: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PeerView {
+    pub peer_id: String,
+    pub connected: bool,
+    pub blocked: bool,
+    /// Invalid messages received from this peer.
+    pub penalty: u32,
+    pub addresses: Vec<String>,
+}
+
+/// `POST /tx`: a transaction as JSON, or its canonical bytes in hex.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SubmitTx {
+    Json { tx: Transaction },
+    Hex { hex: String },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Submitted {
+    pub hash: Hash,
+}
+
+/// `POST /mine`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MineRequest {
+    pub blocks: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Mined {
+    pub blocks: Vec<Hash>,
+}
+
+/// `POST /miner/start|stop` answer.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MinerState {
+    pub mining: bool,
+}
+
+/// `POST /admin/block|unblock`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PeerRequest {
+    pub peer_id: String,
+}
+
+/// Every error answer.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ErrorBody {
+    pub error: String,
+}
+
+/// What the live event stream (`/events`) sends.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum NodeEvent {
+    BlockImported {
+        hash: Hash,
+        height: u64,
+    },
+    BlockProduced {
+        hash: Hash,
+        height: u64,
+    },
+    Reorg {
+        depth: usize,
+        from: Hash,
+        to: Hash,
+        height: u64,
+    },
+    Finalized {
+        hash: Hash,
+    },
+    Evidence {
+        offender: PublicKey,
+    },
+    InvalidBlock {
+        hash: Hash,
+        reason: String,
+    },
+}

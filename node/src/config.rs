@@ -1,0 +1,215 @@
+//! A node's home folder and its configuration.
+//!
+//! Layout of `--home DIR`:
+//! - `config.toml`: listen address, bootstrap peers, API address, miner;
+//! - `genesis.json`: the chain's genesis;
+//! - `node_key.json`: the network identity (libp2p peer id);
+//! - `validator_key.json`: the key that receives rewards and signs blocks;
+//! - `admin_token`: the token of the admin API calls (mode 0600);
+//! - `ledger/`: the sled ledger;
+//! - `run.json`: written at start: the actual API and listen addresses, peer id, pid.
+
+use anyhow::{bail, Context, Result};
+use generals_chain::crypto::{read_key_file, write_key_file};
+use generals_chain::genesis::{GenesisAccount, GenesisValidator, PowParams};
+use generals_chain::state::Slashing;
+use generals_chain::{ConsensusSpec, Genesis, Keypair, MempoolConfig};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// `config.toml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    /// libp2p listen address; port 0 picks a free one.
+    pub listen: String,
+    /// Peers to dial at start and whenever disconnected: `/ip4/.../tcp/.../p2p/<id>`.
+    pub bootstrap: Vec<String>,
+    /// HTTP API address; port 0 picks a free one (see `run.json`).
+    pub api: String,
+    /// Mine from the start.
+    pub mine: bool,
+    pub miner_threads: usize,
+    /// Hashes per second across all miner threads (none: as fast as possible).
+    pub hashrate_limit: Option<u64>,
+    /// `RUST_LOG`-style filter when RUST_LOG is not set.
+    pub log: String,
+    pub mempool: MempoolConfig,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            listen: "/ip4/127.0.0.1/tcp/0".into(),
+            bootstrap: Vec::new(),
+            api: "127.0.0.1:8645".into(),
+            mine: false,
+            miner_threads: 1,
+            hashrate_limit: None,
+            log: "info".into(),
+            mempool: MempoolConfig::default(),
+        }
+    }
+}
+
+/// The files of a home folder.
+#[derive(Clone, Debug)]
+pub struct Home {
+    pub dir: PathBuf,
+}
+
+/// What a running node writes about itself.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub pid: u32,
+    pub peer_id: String,
+    pub api: String,
+    pub listen: Vec<String>,
+    pub chain_id: String,
+}
+
+impl Home {
+    pub fn new(dir: &Path) -> Home {
+        Home {
+            dir: dir.to_owned(),
+        }
+    }
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+    pub fn genesis(&self) -> PathBuf {
+        self.dir.join("genesis.json")
+    }
+    pub fn node_key(&self) -> PathBuf {
+        self.dir.join("node_key.json")
+    }
+    pub fn validator_key(&self) -> PathBuf {
+        self.dir.join("validator_key.json")
+    }
+    pub fn admin_token(&self) -> PathBuf {
+        self.dir.join("admin_token")
+    }
+    pub fn ledger(&self) -> PathBuf {
+        self.dir.join("ledger")
+    }
+    pub fn run_info(&self) -> PathBuf {
+        self.dir.join("run.json")
+    }
+
+    pub fn load_config(&self) -> Result<NodeConfig> {
+        let path = self.config();
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "reading {} (run `generals-node init --home {}` first)",
+                path.display(),
+                self.dir.display()
+            )
+        })?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    pub fn save_config(&self, config: &NodeConfig) -> Result<()> {
+        let text = toml::to_string_pretty(config).context("serializing the config")?;
+        std::fs::write(self.config(), text)
+            .with_context(|| format!("writing {}", self.config().display()))
+    }
+
+    pub fn load_genesis(&self) -> Result<Genesis> {
+        Genesis::load(&self.genesis())
+            .with_context(|| format!("loading {}", self.genesis().display()))
+    }
+
+    pub fn validator(&self) -> Result<Keypair> {
+        read_key_file(&self.validator_key()).context("reading the validator key")
+    }
+
+    pub fn network_identity(&self) -> Result<libp2p::identity::Keypair> {
+        let key = read_key_file(&self.node_key()).context("reading the node key")?;
+        libp2p::identity::Keypair::ed25519_from_bytes(key.secret_bytes())
+            .context("deriving the network identity from the node key")
+    }
+
+    pub fn token(&self) -> Result<String> {
+        let t = std::fs::read_to_string(self.admin_token()).context("reading the admin token")?;
+        Ok(t.trim().to_string())
+    }
+}
+
+/// A one-node development genesis of `kind`, funding the validator and four dev
+/// accounts (`Keypair::dev("dev-0")`..`dev-3`).
+pub fn dev_genesis(kind: &str, validator: &Keypair) -> Result<Genesis> {
+    let mut consensus = ConsensusSpec::default_for(kind)?;
+    if let ConsensusSpec::Pow(p) = &mut consensus {
+        *p = PowParams {
+            target_block_ms: 2_000,
+            initial_difficulty: 1 << 18,
+            halflife_ms: 60_000,
+            max_future_drift_ms: 15_000,
+        };
+    }
+    let mut accounts = vec![GenesisAccount {
+        key: validator.public(),
+        balance: 1_000_000_000,
+    }];
+    accounts.extend((0..4).map(|i| GenesisAccount {
+        key: Keypair::dev(&format!("dev-{i}")).public(),
+        balance: 1_000_000_000,
+    }));
+    let validators = if kind == "pow" {
+        Vec::new()
+    } else {
+        vec![GenesisValidator {
+            key: validator.public(),
+            stake: 1_000,
+            name: Some("dev".into()),
+        }]
+    };
+    let g = Genesis {
+        chain_id: "generals-dev".into(),
+        timestamp_ms: 1_700_000_000_000,
+        consensus,
+        block_reward: 50,
+        slashing: Slashing::default(),
+        accounts,
+        validators,
+    };
+    g.validate()?;
+    Ok(g)
+}
+
+fn write_private(path: &Path, body: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(body)?;
+    Ok(())
+}
+
+/// `generals-node init`: writes keys, config, admin token and genesis into `dir`.
+pub fn init(dir: &Path, genesis: Option<&Path>, kind: &str, config: NodeConfig) -> Result<Home> {
+    let home = Home::new(dir);
+    if home.config().exists() {
+        bail!(
+            "{} already holds a node (config.toml exists); choose another --home",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    write_key_file(&home.node_key(), &Keypair::generate())?;
+    let validator = Keypair::generate();
+    write_key_file(&home.validator_key(), &validator)?;
+    let token: [u8; 16] = rand::random();
+    write_private(&home.admin_token(), hex::encode(token).as_bytes())?;
+    let g = match genesis {
+        Some(path) => Genesis::load(path).with_context(|| format!("loading {}", path.display()))?,
+        None => dev_genesis(kind, &validator)?,
+    };
+    std::fs::write(home.genesis(), g.to_json())?;
+    home.save_config(&config)?;
+    Ok(home)
+}

@@ -1,0 +1,303 @@
+//! Sync: a node that is behind (it starts late, restarts, or comes back from a
+//! partition) asks peers for their status, then for main-chain headers after a
+//! block locator, then for the bodies it lacks, a bounded number in flight; a
+//! peer's heavier chain then wins fork choice and the ledger reorgs to it.
+
+use super::{now_ms, Driver, Verdict};
+use crate::protocol::{
+    SyncRequest, SyncResponse, MAX_BLOCKS_PER_REQUEST, MAX_HEADERS, MAX_SYNC_BYTES,
+};
+use generals_chain::{BlockStore, Hash};
+use generals_consensus::Input;
+use libp2p::request_response::{self, OutboundRequestId};
+use libp2p::PeerId;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// Block requests in flight per peer.
+const IN_FLIGHT: usize = 4;
+
+#[derive(Debug, Default)]
+pub struct SyncState {
+    /// Requests in flight, by id: the peer and the block hashes asked for.
+    inflight: HashMap<OutboundRequestId, (PeerId, Vec<Hash>)>,
+    /// Block hashes waiting to be asked for, per peer.
+    queue: HashMap<PeerId, VecDeque<Hash>>,
+    /// Hashes asked for and not yet answered.
+    asked: HashSet<Hash>,
+}
+
+impl SyncState {
+    pub fn forget(&mut self, peer: &PeerId) {
+        self.queue.remove(peer);
+        let gone: Vec<OutboundRequestId> = self
+            .inflight
+            .iter()
+            .filter(|(_, (p, _))| p == peer)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            if let Some((_, hashes)) = self.inflight.remove(&id) {
+                for h in hashes {
+                    self.asked.remove(&h);
+                }
+            }
+        }
+    }
+
+    fn inflight_to(&self, peer: &PeerId) -> usize {
+        self.inflight.values().filter(|(p, _)| p == peer).count()
+    }
+}
+
+impl Driver {
+    pub(super) fn send_request(&mut self, peer: PeerId, req: SyncRequest) -> OutboundRequestId {
+        self.p.swarm.behaviour_mut().sync.send_request(&peer, req)
+    }
+
+    /// Bitcoin's block locator: the tip, nine more, then back exponentially.
+    fn locator(&self) -> Vec<Hash> {
+        let ledger = self.p.core.ledger();
+        let tip = ledger.tip().height;
+        let mut out = Vec::new();
+        let mut h = tip;
+        let mut step = 1;
+        loop {
+            if let Ok(Some(hash)) = ledger.store().hash_at(h) {
+                out.push(hash);
+            }
+            if h == 0 {
+                break;
+            }
+            if out.len() >= 10 {
+                step *= 2;
+            }
+            h = h.saturating_sub(step);
+        }
+        out
+    }
+
+    pub(super) fn request_headers(&mut self, peer: PeerId) {
+        let locator = self.locator();
+        self.send_request(
+            peer,
+            SyncRequest::Headers {
+                locator,
+                max: MAX_HEADERS as u32,
+            },
+        );
+    }
+
+    /// Asks `peer` for queued bodies, up to the in-flight bound.
+    fn pump(&mut self, peer: PeerId) {
+        while self.sync.inflight_to(&peer) < IN_FLIGHT {
+            let Some(queue) = self.sync.queue.get_mut(&peer) else {
+                return;
+            };
+            let mut batch = Vec::new();
+            while batch.len() < MAX_BLOCKS_PER_REQUEST {
+                match queue.pop_front() {
+                    Some(h) => batch.push(h),
+                    None => break,
+                }
+            }
+            if batch.is_empty() {
+                return;
+            }
+            let id = self.send_request(
+                peer,
+                SyncRequest::Blocks {
+                    hashes: batch.clone(),
+                },
+            );
+            self.sync.inflight.insert(id, (peer, batch));
+        }
+    }
+
+    pub(super) fn on_sync_event(&mut self, ev: request_response::Event<SyncRequest, SyncResponse>) {
+        use request_response::{Event, Message};
+        match ev {
+            Event::Message {
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                let response = self.answer(request);
+                let _ = self
+                    .p
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, response);
+            }
+            Event::Message {
+                peer,
+                message:
+                    Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some((_, hashes)) = self.sync.inflight.remove(&request_id) {
+                    for h in hashes {
+                        self.sync.asked.remove(&h);
+                    }
+                }
+                self.on_response(peer, response);
+                self.pump(peer);
+            }
+            Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                tracing::debug!(%peer, %error, "sync request failed");
+                if let Some((_, hashes)) = self.sync.inflight.remove(&request_id) {
+                    for h in hashes {
+                        self.sync.asked.remove(&h);
+                    }
+                }
+            }
+            Event::InboundFailure { peer, error, .. } => {
+                // A request we could not read: garbage or over the size limit.
+                if matches!(error, request_response::InboundFailure::Io(_)) {
+                    self.penalize(peer, &format!("unreadable sync request: {error}"));
+                }
+            }
+            Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn answer(&self, request: SyncRequest) -> SyncResponse {
+        let core = &self.p.core;
+        let ledger = core.ledger();
+        match request {
+            SyncRequest::Status => {
+                let tip = ledger.tip();
+                let weight = core.tree().get(&tip.hash).map_or(0, |n| n.cumulative);
+                SyncResponse::Status {
+                    genesis: self.p.genesis,
+                    tip: tip.hash,
+                    height: tip.height,
+                    weight: weight.to_be_bytes(),
+                }
+            }
+            SyncRequest::Headers { locator, max } => {
+                if locator.len() > 256 {
+                    return SyncResponse::Refused("a locator has at most 256 hashes".into());
+                }
+                let store = ledger.store();
+                // The first locator hash on our main chain is where the peer forked.
+                let start = locator
+                    .iter()
+                    .find_map(|h| {
+                        let header = store.header(h).ok().flatten()?;
+                        (store.hash_at(header.height).ok().flatten() == Some(*h))
+                            .then_some(header.height)
+                    })
+                    .unwrap_or(0);
+                let max = (max as usize).min(MAX_HEADERS) as u64;
+                let tip = ledger.tip().height;
+                let headers = (start + 1..=tip.min(start + max))
+                    .filter_map(|h| store.hash_at(h).ok().flatten())
+                    .filter_map(|hash| store.header(&hash).ok().flatten())
+                    .collect();
+                SyncResponse::Headers(headers)
+            }
+            SyncRequest::Blocks { hashes } => {
+                if hashes.len() > MAX_BLOCKS_PER_REQUEST {
+                    return SyncResponse::Refused(format!(
+                        "at most {MAX_BLOCKS_PER_REQUEST} blocks a request"
+                    ));
+                }
+                let mut size = 0;
+                let mut blocks = Vec::new();
+                for h in hashes {
+                    if let Some(b) = core.block(&h) {
+                        size += b.encode().len();
+                        if size > MAX_SYNC_BYTES - 4096 {
+                            break;
+                        }
+                        blocks.push(b);
+                    }
+                }
+                SyncResponse::Blocks(blocks)
+            }
+        }
+    }
+
+    fn on_response(&mut self, peer: PeerId, response: SyncResponse) {
+        match response {
+            SyncResponse::Status {
+                genesis,
+                tip,
+                weight,
+                ..
+            } => {
+                if genesis != self.p.genesis {
+                    tracing::warn!(%peer, "peer is on another chain (genesis differs)");
+                    self.penalize(peer, "another genesis");
+                    return;
+                }
+                let ours = self
+                    .p
+                    .core
+                    .tree()
+                    .get(&self.p.core.tip().hash)
+                    .map_or(0, |n| n.cumulative);
+                if u128::from_be_bytes(weight) > ours && !self.p.core.knows(&tip) {
+                    self.request_headers(peer);
+                }
+            }
+            SyncResponse::Headers(headers) => {
+                let full = headers.len() >= MAX_HEADERS;
+                let wanted: Vec<Hash> = headers
+                    .iter()
+                    .map(|h| h.hash())
+                    .filter(|h| !self.p.core.knows(h) && !self.sync.asked.contains(h))
+                    .collect();
+                for h in &wanted {
+                    self.sync.asked.insert(*h);
+                }
+                self.sync.queue.entry(peer).or_default().extend(wanted);
+                self.pump(peer);
+                if full {
+                    if let Some(last) = headers.last() {
+                        self.send_request(
+                            peer,
+                            SyncRequest::Headers {
+                                locator: vec![last.hash()],
+                                max: MAX_HEADERS as u32,
+                            },
+                        );
+                    }
+                }
+            }
+            SyncResponse::Blocks(blocks) => {
+                let from = self.peer_id_of(peer);
+                for block in blocks {
+                    if self.p.core.knows(&block.hash()) {
+                        continue;
+                    }
+                    let verdicts = self.step(
+                        Input::BlockReceived {
+                            from,
+                            block,
+                            now_ms: now_ms(),
+                        },
+                        Some(peer),
+                    );
+                    if let Some(Verdict::Invalid(why)) = verdicts.first() {
+                        let why = why.clone();
+                        self.penalize(peer, &format!("invalid block in sync: {why}"));
+                        break;
+                    }
+                }
+            }
+            SyncResponse::Refused(why) => tracing::debug!(%peer, why, "sync request refused"),
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Prometheus metrics, served at `/metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TopicLabel {
+    pub topic: String,
+    pub direction: String,
+}
+
+/// Every metric of a node.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    pub height: Gauge,
+    pub tips: Gauge,
+    pub reorgs: Counter,
+    pub reorg_depth: Histogram,
+    pub peers: Gauge,
+    pub mempool: Gauge,
+    pub hashrate: Gauge<f64, AtomicU64>,
+    pub produced: Counter,
+    pub messages: Family<TopicLabel, Counter>,
+    pub rejected: Counter,
+}
+
+impl Metrics {
+    /// The metrics and the registry that serves them.
+    pub fn new() -> (Metrics, Registry) {
+        let m = Metrics {
+            height: Gauge::default(),
+            tips: Gauge::default(),
+            reorgs: Counter::default(),
+            reorg_depth: Histogram::new([1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0]),
+            peers: Gauge::default(),
+            mempool: Gauge::default(),
+            hashrate: Gauge::default(),
+            produced: Counter::default(),
+            messages: Family::default(),
+            rejected: Counter::default(),
+        };
+        let mut r = Registry::with_prefix("generals");
+        r.register("height", "Height of the main chain's tip", m.height.clone());
+        r.register("tips", "Heads of the fork tree", m.tips.clone());
+        r.register(
+            "reorgs",
+            "Reorganisations of the main chain",
+            m.reorgs.clone(),
+        );
+        r.register(
+            "reorg_depth",
+            "Blocks undone by each reorganisation",
+            m.reorg_depth.clone(),
+        );
+        r.register("peers", "Connected peers", m.peers.clone());
+        r.register(
+            "mempool_transactions",
+            "Transactions in the mempool",
+            m.mempool.clone(),
+        );
+        r.register(
+            "hashrate",
+            "Hashes per second of the local miner",
+            m.hashrate.clone(),
+        );
+        r.register(
+            "blocks_produced",
+            "Blocks this node produced",
+            m.produced.clone(),
+        );
+        r.register(
+            "messages",
+            "Gossip messages in and out, per topic",
+            m.messages.clone(),
+        );
+        r.register(
+            "rejected_messages",
+            "Gossip messages rejected as invalid",
+            m.rejected.clone(),
+        );
+        (m, r)
+    }
+
+    pub fn message(&self, topic: &str, direction: &str) {
+        self.messages
+            .get_or_create(&TopicLabel {
+                topic: topic.into(),
+                direction: direction.into(),
+            })
+            .inc();
+    }
+}

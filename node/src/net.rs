@@ -1,0 +1,84 @@
+//! The libp2p network: TCP, noise and yamux; gossipsub for blocks, transactions,
+//! consensus messages and evidence (content-addressed message ids, every message
+//! validated by the node before it propagates, no gossipsub signing: our values
+//! carry our own signatures); request-response for sync; identify; and a block
+//! list through which the admin API partitions the network.
+
+use crate::protocol::{SyncCodec, Topics, MAX_SYNC_BYTES, SYNC_PROTOCOL};
+use anyhow::{Context, Result};
+use generals_chain::codec::MAX_BLOCK_BYTES;
+use libp2p::allow_block_list::{self, BlockedPeers};
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{gossipsub, identify, noise, request_response, tcp, yamux, StreamProtocol, Swarm};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+const _: () = assert!(MAX_SYNC_BYTES >= MAX_BLOCK_BYTES);
+
+/// Largest gossip message: a full block and a margin for framing.
+pub const MAX_GOSSIP_BYTES: usize = MAX_BLOCK_BYTES + 1024;
+
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    pub gossipsub: gossipsub::Behaviour,
+    pub identify: identify::Behaviour,
+    pub sync: request_response::Behaviour<SyncCodec>,
+    pub blocked: allow_block_list::Behaviour<BlockedPeers>,
+}
+
+/// Builds the swarm of a node with `identity`, subscribed to `topics`.
+pub fn build_swarm(
+    identity: libp2p::identity::Keypair,
+    topics: &Topics,
+) -> Result<Swarm<Behaviour>> {
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(identity)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .context("setting up TCP, noise and yamux")?
+        .with_behaviour(|key| {
+            let gossip_config = gossipsub::ConfigBuilder::default()
+                .heartbeat_interval(Duration::from_millis(500))
+                .validation_mode(gossipsub::ValidationMode::Anonymous)
+                .validate_messages()
+                .max_transmit_size(MAX_GOSSIP_BYTES)
+                .message_id_fn(|m: &gossipsub::Message| {
+                    gossipsub::MessageId::from(Sha256::digest(&m.data).to_vec())
+                })
+                .build()
+                .map_err(|e| anyhow::anyhow!("gossipsub config: {e}"))?;
+            let gossipsub =
+                gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gossip_config)
+                    .map_err(|e| anyhow::anyhow!("gossipsub: {e}"))?;
+            let identify =
+                identify::Behaviour::new(identify::Config::new("/generals/1".into(), key.public()));
+            let sync = request_response::Behaviour::with_codec(
+                SyncCodec,
+                [(
+                    StreamProtocol::new(SYNC_PROTOCOL),
+                    request_response::ProtocolSupport::Full,
+                )],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+            );
+            Ok(Behaviour {
+                gossipsub,
+                identify,
+                sync,
+                blocked: allow_block_list::Behaviour::default(),
+            })
+        })
+        .map_err(|e| anyhow::anyhow!("building the network behaviour: {e}"))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build();
+    for t in topics.all() {
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(&gossipsub::IdentTopic::new(t))
+            .context("subscribing to a gossip topic")?;
+    }
+    Ok(swarm)
+}

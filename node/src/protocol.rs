@@ -1,0 +1,171 @@
+//! What crosses the wire. Gossip topics carry one encoded value each (a block, a
+//! transaction, a consensus message, evidence); the sync protocol is a
+//! request-response exchange of `SyncRequest` and `SyncResponse`, each framed by
+//! a 4-byte length and size-limited before it is decoded. Everything goes through
+//! the one codec.
+
+use async_trait::async_trait;
+use bincode::{Decode, Encode};
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use generals_chain::{codec, Block, Hash, Header};
+use std::io;
+
+/// Largest sync message (a batch of blocks).
+pub const MAX_SYNC_BYTES: usize = codec::MAX_BLOCK_BYTES;
+/// Most headers in one response.
+pub const MAX_HEADERS: usize = 512;
+/// Most blocks asked for in one request.
+pub const MAX_BLOCKS_PER_REQUEST: usize = 16;
+
+/// The gossip topics of a chain.
+#[derive(Clone, Debug)]
+pub struct Topics {
+    pub blocks: String,
+    pub transactions: String,
+    pub consensus: String,
+    pub evidence: String,
+}
+
+impl Topics {
+    pub fn for_chain(chain_id: &str) -> Topics {
+        Topics {
+            blocks: format!("generals/{chain_id}/blocks/1"),
+            transactions: format!("generals/{chain_id}/txs/1"),
+            consensus: format!("generals/{chain_id}/consensus/1"),
+            evidence: format!("generals/{chain_id}/evidence/1"),
+        }
+    }
+
+    pub fn all(&self) -> [&str; 4] {
+        [
+            &self.blocks,
+            &self.transactions,
+            &self.consensus,
+            &self.evidence,
+        ]
+    }
+
+    /// A short name of a topic, for metrics.
+    pub fn name(&self, topic: &str) -> &'static str {
+        if topic == self.blocks {
+            "blocks"
+        } else if topic == self.transactions {
+            "transactions"
+        } else if topic == self.consensus {
+            "consensus"
+        } else if topic == self.evidence {
+            "evidence"
+        } else {
+            "other"
+        }
+    }
+}
+
+/// A sync request.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum SyncRequest {
+    /// The peer's tip and its cumulative weight.
+    Status,
+    /// Main-chain headers after the first locator hash the peer knows
+    /// (Bitcoin's block locator: the tip, then back exponentially to genesis).
+    Headers { locator: Vec<Hash>, max: u32 },
+    /// Blocks by hash.
+    Blocks { hashes: Vec<Hash> },
+}
+
+/// A sync response.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum SyncResponse {
+    Status {
+        genesis: Hash,
+        tip: Hash,
+        height: u64,
+        /// Cumulative weight as big-endian bytes (u128).
+        weight: [u8; 16],
+    },
+    Headers(Vec<Header>),
+    Blocks(Vec<Block>),
+    /// The request was malformed or too large.
+    Refused(String),
+}
+
+/// The request-response codec: a 4-byte big-endian length, then that many bytes
+/// of the one codec; lengths over the limit are refused before reading.
+#[derive(Clone, Debug, Default)]
+pub struct SyncCodec;
+
+pub const SYNC_PROTOCOL: &str = "/generals/sync/1";
+
+async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_SYNC_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("sync frame of {len} bytes is over the limit of {MAX_SYNC_BYTES}"),
+        ));
+    }
+    let mut buf = vec![0u8; len];
+    io.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8]) -> io::Result<()> {
+    let len = u32::try_from(bytes.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
+    io.write_all(&len.to_be_bytes()).await?;
+    io.write_all(bytes).await?;
+    io.close().await
+}
+
+fn invalid(e: codec::CodecError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
+
+#[async_trait]
+impl libp2p::request_response::Codec for SyncCodec {
+    type Protocol = libp2p::StreamProtocol;
+    type Request = SyncRequest;
+    type Response = SyncResponse;
+
+    async fn read_request<T>(&mut self, _: &Self::Protocol, io: &mut T) -> io::Result<SyncRequest>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        let bytes = read_frame(io).await?;
+        codec::decode::<_, MAX_SYNC_BYTES>("sync request", &bytes).map_err(invalid)
+    }
+
+    async fn read_response<T>(&mut self, _: &Self::Protocol, io: &mut T) -> io::Result<SyncResponse>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        let bytes = read_frame(io).await?;
+        codec::decode::<_, MAX_SYNC_BYTES>("sync response", &bytes).map_err(invalid)
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &Self::Protocol,
+        io: &mut T,
+        req: SyncRequest,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &codec::encode(&req)).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &Self::Protocol,
+        io: &mut T,
+        res: SyncResponse,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &codec::encode(&res)).await
+    }
+}
