@@ -474,9 +474,9 @@ impl Driver {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established,
+                num_established: 0,
                 ..
-            } if num_established == 0 => {
+            } => {
                 tracing::info!(peer = %peer_id, "disconnected");
                 self.peers.entry(peer_id).or_default().connected = false;
                 self.sync.forget(&peer_id);
