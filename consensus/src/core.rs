@@ -188,6 +188,9 @@ impl<S: BlockStore> NodeCore<S> {
                     tip,
                 });
             }
+            engine
+                .precheck(&block.header)
+                .map_err(|source| AddError::Invalid { hash, source })?;
             let parent = block.header.parent;
             self.hold_orphan(block);
             added.missing_parent = self.missing_ancestor(&parent);

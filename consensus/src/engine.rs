@@ -101,6 +101,10 @@ pub enum Output {
 pub enum ConsensusError {
     #[error("parent {parent} of the block is unknown")]
     UnknownParent { parent: Hash },
+    #[error("height {got} does not follow the parent's {parent}")]
+    BadHeight { got: u64, parent: u64 },
+    #[error("the parent of this block is invalid")]
+    InvalidParent,
     #[error("the engine's header data is malformed: {reason}")]
     BadConsensusData { reason: String },
     #[error("difficulty {got} in the header, the rules require {expected}")]
@@ -130,6 +134,12 @@ pub trait Consensus {
         headers: &dyn Headers,
         now_ms: u64,
     ) -> Result<(), ConsensusError>;
+
+    /// Checks what a header proves on its own, before its parent is known (a block
+    /// held as an orphan must pass this).
+    fn precheck(&self, _header: &Header) -> Result<(), ConsensusError> {
+        Ok(())
+    }
 
     /// One step: takes an input, returns what the host should do.
     fn handle(&mut self, input: Input, headers: &dyn Headers) -> Vec<Output>;

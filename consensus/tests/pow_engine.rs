@@ -64,7 +64,7 @@ impl Chain {
     fn next(&self, timestamp_ms: u64) -> Block {
         let difficulty = self
             .engine
-            .next_difficulty(&self.tip.header)
+            .next_difficulty(&self.tip.header, &self.store)
             .expect("difficulty");
         let mut b = build_block(
             &self.state,
@@ -180,15 +180,24 @@ fn late_blocks_ease_the_difficulty_and_early_ones_raise_it() {
     let mut c = Chain::new();
     let b = c.next(T0 + 1_000);
     c.push(b);
-    let on_time = c.engine.next_difficulty(&c.tip.header).expect("d");
+    let on_time = c
+        .engine
+        .next_difficulty(&c.tip.header, &c.store)
+        .expect("d");
     let mut slow = Chain::new();
     let b = slow.next(T0 + 11_000);
     slow.push(b);
     let mut fast = Chain::new();
     let b = fast.next(T0 + 1);
     fast.push(b);
-    let late = slow.engine.next_difficulty(&slow.tip.header).expect("d");
-    let early = fast.engine.next_difficulty(&fast.tip.header).expect("d");
+    let late = slow
+        .engine
+        .next_difficulty(&slow.tip.header, &slow.store)
+        .expect("d");
+    let early = fast
+        .engine
+        .next_difficulty(&fast.tip.header, &fast.store)
+        .expect("d");
     assert!(
         late < on_time && on_time < early,
         "{late} {on_time} {early}"
@@ -260,4 +269,31 @@ fn handle_step_table() {
     // Time alone does nothing.
     assert!(e.handle(Input::Tick { now_ms: T0 + 5 }, &store).is_empty());
     c.push(b);
+}
+
+#[test]
+fn a_wrong_height_is_refused() {
+    let c = Chain::new();
+    let mut b = c.next(T0 + 1_000);
+    b.header.height = 5;
+    assert_eq!(
+        c.validate(&b.header, T0 + 1_000),
+        Err(ConsensusError::BadHeight { got: 5, parent: 0 })
+    );
+}
+
+#[test]
+fn an_orphan_must_carry_the_work_it_claims() {
+    let c = Chain::new();
+    let b = c.next(T0 + 1_000);
+    assert_eq!(c.engine.precheck(&b.header), Ok(()));
+    let mut forged = b.clone();
+    forged.header.consensus = PowData {
+        difficulty: 1 << 40,
+    }
+    .encode();
+    assert!(matches!(
+        c.engine.precheck(&forged.header),
+        Err(ConsensusError::InsufficientWork { .. })
+    ));
 }

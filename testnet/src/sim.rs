@@ -53,6 +53,10 @@ pub struct SimArgs {
     /// Heal every cut at a time in seconds (repeatable).
     #[arg(long, value_name = "SECONDS")]
     heal: Vec<u64>,
+    /// A link with its own latency, jitter and loss: A-B:LATENCY_MS[:JITTER_MS[:LOSS]]
+    /// (repeatable), e.g. 0-3:800:100:0.1.
+    #[arg(long, value_name = "A-B:MS[:MS[:LOSS]]")]
+    link: Vec<String>,
     /// Multiply the total hash power at a time: SECONDS:FACTOR (repeatable).
     #[arg(long, value_name = "SECONDS:FACTOR")]
     hashpower_change: Vec<String>,
@@ -107,7 +111,44 @@ fn parse_at<T: std::str::FromStr>(flag: &str, s: &str) -> Result<(u64, T)> {
         .trim()
         .parse()
         .map_err(|_| anyhow::anyhow!("--{flag} {s:?}: {rest:?} is not understood"))?;
-    Ok((at * 1000, v))
+    let at = at
+        .checked_mul(1000)
+        .with_context(|| format!("--{flag} {s:?}: too many seconds"))?;
+    Ok((at, v))
+}
+
+fn parse_link(s: &str) -> Result<(usize, usize, NetConfig)> {
+    let bad = || anyhow::anyhow!("--link {s:?}: expected A-B:LATENCY_MS[:JITTER_MS[:LOSS]]");
+    let mut parts = s.split(':');
+    let (a, b) = parts
+        .next()
+        .and_then(|p| p.split_once('-'))
+        .ok_or_else(bad)?;
+    let a = a.trim().parse().map_err(|_| bad())?;
+    let b = b.trim().parse().map_err(|_| bad())?;
+    let latency_ms = parts
+        .next()
+        .ok_or_else(bad)?
+        .trim()
+        .parse()
+        .map_err(|_| bad())?;
+    let jitter_ms = parts
+        .next()
+        .map_or(Ok(0), |p| p.trim().parse())
+        .map_err(|_| bad())?;
+    let loss = parts
+        .next()
+        .map_or(Ok(0.0), |p| p.trim().parse())
+        .map_err(|_| bad())?;
+    Ok((
+        a,
+        b,
+        NetConfig {
+            latency_ms,
+            jitter_ms,
+            loss,
+        },
+    ))
 }
 
 fn parse_groups(s: &str) -> Result<Vec<Vec<usize>>> {
@@ -157,7 +198,11 @@ impl SimArgs {
             c.schedule.push((at, NetChange::Isolate(node)));
         }
         for at in &self.heal {
-            c.schedule.push((at * 1000, NetChange::Heal));
+            let at = at.checked_mul(1000).context("--heal: too many seconds")?;
+            c.schedule.push((at, NetChange::Heal));
+        }
+        for s in &self.link {
+            c.links.push(parse_link(s)?);
         }
         for s in &self.hashpower_change {
             let (at, f) = parse_at("hashpower-change", s)?;
@@ -334,7 +379,7 @@ fn sweep_honest(args: &SimArgs, k: u64) -> Result<()> {
     let mut interval = 0.0;
     let mut shares = vec![0.0; args.nodes];
     let mut hashpower = Vec::new();
-    for seed in args.seed..args.seed + k {
+    for seed in args.seed..args.seed.saturating_add(k) {
         let r = simulate(args.base(seed)?, EventLog::sink())?;
         converged += u64::from(r.converged);
         orphans += r.orphans as f64 / k as f64;
@@ -379,7 +424,7 @@ fn sweep_selfish(args: &SimArgs, k: u64) -> Result<()> {
     );
     for share in sweep_shares(args, &[0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45]) {
         let mut got = 0.0;
-        for seed in args.seed..args.seed + k {
+        for seed in args.seed..args.seed.saturating_add(k) {
             let r = simulate(args.attacked(seed, share, 0)?, EventLog::sink())?;
             got += r.attack.map_or(0.0, |a| a.main_chain_share) / k as f64;
         }
@@ -406,7 +451,7 @@ fn sweep_private_fork(args: &SimArgs, k: u64) -> Result<()> {
     for share in sweep_shares(args, &[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]) {
         for &z in &args.confirmations {
             let mut wins = 0u64;
-            for seed in args.seed..args.seed + k {
+            for seed in args.seed..args.seed.saturating_add(k) {
                 let r = simulate(args.attacked(seed, share, z)?, EventLog::sink())?;
                 wins += u64::from(r.attack.and_then(|a| a.double_spent).unwrap_or(false));
             }

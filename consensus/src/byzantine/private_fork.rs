@@ -11,6 +11,8 @@ use generals_chain::{Block, Hash, Header, Transaction};
 use std::collections::HashMap;
 
 /// What the attacker does: the payment, its double, and when to give up.
+///
+/// `double_spend` makes the two transactions from one key.
 #[derive(Clone, Debug)]
 pub struct PrivateForkPlan {
     /// The payment to the merchant, sent to the public network.
@@ -54,6 +56,38 @@ pub struct PrivateFork<E> {
     public: HashMap<Hash, Seen>,
     public_blocks: Vec<Block>,
     best_public: Option<Hash>,
+}
+
+impl PrivateForkPlan {
+    /// A plan in which `key` (with no transaction sent yet, nonce 0) pays `amount`
+    /// to `merchant`, and the double sends the same coins back to `key`.
+    pub fn double_spend(
+        key: &generals_chain::Keypair,
+        merchant: generals_chain::PublicKey,
+        amount: u64,
+        chain_id: &str,
+        at_height: u64,
+        confirmations: u64,
+        give_up: u64,
+    ) -> PrivateForkPlan {
+        let pay = |to, fee| {
+            generals_chain::TxBody {
+                chain_id: chain_id.to_string(),
+                sender: key.public(),
+                nonce: 0,
+                fee,
+                action: generals_chain::Action::Transfer { to, amount },
+            }
+            .sign(key)
+        };
+        PrivateForkPlan {
+            payment: pay(merchant, 1),
+            double: pay(key.public(), 2),
+            at_height,
+            confirmations,
+            give_up,
+        }
+    }
 }
 
 impl<E: Consensus> PrivateFork<E> {
@@ -137,7 +171,7 @@ impl<E: Consensus> PrivateFork<E> {
             return Vec::new();
         };
         let private_height = base.height + self.private_blocks.len() as u64;
-        if best.height >= private_height + self.plan.give_up {
+        if best.height >= private_height.saturating_add(self.plan.give_up) {
             self.phase = Phase::GaveUp;
             return self.public_blocks.drain(..).map(Output::Import).collect();
         }
@@ -179,6 +213,9 @@ impl<E: Consensus> Consensus for PrivateFork<E> {
             }
             (Phase::Mining, Input::BlockReceived { block, .. }) => {
                 // The public chain is watched, not followed.
+                if self.public.contains_key(&block.hash()) {
+                    return Vec::new();
+                }
                 self.record_public(&block);
                 self.public_blocks.push(block);
                 let mut out = self.maybe_release();

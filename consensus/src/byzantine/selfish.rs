@@ -9,7 +9,7 @@
 //! here.
 
 use crate::engine::{Consensus, ConsensusError, Headers, Input, Output};
-use generals_chain::{Block, Header};
+use generals_chain::{Block, Hash, Header};
 use std::collections::VecDeque;
 
 /// The selfish miner around an honest engine.
@@ -18,8 +18,9 @@ pub struct Selfish<E> {
     inner: E,
     /// Own blocks not yet published, oldest first.
     withheld: VecDeque<Block>,
-    /// Height of the attacker's own tip.
+    /// The attacker's own tip: its last block, or the honest block it adopted.
     private_height: u64,
+    own_tip: Option<Hash>,
     /// Greatest height of the honest chain seen.
     public_height: u64,
     /// A race of two equal branches is on (Eyal and Sirer's state 0').
@@ -32,6 +33,7 @@ impl<E: Consensus> Selfish<E> {
             inner,
             withheld: VecDeque::new(),
             private_height: 0,
+            own_tip: None,
             public_height: 0,
             racing: false,
         }
@@ -66,14 +68,25 @@ impl<E: Consensus> Consensus for Selfish<E> {
         self.inner.validate(header, headers, now_ms)
     }
 
+    fn precheck(&self, header: &Header) -> Result<(), ConsensusError> {
+        self.inner.precheck(header)
+    }
+
     fn handle(&mut self, input: Input, headers: &dyn Headers) -> Vec<Output> {
         match input {
             Input::NewTip { tip, now_ms } => {
+                if Some(tip.hash()) != self.own_tip && tip.height > 0 {
+                    // The honest chain outweighed ours: adopt it and start over.
+                    self.withheld.clear();
+                    self.racing = false;
+                    self.public_height = self.public_height.max(tip.height);
+                }
                 self.private_height = tip.height;
                 self.inner.handle(Input::NewTip { tip, now_ms }, headers)
             }
             Input::Produced { block, .. } => {
                 self.private_height = block.height();
+                self.own_tip = Some(block.hash());
                 self.withheld.push_back(block.clone());
                 let mut out = vec![Output::Import(block)];
                 if self.racing {
@@ -90,37 +103,26 @@ impl<E: Consensus> Consensus for Selfish<E> {
                 now_ms,
                 from,
             } => {
-                if block.height() <= self.public_height {
-                    // Not longer than what honest miners had: nothing changes,
-                    // but keep it in case the attacker must adopt it.
-                    if self.withheld.is_empty() && !self.racing {
-                        return self.inner.handle(
-                            Input::BlockReceived {
-                                block,
-                                now_ms,
-                                from,
-                            },
-                            headers,
-                        );
-                    }
-                    return Vec::new();
+                // Honest blocks are always stored: fork choice keeps the attacker
+                // on its own branch while that is as heavy (it saw its own first),
+                // and moves it to the honest chain once that is heavier.
+                let height = block.height();
+                let mut out = self.inner.handle(
+                    Input::BlockReceived {
+                        block,
+                        now_ms,
+                        from,
+                    },
+                    headers,
+                );
+                if height <= self.public_height {
+                    return out;
                 }
-                self.public_height = block.height();
+                self.public_height = height;
                 let lead_before = self.private_height as i64 - (self.public_height as i64 - 1);
-                match lead_before {
-                    i64::MIN..=0 => {
-                        // No lead: adopt the honest chain.
-                        self.racing = false;
-                        self.withheld.clear();
-                        self.inner.handle(
-                            Input::BlockReceived {
-                                block,
-                                now_ms,
-                                from,
-                            },
-                            headers,
-                        )
-                    }
+                out.extend(match lead_before {
+                    // No lead: the import above adopts the honest chain.
+                    i64::MIN..=0 => Vec::new(),
                     1 => {
                         // Equal now: publish the one block and race.
                         self.racing = true;
@@ -139,7 +141,8 @@ impl<E: Consensus> Consensus for Selfish<E> {
                         let h = self.public_height;
                         self.publish_up_to(h)
                     }
-                }
+                });
+                out
             }
             other => self.inner.handle(other, headers),
         }

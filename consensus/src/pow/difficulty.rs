@@ -1,9 +1,11 @@
-//! Difficulty: ASERT, the absolutely scheduled exponentially rising target of
-//! Bitcoin Cash (aserti3-2d, Mark Lundeberg 2020), with its integer cubic
-//! approximation of 2^x so every node computes the same value. The target is
-//! scheduled from the genesis block: a chain one half-life behind schedule has
-//! its target doubled (difficulty halved), and ahead of schedule the reverse.
-//! Each step is also bounded to a factor of 4 from the parent's difficulty.
+//! Difficulty: ASERT, the exponential retarget of Bitcoin Cash (aserti3-2d, Mark
+//! Lundeberg 2020), with its integer cubic approximation of 2^x so every node
+//! computes the same value. Each block is anchored at its parent: its target is
+//! the parent's, doubled for every half-life by which the parent's interval ran
+//! over the ideal and halved for every half-life it ran under. (The absolute form
+//! anchors once at a fixed block; anchored at the parent, a chain that restarts
+//! long after its genesis, as testnets do, does not first mine its whole "missed
+//! schedule" at difficulty one.) Each step is also bounded to a factor of 4.
 //!
 //! A difficulty D is the expected number of hashes per block; a work hash meets
 //! it when its first 128 bits, read big-endian, are at most `u128::MAX / D`.
@@ -71,21 +73,26 @@ pub fn asert_target(
     shifted.max(1)
 }
 
-/// The difficulty the rules require of a block whose parent has `parent_difficulty`.
+/// The difficulty the rules require of the child of a block (at `parent_height`,
+/// with `parent_difficulty`, mined at `parent_time_ms` after its own parent at
+/// `grandparent_time_ms`). The genesis block's child has the initial difficulty.
 pub fn next_difficulty(
     initial_difficulty: u128,
-    genesis_time_ms: u64,
-    parent_time_ms: u64,
     parent_height: u64,
     parent_difficulty: u128,
+    parent_time_ms: u64,
+    grandparent_time_ms: u64,
     ideal_ms: u64,
     halflife_ms: u64,
 ) -> u128 {
+    if parent_height == 0 {
+        return initial_difficulty.max(1);
+    }
     let target = asert_target(
-        target_of(initial_difficulty),
-        genesis_time_ms,
+        target_of(parent_difficulty),
+        grandparent_time_ms,
         parent_time_ms,
-        parent_height,
+        1,
         ideal_ms,
         halflife_ms,
     );
@@ -105,31 +112,32 @@ mod tests {
     #[test]
     fn on_schedule_the_difficulty_stays() {
         let d0 = 1u128 << 20;
-        let d = next_difficulty(d0, 0, 50 * IDEAL, 50, d0, IDEAL, HALF);
+        let d = next_difficulty(d0, 50, d0, 50 * IDEAL, 49 * IDEAL, IDEAL, HALF);
         assert!(d.abs_diff(d0) * 1000 < d0, "{d} vs {d0}");
+        assert_eq!(next_difficulty(d0, 0, 7, 0, 0, IDEAL, HALF), d0);
     }
 
     #[test]
-    fn one_halflife_behind_halves_it_and_ahead_doubles_it() {
+    fn one_halflife_late_halves_it_and_early_doubles_it() {
         let d0 = 1u128 << 20;
-        let behind = next_difficulty(d0, 0, 50 * IDEAL + HALF, 50, d0, IDEAL, HALF);
+        let late = next_difficulty(d0, 50, d0, IDEAL + HALF, 0, IDEAL, HALF);
         assert!(
-            (behind as f64 / (d0 / 2) as f64 - 1.0).abs() < 0.001,
-            "{behind}"
+            (late as f64 / (d0 / 2) as f64 - 1.0).abs() < 0.001,
+            "{late}"
         );
-        let ahead = next_difficulty(d0, 0, 50 * IDEAL - HALF, 50, d0, IDEAL, HALF);
+        let early = next_difficulty(d0, 50, d0, 2 * HALF, 3 * HALF - IDEAL, IDEAL, HALF);
         assert!(
-            (ahead as f64 / (d0 * 2) as f64 - 1.0).abs() < 0.001,
-            "{ahead}"
+            (early as f64 / (d0 * 2) as f64 - 1.0).abs() < 0.001,
+            "{early}"
         );
     }
 
     #[test]
     fn a_step_is_bounded_and_extremes_saturate() {
         let d0 = 1u128 << 20;
-        let d = next_difficulty(d0, 0, 0, 1_000, d0, IDEAL, HALF);
+        let d = next_difficulty(d0, 5, d0, 0, 1_000_000, IDEAL, HALF);
         assert_eq!(d, d0 * MAX_STEP);
-        let d = next_difficulty(d0, 0, u64::MAX / 2, 1, d0, IDEAL, HALF);
+        let d = next_difficulty(d0, 5, d0, u64::MAX / 2, 0, IDEAL, HALF);
         assert_eq!(d, d0 / MAX_STEP);
         assert!(asert_target(u128::MAX, 0, u64::MAX / 2, 0, 1, 1) == u128::MAX);
         assert!(asert_target(1, 0, 0, u64::MAX / 2, u64::MAX / 4, 1) >= 1);

@@ -1,7 +1,7 @@
 //! Proof of work after Nakamoto (2008): miners race to find a nonce whose
 //! SHA-256d work hash meets the difficulty; the chain with the most cumulative
-//! work wins. Difficulty follows ASERT toward the target interval (see
-//! `difficulty`). A timestamp must exceed the median of the last 11 blocks and may
+//! work wins. Difficulty follows ASERT toward the target interval, anchored at
+//! each block's parent (see `difficulty`). A timestamp must exceed the median of the last 11 blocks and may
 //! not run more than a set drift ahead of the local clock, so timestamps cannot
 //! warp the difficulty (Bitcoin's median-time-past and future-drift rules).
 //!
@@ -53,7 +53,6 @@ pub const MEDIAN_SPAN: usize = 11;
 pub struct PowEngine {
     params: PowParams,
     genesis: Hash,
-    genesis_time_ms: u64,
     check: WorkCheck,
 }
 
@@ -62,7 +61,6 @@ impl PowEngine {
         PowEngine {
             params,
             genesis: genesis.hash(),
-            genesis_time_ms: genesis.timestamp_ms,
             check,
         }
     }
@@ -80,13 +78,27 @@ impl PowEngine {
     }
 
     /// The difficulty required of a child of `parent`.
-    pub fn next_difficulty(&self, parent: &Header) -> Result<u128, ConsensusError> {
+    pub fn next_difficulty(
+        &self,
+        parent: &Header,
+        headers: &dyn Headers,
+    ) -> Result<u128, ConsensusError> {
+        let grandparent_time = if parent.height == 0 {
+            parent.timestamp_ms
+        } else {
+            headers
+                .header(&parent.parent)
+                .ok_or(ConsensusError::UnknownParent {
+                    parent: parent.parent,
+                })?
+                .timestamp_ms
+        };
         Ok(difficulty::next_difficulty(
             self.params.initial_difficulty.max(1) as u128,
-            self.genesis_time_ms,
-            parent.timestamp_ms,
             parent.height,
             self.difficulty(parent)?,
+            parent.timestamp_ms,
+            grandparent_time,
             self.params.target_block_ms,
             self.params.halflife_ms,
         ))
@@ -110,7 +122,7 @@ impl PowEngine {
     }
 
     fn mine_on(&self, tip: &Header, headers: &dyn Headers) -> Vec<Output> {
-        match self.next_difficulty(tip) {
+        match self.next_difficulty(tip, headers) {
             Ok(difficulty) => vec![Output::Mine {
                 parent: tip.hash(),
                 height: tip.height + 1,
@@ -143,8 +155,14 @@ impl Consensus for PowEngine {
             .ok_or(ConsensusError::UnknownParent {
                 parent: header.parent,
             })?;
+        if Some(header.height) != parent.height.checked_add(1) {
+            return Err(ConsensusError::BadHeight {
+                got: header.height,
+                parent: parent.height,
+            });
+        }
         let got = PowData::decode(&header.consensus)?.difficulty;
-        let expected = self.next_difficulty(&parent)?;
+        let expected = self.next_difficulty(&parent, headers)?;
         if got != expected {
             return Err(ConsensusError::WrongDifficulty { expected, got });
         }
@@ -170,6 +188,23 @@ impl Consensus for PowEngine {
             && !work::meets(&work::work_hash(&header.seal_hash(), nonce), got)
         {
             return Err(ConsensusError::InsufficientWork { difficulty: got });
+        }
+        Ok(())
+    }
+
+    /// Without ancestors: the seal meets the difficulty the header claims, so an
+    /// orphan costs its sender real work.
+    fn precheck(&self, header: &Header) -> Result<(), ConsensusError> {
+        let claimed = PowData::decode(&header.consensus)?.difficulty;
+        let nonce = work::nonce_of(header).ok_or_else(|| ConsensusError::BadSeal {
+            reason: format!("{} bytes, a nonce is 8", header.seal.len()),
+        })?;
+        if self.check == WorkCheck::Real
+            && !work::meets(&work::work_hash(&header.seal_hash(), nonce), claimed)
+        {
+            return Err(ConsensusError::InsufficientWork {
+                difficulty: claimed,
+            });
         }
         Ok(())
     }

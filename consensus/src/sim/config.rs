@@ -4,6 +4,8 @@
 use crate::engine::NodeId;
 use generals_chain::genesis::PowParams;
 
+const HOUR_MS: u64 = 3_600_000;
+
 /// A change of the network at a moment of the run.
 #[derive(Clone, Debug, PartialEq)]
 pub enum NetChange {
@@ -75,6 +77,8 @@ pub struct SimConfig {
     /// Each node's share of the hash power (normalised to sum to 1).
     pub hashpower: Vec<f64>,
     pub net: NetConfig,
+    /// Links that differ from `net`: (node, node, their latency, jitter, loss).
+    pub links: Vec<(NodeId, NodeId, NetConfig)>,
     /// Network changes, at milliseconds from the start.
     pub schedule: Vec<(u64, NetChange)>,
     /// Transfers per second submitted by the workload (0 for none).
@@ -103,6 +107,7 @@ impl SimConfig {
             pow,
             hashpower: vec![1.0; nodes],
             net: NetConfig::default(),
+            links: Vec::new(),
             schedule: Vec::new(),
             tps: 0.0,
             attack: None,
@@ -138,17 +143,44 @@ impl SimConfig {
         {
             return Err("hash power shares must be non-negative and not all zero".into());
         }
-        if !(0.0..1.0).contains(&self.net.loss) {
-            return Err(format!("loss {} is not in [0, 1)", self.net.loss));
+        for net in std::iter::once(&self.net).chain(self.links.iter().map(|(_, _, l)| l)) {
+            if !(0.0..1.0).contains(&net.loss) {
+                return Err(format!("loss {} is not in [0, 1)", net.loss));
+            }
+            if net.latency_ms > HOUR_MS || net.jitter_ms > HOUR_MS {
+                return Err("latency and jitter are at most an hour".into());
+            }
+        }
+        if self
+            .links
+            .iter()
+            .any(|(a, b, _)| *a >= self.nodes || *b >= self.nodes)
+        {
+            return Err("a --link names a node that does not exist".into());
+        }
+        if self.pow.target_block_ms == 0 || self.pow.target_block_ms > HOUR_MS {
+            return Err("the target interval must be 1 ms to an hour".into());
         }
         if let Some(a) = &self.attack {
             if a.node() >= self.nodes {
                 return Err(format!("attacker node {} does not exist", a.node()));
             }
-            if let Attack::Selfish { gamma, .. } = a {
-                if !(0.0..=1.0).contains(gamma) {
+            match a {
+                Attack::Selfish { gamma, .. } if !(0.0..=1.0).contains(gamma) => {
                     return Err(format!("gamma {gamma} is not in [0, 1]"));
                 }
+                Attack::PrivateFork {
+                    confirmations,
+                    give_up,
+                    at_height,
+                    ..
+                } if *confirmations > 1_000 || *give_up > 100_000 || *at_height > 1_000_000 => {
+                    return Err(
+                        "confirmations are at most 1000, give-up 100000 blocks, pay-at 1000000"
+                            .into(),
+                    );
+                }
+                _ => {}
             }
         }
         for (_, change) in &self.schedule {
@@ -164,8 +196,8 @@ impl SimConfig {
                 ));
             }
         }
-        if self.blocks == 0 {
-            return Err("--blocks must be at least 1".into());
+        if self.blocks == 0 || self.blocks > 10_000_000 {
+            return Err("--blocks must be 1 to 10000000".into());
         }
         Ok(())
     }

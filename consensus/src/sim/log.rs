@@ -45,6 +45,9 @@ pub enum EventKind {
     Attack {
         what: String,
     },
+    TxSent {
+        hash: Hash,
+    },
 }
 
 #[derive(Serialize)]

@@ -19,7 +19,7 @@ pub use config::{Attack, NetChange, NetConfig, SimConfig};
 pub use log::{EventKind, EventLog};
 pub use report::{AttackOutcome, SimReport};
 
-use crate::byzantine::{PrivateFork, PrivateForkPlan, Selfish};
+use crate::byzantine::{PrivateFork, PrivateForkPlan, Rush, Selfish};
 use crate::core::{Added, NodeCore};
 use crate::engine::{Consensus, Input, NodeId, Output};
 use crate::pow::{PowEngine, WorkCheck};
@@ -149,6 +149,10 @@ pub struct Simulator {
     hash_factor: f64,
     wallets: Vec<Keypair>,
     attack_txs: Option<(Hash, Hash)>,
+    /// Height of the block holding the attacker's payment on the reference node's
+    /// main chain, and whether the merchant ever saw it confirmed.
+    payment_at: Option<u64>,
+    merchant_confirmed: bool,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -214,32 +218,17 @@ impl Simulator {
                     give_up,
                     at_height,
                 }) if *node == i => {
-                    let pay = |to, fee| {
-                        TxBody {
-                            chain_id: CHAIN_ID.into(),
-                            sender: key.public(),
-                            nonce: 0,
-                            fee,
-                            action: Action::Transfer {
-                                to,
-                                amount: 500_000,
-                            },
-                        }
-                        .sign(&key)
-                    };
-                    let payment = pay(merchant_key().public(), 1);
-                    let double = pay(key.public(), 2);
-                    attack_txs = Some((payment.hash(), double.hash()));
-                    Box::new(PrivateFork::new(
-                        honest,
-                        PrivateForkPlan {
-                            payment,
-                            double,
-                            at_height: *at_height,
-                            confirmations: *confirmations,
-                            give_up: *give_up,
-                        },
-                    ))
+                    let plan = PrivateForkPlan::double_spend(
+                        &key,
+                        merchant_key().public(),
+                        500_000,
+                        CHAIN_ID,
+                        *at_height,
+                        *confirmations,
+                        *give_up,
+                    );
+                    attack_txs = Some((plan.payment.hash(), plan.double.hash()));
+                    Box::new(PrivateFork::new(honest, plan))
                 }
                 _ => Box::new(honest),
             };
@@ -261,7 +250,10 @@ impl Simulator {
             });
         }
         let rush = match &config.attack {
-            Some(Attack::Selfish { node, gamma }) => Some((*node, *gamma)),
+            Some(Attack::Selfish { node, gamma }) => Some(Rush {
+                attacker: *node,
+                gamma: *gamma,
+            }),
             _ => None,
         };
         let wallets = (0..WORKLOAD_ACCOUNTS)
@@ -274,7 +266,7 @@ impl Simulator {
             .saturating_mul(20)
             .saturating_add(config.quiet_ms);
         Ok(Simulator {
-            net: Network::new(config.nodes, config.net.clone(), rush),
+            net: Network::new(config.nodes, config.net.clone(), &config.links, rush),
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             stats: Stats {
                 produced: vec![0; config.nodes],
@@ -292,6 +284,8 @@ impl Simulator {
             hash_factor: 1.0,
             wallets,
             attack_txs,
+            payment_at: None,
+            merchant_confirmed: false,
             config,
         })
     }
@@ -339,7 +333,7 @@ impl Simulator {
             let tip = self.genesis.block().map_err(|e| e.to_string())?.header;
             let now_ms = self.at();
             self.step(i, Input::NewTip { tip, now_ms }, None);
-            let offset = self.config.announce_ms + i as u64;
+            let offset = self.config.announce_ms.saturating_add(i as u64);
             self.schedule(offset, Ev::Announce { node: i });
         }
         for (i, (at, _)) in self.config.schedule.clone().iter().enumerate() {
@@ -368,7 +362,7 @@ impl Simulator {
             &self.config,
             &self.nodes_cores(),
             &self.stats,
-            self.attack_txs,
+            self.attack_txs.filter(|_| self.merchant_confirmed),
             self.now,
         );
         Ok((report, self.nodes.into_iter().map(|n| n.core).collect()))
@@ -604,13 +598,8 @@ impl Simulator {
                 }
                 Output::SendTransaction(tx) => {
                     let t = self.at();
-                    self.log.record(
-                        t,
-                        Some(node),
-                        &EventKind::Attack {
-                            what: format!("sends payment {}", tx.hash()),
-                        },
-                    );
+                    self.log
+                        .record(t, Some(node), &EventKind::TxSent { hash: tx.hash() });
                     self.send_all(node, Msg::Tx(tx));
                 }
                 Output::Submit(tx) => self.submit(node, tx),
@@ -697,6 +686,7 @@ impl Simulator {
             };
             self.log.record(now_ms, Some(node), &kind);
         }
+        self.watch_payment(node, &change);
         if self.mining && change.to.height >= self.config.blocks {
             self.settle();
         }
@@ -725,8 +715,45 @@ impl Simulator {
         }
         if self.mining && self.agreed() {
             self.pause_mining();
-            let wait = 4 * (self.config.net.latency_ms + self.config.net.jitter_ms) + 1;
+            let slowest = std::iter::once(&self.config.net)
+                .chain(self.config.links.iter().map(|(_, _, l)| l))
+                .map(|l| l.latency_ms.saturating_add(l.jitter_ms))
+                .max()
+                .unwrap_or(0);
+            let wait = slowest.saturating_mul(4).saturating_add(1);
             self.schedule(wait, Ev::Verify);
+        }
+    }
+
+    /// The merchant is the reference (first honest) node: it sees the payment
+    /// confirmed once it lies `confirmations` deep in its main chain.
+    fn watch_payment(&mut self, node: NodeId, change: &crate::core::TipChange) {
+        let (
+            Some((payment, _)),
+            Some(Attack::PrivateFork {
+                node: attacker,
+                confirmations,
+                ..
+            }),
+        ) = (self.attack_txs, &self.config.attack)
+        else {
+            return;
+        };
+        let reference = usize::from(*attacker == 0);
+        if node != reference {
+            return;
+        }
+        let holds = |b: &Block| b.transactions.iter().any(|t| t.hash() == payment);
+        if change.undone.iter().any(holds) {
+            self.payment_at = None;
+        }
+        if let Some(b) = change.applied.iter().find(|b| holds(b)) {
+            self.payment_at = Some(b.height());
+        }
+        if let Some(at) = self.payment_at {
+            if change.to.height + 1 >= at.saturating_add(*confirmations) {
+                self.merchant_confirmed = true;
+            }
         }
     }
 

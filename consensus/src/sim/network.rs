@@ -1,27 +1,39 @@
-//! The simulated network: every node linked to every other, each link with
-//! latency, jitter and loss; partitions that cut or isolate; and, for selfish
-//! mining, the attacker's privileged position (it hears every block at once, and a
-//! share gamma of honest nodes hear its blocks before anyone else's).
+//! The simulated network: every node linked to every other, each link with its
+//! latency, jitter and loss (one default, and overrides per link); partitions that
+//! cut or isolate; and, where an attack asks for it, a network proxy (the selfish
+//! miner's `Rush`) that changes the delays of the attacker's messages.
 
 use super::config::{NetChange, NetConfig};
+use crate::byzantine::Rush;
 use crate::engine::NodeId;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
 pub struct Network {
     config: NetConfig,
+    /// Links with their own latency, jitter and loss, by (lower, higher) node.
+    links: BTreeMap<(NodeId, NodeId), NetConfig>,
     /// Group of each node while the network is cut.
     groups: Option<Vec<usize>>,
     isolated: Vec<bool>,
-    /// The selfish attacker and its gamma.
-    rush: Option<(NodeId, f64)>,
+    rush: Option<Rush>,
 }
 
 impl Network {
-    pub fn new(nodes: usize, config: NetConfig, rush: Option<(NodeId, f64)>) -> Network {
+    pub fn new(
+        nodes: usize,
+        config: NetConfig,
+        links: &[(NodeId, NodeId, NetConfig)],
+        rush: Option<Rush>,
+    ) -> Network {
         Network {
             config,
+            links: links
+                .iter()
+                .map(|(a, b, c)| ((*a.min(b), *a.max(b)), c.clone()))
+                .collect(),
             groups: None,
             isolated: vec![false; nodes],
             rush,
@@ -63,6 +75,7 @@ impl Network {
     pub fn quiet(&mut self) {
         self.apply(&NetChange::Heal);
         self.config.loss = 0.0;
+        self.links.values_mut().for_each(|l| l.loss = 0.0);
     }
 
     /// The delay of a message from `from` to `to`, or `None` if it is lost.
@@ -76,25 +89,22 @@ impl Network {
         if !self.connected(from, to) {
             return None;
         }
-        if self.config.loss > 0.0 && rng.gen_bool(self.config.loss) {
+        let link = self
+            .links
+            .get(&(from.min(to), from.max(to)))
+            .unwrap_or(&self.config);
+        if link.loss > 0.0 && rng.gen_bool(link.loss) {
             return None;
         }
-        let jitter = if self.config.jitter_ms > 0 {
-            rng.gen_range(0..=self.config.jitter_ms)
+        let jitter = if link.jitter_ms > 0 {
+            rng.gen_range(0..=link.jitter_ms)
         } else {
             0
         };
-        let normal = self.config.latency_ms + jitter;
-        match self.rush {
-            Some((attacker, _)) if to == attacker => Some(0),
-            Some((attacker, gamma)) if from == attacker && is_block => {
-                if rng.gen_bool(gamma) {
-                    Some(0)
-                } else {
-                    Some(2 * normal + 1)
-                }
-            }
-            _ => Some(normal),
-        }
+        let normal = link.latency_ms.saturating_add(jitter);
+        Some(match &self.rush {
+            Some(rush) => rush.delay(from, to, is_block, normal, rng),
+            None => normal,
+        })
     }
 }

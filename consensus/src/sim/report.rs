@@ -13,8 +13,8 @@ pub struct AttackOutcome {
     pub kind: String,
     pub attacker: usize,
     pub attacker_share: f64,
-    /// Private fork: the payment is gone from the honest main chain and its
-    /// double is there.
+    /// Private fork: the merchant saw the payment confirmed, and in the end it
+    /// is gone from the honest main chain and its double is there.
     pub double_spent: Option<bool>,
     /// The attacker's share of the honest main chain's blocks.
     pub main_chain_share: f64,
