@@ -166,7 +166,10 @@ pub fn dev_genesis(kind: &str, validator: &Keypair) -> Result<Genesis> {
     };
     let g = Genesis {
         chain_id: "generals-dev".into(),
-        timestamp_ms: 1_700_000_000_000,
+        // Now, so the first blocks are mined on schedule.
+        timestamp_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
         consensus,
         block_reward: 50,
         slashing: Slashing::default(),
