@@ -1,11 +1,343 @@
-//! `generals`: the user's client for a generals node (keys, send, balance, mine,
-//! forge, stake, status, tips, blocks, evidence) over the node's HTTP API. The
-//! commands arrive with the node; until then the binary only says so.
+//! `generals`: the user's client for a generals node, over its HTTP API. Human
+//! tables by default, `--json` for scripts; every failure is one line on stderr
+//! and a non-zero exit.
+//!
+//! Layout: `main` (commands), `client` (HTTP), `keys` (key sources).
+
+mod client;
+mod keys;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use client::Client;
+use generals_chain::{Action, PublicKey, TxBody};
+use generals_node::api::types::*;
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(
+    name = "generals",
+    version,
+    about = "Client of a generals node",
+    after_help = "Examples:
+  generals status
+  generals --node http://127.0.0.1:8646 tips
+  generals keygen --out alice.json
+  generals balance $(generals keygen --out bob.json --quiet)
+  generals send --from dev:dev-0 --to <KEY> --amount 1000 --fee 2
+  generals mine 3
+  generals tx <HASH> --json
+
+Keys: --from takes a key file written by `generals keygen`, or dev:NAME for the
+development accounts of a dev or testnet genesis (dev:dev-0 .. dev:dev-3)."
+)]
+struct Cli {
+    /// The node's API.
+    #[arg(
+        long,
+        global = true,
+        default_value = "http://127.0.0.1:8645",
+        env = "GENERALS_NODE"
+    )]
+    node: String,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Make a new key and write it to a file (mode 0600).
+    Keygen {
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Print only the public key.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// The node's chain, tip, peers and miner.
+    Status,
+    /// An account's balance, nonce and stake.
+    Balance { key: String },
+    /// Send coins.
+    Send {
+        /// Key file, or dev:NAME.
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        amount: String,
+        #[arg(long, default_value = "1")]
+        fee: String,
+        /// Nonce (default: the account's next, counting the mempool).
+        #[arg(long)]
+        nonce: Option<u64>,
+    },
+    /// Where a transaction stands.
+    Tx { hash: String },
+    /// Mine N blocks now.
+    Mine {
+        #[arg(default_value_t = 1)]
+        blocks: u64,
+    },
+    /// Start or stop the miner.
+    Miner {
+        #[arg(value_parser = ["start", "stop"])]
+        action: String,
+    },
+    /// A block by height or hash.
+    Block { id: String },
+    /// Heads of the fork tree.
+    Tips,
+    /// Connected and known peers.
+    Peers,
+    /// Transactions waiting for a block.
+    Mempool,
+}
 
 fn main() -> std::process::ExitCode {
-    eprintln!(
-        "generals {}: the client arrives with the node; the chain core is built (see README.md)",
-        env!("CARGO_PKG_VERSION")
-    );
-    std::process::ExitCode::from(2)
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("generals: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_amount(what: &str, s: &str) -> Result<u64> {
+    s.replace('_', "")
+        .parse()
+        .with_context(|| format!("{what} {s:?} is not a whole number of coins"))
+}
+
+fn parse_key(s: &str) -> Result<PublicKey> {
+    if let Some(name) = s.strip_prefix("dev:") {
+        return Ok(generals_chain::Keypair::dev(name).public());
+    }
+    s.parse()
+        .with_context(|| format!("{s:?} is not an account (64 hex digits, or dev:NAME)"))
+}
+
+fn print<T: serde::Serialize>(json: bool, value: &T, human: impl FnOnce(&T)) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        human(value);
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let c = Client::new(&cli.node)?;
+    let json = cli.json;
+    match cli.command {
+        Command::Keygen { out, quiet } => {
+            let key = generals_chain::Keypair::generate();
+            generals_chain::crypto::write_key_file(&out, &key)?;
+            let v = json!({ "public_key": key.public(), "file": out });
+            if quiet && !json {
+                println!("{}", key.public());
+                return Ok(());
+            }
+            print(json, &v, |_| {
+                println!("wrote {} for account {}", out.display(), key.public())
+            })
+        }
+        Command::Status => {
+            let s: Status = c.get("/status")?;
+            print(json, &s, |s| {
+                println!(
+                    "chain      {} ({}), genesis {}",
+                    s.chain_id,
+                    s.consensus,
+                    s.genesis.short()
+                );
+                println!("height     {}", s.height);
+                println!("tip        {}", s.tip);
+                println!("weight     {}", s.weight);
+                println!("peers      {}", s.peers);
+                println!("mempool    {}", s.mempool);
+                println!(
+                    "mining     {} ({:.0} H/s)",
+                    if s.mining { "yes" } else { "no" },
+                    s.hashrate
+                );
+                println!("peer id    {}", s.peer_id);
+                println!("validator  {}", s.validator);
+            })
+        }
+        Command::Balance { key } => {
+            let key = parse_key(&key)?;
+            let a: AccountView = c.get(&format!("/account/{key}"))?;
+            print(json, &a, |a| {
+                println!("account    {}", a.key);
+                println!("balance    {}", a.account.balance);
+                println!("bonded     {}", a.account.bonded);
+                println!("nonce      {} (next {})", a.account.nonce, a.next_nonce);
+                if a.account.jailed {
+                    println!("jailed     yes");
+                }
+            })
+        }
+        Command::Send {
+            from,
+            to,
+            amount,
+            fee,
+            nonce,
+        } => {
+            let amount = parse_amount("amount", &amount)?;
+            let fee = parse_amount("fee", &fee)?;
+            let to = parse_key(&to)?;
+            let key = keys::load(&from)?;
+            let status: Status = c.get("/status")?;
+            let nonce = match nonce {
+                Some(n) => n,
+                None => {
+                    c.get::<AccountView>(&format!("/account/{}", key.public()))?
+                        .next_nonce
+                }
+            };
+            let tx = TxBody {
+                chain_id: status.chain_id,
+                sender: key.public(),
+                nonce,
+                fee,
+                action: Action::Transfer { to, amount },
+            }
+            .sign(&key);
+            let s: Submitted = c.post("/tx", &json!({ "tx": tx }))?;
+            print(json, &s, |s| {
+                println!(
+                    "sent {amount} to {to}: transaction {} (nonce {nonce})",
+                    s.hash
+                )
+            })
+        }
+        Command::Tx { hash } => {
+            let t: TxStatus = c.get(&format!("/tx/{hash}"))?;
+            print(json, &t, |t| {
+                println!("transaction {}", t.hash);
+                match (t.height, &t.block) {
+                    (Some(h), Some(b)) => println!(
+                        "included    at height {h} in {} ({} confirmations)",
+                        b.short(),
+                        t.confirmations
+                    ),
+                    _ => println!("pending     in the mempool"),
+                }
+                println!(
+                    "from        {} (nonce {}, fee {})",
+                    t.tx.body.sender, t.tx.body.nonce, t.tx.body.fee
+                );
+                println!(
+                    "action      {}",
+                    serde_json::to_string(&t.tx.body.action).unwrap_or_default()
+                );
+            })
+        }
+        Command::Mine { blocks } => {
+            if blocks == 0 {
+                bail!("mine at least 1 block");
+            }
+            let m: Mined = c.post("/mine", &json!({ "blocks": blocks }))?;
+            print(json, &m, |m| {
+                for h in &m.blocks {
+                    println!("{h}");
+                }
+            })
+        }
+        Command::Miner { action } => {
+            let m: MinerState = c.post(&format!("/miner/{action}"), &json!({}))?;
+            print(json, &m, |m| {
+                println!("miner {}", if m.mining { "running" } else { "stopped" })
+            })
+        }
+        Command::Block { id } => {
+            let b: BlockView = c.get(&format!("/block/{id}"))?;
+            print(json, &b, |b| {
+                println!("block      {}", b.hash);
+                println!(
+                    "height     {}{}",
+                    b.height,
+                    if b.main_chain {
+                        ""
+                    } else {
+                        " (not on the main chain)"
+                    }
+                );
+                println!("parent     {}", b.parent);
+                println!("time       {} ms", b.timestamp_ms);
+                println!("producer   {}", b.producer);
+                println!("state root {}", b.state_root);
+                if let Some(d) = &b.difficulty {
+                    println!("difficulty {d}");
+                }
+                println!("txs        {}", b.transactions.len());
+                for t in &b.transactions {
+                    println!(
+                        "  {} from {} nonce {}",
+                        t.hash.short(),
+                        t.tx.body.sender,
+                        t.tx.body.nonce
+                    );
+                }
+            })
+        }
+        Command::Tips => {
+            let t: Vec<TipView> = c.get("/tips")?;
+            print(json, &t, |t| {
+                println!(
+                    "{:<10} {:>8} {:<11} {:>10} {:>14}",
+                    "tip", "height", "status", "branch", "weight"
+                );
+                for x in t {
+                    println!(
+                        "{:<10} {:>8} {:<11} {:>10} {:>14}",
+                        x.hash.short(),
+                        x.height,
+                        x.status,
+                        x.branch_len,
+                        x.weight
+                    );
+                }
+            })
+        }
+        Command::Peers => {
+            let p: Vec<PeerView> = c.get("/peers")?;
+            print(json, &p, |p| {
+                println!("{:<54} {:<10} {:>8}", "peer", "state", "penalty");
+                for x in p {
+                    let state = if x.blocked {
+                        "blocked"
+                    } else if x.connected {
+                        "connected"
+                    } else {
+                        "known"
+                    };
+                    println!("{:<54} {:<10} {:>8}", x.peer_id, state, x.penalty);
+                }
+            })
+        }
+        Command::Mempool => {
+            let m: Vec<TxView> = c.get("/mempool")?;
+            print(json, &m, |m| {
+                println!("{} transactions", m.len());
+                for t in m {
+                    println!(
+                        "{} from {} nonce {} fee {}",
+                        t.hash.short(),
+                        t.tx.body.sender,
+                        t.tx.body.nonce,
+                        t.tx.body.fee
+                    );
+                }
+            })
+        }
+    }
 }

@@ -10,8 +10,10 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use generals_chain::{codec, Block, Hash, Header};
 use std::io;
 
-/// Largest sync message (a batch of blocks).
-pub const MAX_SYNC_BYTES: usize = codec::MAX_BLOCK_BYTES;
+/// Largest sync response (a batch of blocks, at least one whole block).
+pub const MAX_SYNC_BYTES: usize = codec::MAX_BLOCK_BYTES + (128 << 10);
+/// Largest sync request (a locator of at most 256 hashes, or 16 block hashes).
+pub const MAX_SYNC_REQUEST_BYTES: usize = 16 << 10;
 /// Most headers in one response.
 pub const MAX_HEADERS: usize = 512;
 /// Most blocks asked for in one request.
@@ -96,18 +98,26 @@ pub struct SyncCodec;
 
 pub const SYNC_PROTOCOL: &str = "/generals/sync/1";
 
-async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
+/// Reads a frame of at most `limit` bytes; the buffer grows as bytes arrive,
+/// so a length prefix alone allocates nothing.
+async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, limit: usize) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_SYNC_BYTES {
+    if len > limit {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("sync frame of {len} bytes is over the limit of {MAX_SYNC_BYTES}"),
+            format!("sync frame of {len} bytes is over the limit of {limit}"),
         ));
     }
-    let mut buf = vec![0u8; len];
-    io.read_exact(&mut buf).await?;
+    let mut buf = Vec::new();
+    io.take(len as u64).read_to_end(&mut buf).await?;
+    if buf.len() != len {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "sync frame cut short",
+        ));
+    }
     Ok(buf)
 }
 
@@ -133,15 +143,15 @@ impl libp2p::request_response::Codec for SyncCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        let bytes = read_frame(io).await?;
-        codec::decode::<_, MAX_SYNC_BYTES>("sync request", &bytes).map_err(invalid)
+        let bytes = read_frame(io, MAX_SYNC_REQUEST_BYTES).await?;
+        codec::decode::<_, MAX_SYNC_REQUEST_BYTES>("sync request", &bytes).map_err(invalid)
     }
 
     async fn read_response<T>(&mut self, _: &Self::Protocol, io: &mut T) -> io::Result<SyncResponse>
     where
         T: AsyncRead + Unpin + Send,
     {
-        let bytes = read_frame(io).await?;
+        let bytes = read_frame(io, MAX_SYNC_BYTES).await?;
         codec::decode::<_, MAX_SYNC_BYTES>("sync response", &bytes).map_err(invalid)
     }
 

@@ -33,6 +33,7 @@ pub enum ApiCmd {
     Tips(oneshot::Sender<Vec<TipView>>),
     Account(PublicKey, oneshot::Sender<AccountView>),
     Submit(Transaction, oneshot::Sender<Result<Hash, String>>),
+    Tx(Hash, oneshot::Sender<Option<TxStatus>>),
     Mempool(oneshot::Sender<Vec<TxView>>),
     Peers(oneshot::Sender<Vec<PeerView>>),
     Mine(u64, oneshot::Sender<Result<Vec<Hash>, String>>),
@@ -110,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tips", get(tips))
         .route("/account/{key}", get(account))
         .route("/tx", post(submit))
+        .route("/tx/{hash}", get(tx_status))
         .route("/mempool", get(mempool))
         .route("/peers", get(peers))
         .route("/mine", post(mine))
@@ -177,6 +179,25 @@ async fn submit(
         .await?
         .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e))?;
     Ok(Json(Submitted { hash }))
+}
+
+async fn tx_status(
+    State(s): State<AppState>,
+    Path(hash): Path<String>,
+) -> Result<Json<TxStatus>, ApiError> {
+    let h: Hash = hash.parse().map_err(|_| {
+        bad(format!(
+            "{hash:?} is not a transaction hash (64 hex digits)"
+        ))
+    })?;
+    ask(&s, |r| ApiCmd::Tx(h, r))
+        .await?
+        .map(Json)
+        .ok_or_else(|| {
+            not_found(format!(
+                "no transaction {hash} in the mempool or the last 1000 blocks"
+            ))
+        })
 }
 
 async fn mempool(State(s): State<AppState>) -> Result<Json<Vec<TxView>>, ApiError> {

@@ -145,3 +145,16 @@ pub enum NodeEvent {
         reason: String,
     },
 }
+
+/// `GET /tx/{hash}`: where a transaction stands.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TxStatus {
+    pub hash: Hash,
+    /// `pending` (in the mempool) or `included` (on the main chain).
+    pub status: String,
+    pub block: Option<Hash>,
+    pub height: Option<u64>,
+    /// Blocks on top of the including block, itself counted.
+    pub confirmations: u64,
+    pub tx: Transaction,
+}

@@ -730,6 +730,9 @@ impl Driver {
                 };
                 let _ = r.send(result);
             }
+            ApiCmd::Tx(hash, r) => {
+                let _ = r.send(self.find_tx(&hash));
+            }
             ApiCmd::Mempool(r) => {
                 let txs = self
                     .p
@@ -759,7 +762,7 @@ impl Driver {
                 let _ = r.send(v);
             }
             ApiCmd::Mine(n, r) => {
-                if self.generate.is_some() {
+                if self.generate.as_ref().is_some_and(|g| !g.reply.is_closed()) {
                     let _ = r.send(Err("already mining blocks on request".into()));
                     return;
                 }
@@ -776,6 +779,12 @@ impl Driver {
                 self.refresh_template();
             }
             ApiCmd::Miner(on, r) => {
+                if let Some(g) = self.generate.take() {
+                    let _ = g.reply.send(Err(
+                        "the miner was stopped or started by another call".into()
+                    ));
+                    self.p.miner.set_flat_out(false);
+                }
                 self.mining = on;
                 self.p.miner.set_running(on);
                 if on {
@@ -804,6 +813,36 @@ impl Driver {
                 let _ = reply.send(result);
             }
         }
+    }
+
+    /// A transaction in the mempool or in the last 1,000 main-chain blocks (a
+    /// scan, as there is no transaction index yet).
+    fn find_tx(&self, hash: &Hash) -> Option<TxStatus> {
+        let core = &self.p.core;
+        if let Some(tx) = core.mempool().get(hash) {
+            return Some(TxStatus {
+                hash: *hash,
+                status: "pending".into(),
+                block: None,
+                height: None,
+                confirmations: 0,
+                tx: tx.clone(),
+            });
+        }
+        let ledger = core.ledger();
+        let tip = ledger.tip().height;
+        (tip.saturating_sub(1_000)..=tip).rev().find_map(|h| {
+            let block = ledger.block_at(h).ok().flatten()?;
+            let tx = block.transactions.iter().find(|t| t.hash() == *hash)?;
+            Some(TxStatus {
+                hash: *hash,
+                status: "included".into(),
+                block: Some(block.hash()),
+                height: Some(h),
+                confirmations: tip - h + 1,
+                tx: tx.clone(),
+            })
+        })
     }
 
     fn status(&self) -> Status {

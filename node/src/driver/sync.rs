@@ -8,7 +8,7 @@ use crate::protocol::{
     SyncRequest, SyncResponse, MAX_BLOCKS_PER_REQUEST, MAX_HEADERS, MAX_SYNC_BYTES,
 };
 use generals_chain::{BlockStore, Hash};
-use generals_consensus::Input;
+use generals_consensus::{Consensus, Input};
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::PeerId;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -24,11 +24,21 @@ pub struct SyncState {
     queue: HashMap<PeerId, VecDeque<Hash>>,
     /// Hashes asked for and not yet answered.
     asked: HashSet<Hash>,
+    /// Peers with a headers request in flight: one at a time each.
+    headers_inflight: HashSet<PeerId>,
 }
+
+/// Bodies queued per peer at most; more headers are asked for once it drains.
+const MAX_QUEUE: usize = 2_048;
 
 impl SyncState {
     pub fn forget(&mut self, peer: &PeerId) {
-        self.queue.remove(peer);
+        if let Some(queued) = self.queue.remove(peer) {
+            for h in queued {
+                self.asked.remove(&h);
+            }
+        }
+        self.headers_inflight.remove(peer);
         let gone: Vec<OutboundRequestId> = self
             .inflight
             .iter()
@@ -77,6 +87,9 @@ impl Driver {
     }
 
     pub(super) fn request_headers(&mut self, peer: PeerId) {
+        if !self.sync.headers_inflight.insert(peer) {
+            return;
+        }
         let locator = self.locator();
         self.send_request(
             peer,
@@ -218,7 +231,8 @@ impl Driver {
                 for h in hashes {
                     if let Some(b) = core.block(&h) {
                         size += b.encode().len();
-                        if size > MAX_SYNC_BYTES - 4096 {
+                        // Always at least one block, however large.
+                        if size > MAX_SYNC_BYTES - 65_536 && !blocks.is_empty() {
                             break;
                         }
                         blocks.push(b);
@@ -248,33 +262,41 @@ impl Driver {
                     .tree()
                     .get(&self.p.core.tip().hash)
                     .map_or(0, |n| n.cumulative);
-                if u128::from_be_bytes(weight) > ours && !self.p.core.knows(&tip) {
+                // Behind, or holding the peer's tip only as an orphan: ask again.
+                if u128::from_be_bytes(weight) > ours
+                    && self.p.core.missing_ancestor(&tip).is_some()
+                {
                     self.request_headers(peer);
                 }
             }
             SyncResponse::Headers(headers) => {
+                self.sync.headers_inflight.remove(&peer);
+                // Headers must link up, each to the one before it, and carry the
+                // work they claim; a peer that sends others is penalised.
+                let linked = headers
+                    .windows(2)
+                    .all(|w| w[1].parent == w[0].hash() && w[1].height == w[0].height + 1);
+                if !linked || headers.iter().any(|h| self.p.engine.precheck(h).is_err()) {
+                    self.penalize(peer, "headers that do not link up or lack their work");
+                    return;
+                }
                 let full = headers.len() >= MAX_HEADERS;
+                let queued = self.sync.queue.get(&peer).map_or(0, VecDeque::len);
+                let room = MAX_QUEUE.saturating_sub(queued);
                 let wanted: Vec<Hash> = headers
                     .iter()
                     .map(|h| h.hash())
                     .filter(|h| !self.p.core.knows(h) && !self.sync.asked.contains(h))
+                    .take(room)
                     .collect();
                 for h in &wanted {
                     self.sync.asked.insert(*h);
                 }
                 self.sync.queue.entry(peer).or_default().extend(wanted);
                 self.pump(peer);
-                if full {
-                    if let Some(last) = headers.last() {
-                        self.send_request(
-                            peer,
-                            SyncRequest::Headers {
-                                locator: vec![last.hash()],
-                                max: MAX_HEADERS as u32,
-                            },
-                        );
-                    }
-                }
+                // More after these: the periodic status check asks again once the
+                // queue has drained and the peer is still ahead.
+                let _ = full;
             }
             SyncResponse::Blocks(blocks) => {
                 let from = self.peer_id_of(peer);
