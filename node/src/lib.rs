@@ -9,7 +9,8 @@
 //! - `miner`: the mining threads;
 //! - `driver`: the event loop;
 //! - `api`: the HTTP API (axum), its JSON types in `api::types`;
-//! - `metrics`: Prometheus metrics.
+//! - `metrics`: Prometheus metrics;
+//! - `run`: start-up of a node from its home folder.
 
 // The driver and the API hold libp2p and axum values that have no Debug.
 #![allow(missing_debug_implementations)]
@@ -21,3 +22,4 @@ pub mod metrics;
 pub mod miner;
 pub mod net;
 pub mod protocol;
+pub mod run;

@@ -1,20 +1,10 @@
 //! `generals-node`: `init` writes a node's home folder, `run` starts the node.
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
-use generals_chain::{ConsensusSpec, SledStore};
-use generals_consensus::core::NodeCore;
-use generals_consensus::pow::{PowEngine, WorkCheck};
-use generals_consensus::Consensus;
-use generals_node::api::{self, AppState};
-use generals_node::config::{self, Home, NodeConfig, RunInfo};
-use generals_node::driver::{Driver, DriverParts};
-use generals_node::metrics::Metrics;
-use generals_node::miner::Miner;
-use generals_node::{net, protocol::Topics};
+use generals_node::config::{self, NodeConfig};
+use generals_node::run::Overrides;
 use std::path::PathBuf;
-use std::sync::Arc;
-
 #[derive(Parser)]
 #[command(
     name = "generals-node",
@@ -54,57 +44,6 @@ enum Command {
     },
 }
 
-/// Settings that override config.toml.
-#[derive(clap::Args, Debug, Default)]
-struct Overrides {
-    /// libp2p listen address, e.g. /ip4/127.0.0.1/tcp/0.
-    #[arg(long)]
-    listen: Option<String>,
-    /// HTTP API address, e.g. 127.0.0.1:0.
-    #[arg(long)]
-    api: Option<String>,
-    /// A peer to dial (repeatable): /ip4/HOST/tcp/PORT/p2p/PEER_ID.
-    #[arg(long)]
-    bootstrap: Vec<String>,
-    /// Mine from the start.
-    #[arg(long)]
-    mine: bool,
-    #[arg(long)]
-    miner_threads: Option<usize>,
-    /// Hashes per second across the miner threads.
-    #[arg(long)]
-    hashrate_limit: Option<u64>,
-    /// Log filter when RUST_LOG is not set, e.g. info or debug.
-    #[arg(long)]
-    log: Option<String>,
-}
-
-impl Overrides {
-    fn apply(&self, c: &mut NodeConfig) {
-        if let Some(v) = &self.listen {
-            c.listen = v.clone();
-        }
-        if let Some(v) = &self.api {
-            c.api = v.clone();
-        }
-        if !self.bootstrap.is_empty() {
-            c.bootstrap = self.bootstrap.clone();
-        }
-        if self.mine {
-            c.mine = true;
-        }
-        if let Some(v) = self.miner_threads {
-            c.miner_threads = v;
-        }
-        if self.hashrate_limit.is_some() {
-            c.hashrate_limit = self.hashrate_limit;
-        }
-        if let Some(v) = &self.log {
-            c.log = v.clone();
-        }
-    }
-}
-
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -114,7 +53,7 @@ fn main() -> std::process::ExitCode {
             consensus,
             overrides,
         } => init(home, genesis, consensus, overrides),
-        Command::Run { home, overrides } => run(home, overrides),
+        Command::Run { home, overrides } => generals_node::run::run(home, overrides),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -144,131 +83,4 @@ fn init(
     );
     println!("start it with: generals-node run --home {}", home.display());
     Ok(())
-}
-
-fn run(home: PathBuf, overrides: Overrides) -> Result<()> {
-    let h = Home::new(&home);
-    let mut config = h.load_config()?;
-    overrides.apply(&mut config);
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.clone());
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).context("bad log filter")?)
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(serve(h, config))
-}
-
-async fn serve(h: Home, config: NodeConfig) -> Result<()> {
-    let genesis = h.load_genesis()?;
-    let genesis_block = genesis.block()?;
-    let engine = match &genesis.consensus {
-        ConsensusSpec::Pow(p) => PowEngine::new(*p, &genesis_block.header, WorkCheck::Real),
-        other => bail!(
-            "the {} engine is not built yet; this node runs pow chains",
-            other.kind()
-        ),
-    };
-    let store = SledStore::open(&h.ledger(), &genesis.chain_id, genesis_block.hash())?;
-    let weigh = engine.clone();
-    let core = NodeCore::open(store, &genesis, move |hd| weigh.weight(hd), config.mempool)
-        .context("opening the ledger")?;
-    tracing::info!(height = core.tip().height, tip = %core.tip().hash.short(), "ledger open");
-    let identity = h.network_identity()?;
-    let topics = Topics::for_chain(&genesis.chain_id);
-    let mut swarm = net::build_swarm(identity, &topics)?;
-    let listen: libp2p::Multiaddr = config
-        .listen
-        .parse()
-        .with_context(|| format!("listen address {:?}", config.listen))?;
-    swarm.listen_on(listen).context("listening")?;
-    let bootstrap = config
-        .bootstrap
-        .iter()
-        .map(|b| {
-            b.parse()
-                .with_context(|| format!("bootstrap address {b:?}"))
-        })
-        .collect::<Result<Vec<libp2p::Multiaddr>>>()?;
-    let (found_tx, found_rx) = tokio::sync::mpsc::unbounded_channel();
-    let miner = Miner::start(config.miner_threads, config.hashrate_limit, found_tx);
-    let (api_tx, api_rx) = tokio::sync::mpsc::channel(256);
-    let (events, _) = tokio::sync::broadcast::channel(1024);
-    let (metrics, registry) = Metrics::new();
-    let api_listener = tokio::net::TcpListener::bind(&config.api)
-        .await
-        .with_context(|| format!("binding the API to {}", config.api))?;
-    let api_addr = api_listener.local_addr()?;
-    let state = AppState {
-        cmd: api_tx,
-        events: events.clone(),
-        registry: Arc::new(registry),
-        token: h.token()?,
-    };
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(api_listener, api::router(state)).await {
-            tracing::error!(error = %e, "the API stopped");
-        }
-    });
-    tracing::info!(api = %api_addr, "HTTP API listening");
-    let peer_id = swarm.local_peer_id().to_string();
-    let run_path = h.run_info();
-    let chain_id = genesis.chain_id.clone();
-    let on_listen = Box::new(move |addrs: &[libp2p::Multiaddr]| {
-        let info = RunInfo {
-            pid: std::process::id(),
-            peer_id: peer_id.clone(),
-            api: api_addr.to_string(),
-            listen: addrs.iter().map(|a| format!("{a}/p2p/{peer_id}")).collect(),
-            chain_id: chain_id.clone(),
-        };
-        let tmp = run_path.with_extension("json.tmp");
-        let body = serde_json::to_vec_pretty(&info).unwrap_or_default();
-        if std::fs::write(&tmp, body)
-            .and_then(|()| std::fs::rename(&tmp, &run_path))
-            .is_err()
-        {
-            tracing::warn!("could not write run.json");
-        }
-    });
-    let driver = Driver::new(DriverParts {
-        core,
-        engine,
-        chain_id: genesis.chain_id.clone(),
-        genesis: genesis_block.hash(),
-        swarm,
-        miner,
-        found: found_rx,
-        api: api_rx,
-        events,
-        metrics,
-        validator: h.validator()?,
-        bootstrap,
-        mine: config.mine,
-        on_listen,
-    });
-    driver.run(shutdown_signal()).await?;
-    let _ = std::fs::remove_file(h.run_info());
-    Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return ctrl_c.await.unwrap_or(()),
-            };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

@@ -1,11 +1,14 @@
-//! `generals-testnet`: runs consensus experiments. `sim` runs the deterministic
-//! simulator (one process, virtual time, seeded); `up`, `run` and `compare` on
-//! real node processes arrive with the node.
+//! `generals-testnet`: consensus experiments. `up` runs a local network of real
+//! nodes (with `status`, `down`, `kill`, `restart`, `load`); `sim` runs the
+//! deterministic simulator (one process, virtual time, seeded).
 //!
-//! Layout: `main` parses the command line; `sim` runs simulations and prints
-//! their summaries and attack tables; `theory` holds the closed forms the tables
-//! are compared with.
+//! Layout: `main` parses the command line; `local` starts and stops real nodes;
+//! `load` sends a transaction workload and measures it; `sim` runs simulations and
+//! prints their summaries and attack tables; `theory` holds the closed forms the
+//! tables are compared with.
 
+mod load;
+mod local;
 mod sim;
 mod theory;
 
@@ -16,8 +19,14 @@ use std::process::ExitCode;
 #[command(
     name = "generals-testnet",
     version,
-    about = "Consensus experiments: simulations now, local networks of real nodes later",
+    about = "Consensus experiments: local networks of real nodes, and simulations",
     after_help = "Examples:
+  generals-testnet up --nodes 4 --consensus pow
+  generals-testnet up --nodes 3 --hashpower 50,30,20 --detach --dir /tmp/tn
+  generals-testnet status --dir /tmp/tn
+  generals-testnet load --tps 20 --duration 30s --dir /tmp/tn
+  generals-testnet kill 1 --dir /tmp/tn && generals-testnet restart 1 --dir /tmp/tn
+  generals-testnet down --dir /tmp/tn
   generals-testnet sim --consensus pow --nodes 4 --seed 7 --blocks 200
   generals-testnet sim --nodes 4 --hashpower 40,30,20,10 --blocks 2000 --no-log
   generals-testnet sim --nodes 4 --cut 100:0,1/2,3 --heal 700 --blocks 150
@@ -31,12 +40,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Start a local network of real nodes (or restart a stopped one in --dir).
+    Up(local::UpArgs),
+    /// Each node's process, API, height and peers.
+    Status(local::DirArgs),
+    /// Stop every node (SIGTERM, then SIGKILL after 10 s); the data stays.
+    Down(local::DirArgs),
+    /// Kill one node with SIGKILL.
+    Kill(local::NodeArgs),
+    /// Start a stopped node again; it syncs from the others.
+    Restart(local::NodeArgs),
+    /// Send signed transfers at a rate and measure inclusion and finality.
+    Load(load::LoadArgs),
     /// Run the deterministic simulator.
     Sim(Box<sim::SimArgs>),
-    /// Start a local network of real nodes (arrives with the node).
-    Up {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-        rest: Vec<String>,
+    /// Run one node (what `up` starts when no generals-node binary is beside this one).
+    #[command(hide = true)]
+    Node {
+        #[arg(long)]
+        home: std::path::PathBuf,
+        #[command(flatten)]
+        overrides: generals_node::run::Overrides,
     },
 }
 
@@ -44,13 +68,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sim(args) => sim::run(*args),
-        Command::Up { .. } => {
-            eprintln!(
-                "generals-testnet up: local networks of real nodes arrive with the node; \
-                 meanwhile `generals-testnet sim --nodes 4 --blocks 200` simulates one"
-            );
-            return ExitCode::from(2);
-        }
+        Command::Up(args) => local::up(args),
+        Command::Status(args) => local::status(args),
+        Command::Down(args) => local::down(args),
+        Command::Kill(args) => local::kill_node(args),
+        Command::Restart(args) => local::restart(args),
+        Command::Load(args) => load::run(args),
+        Command::Node { home, overrides } => generals_node::run::run(home, overrides),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

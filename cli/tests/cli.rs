@@ -1,0 +1,220 @@
+//! The `generals` CLI against a real node: every command with `--json`, and its
+//! errors.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The node binary beside this test's binaries, built if `cargo test` did not.
+fn node_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("generals-node");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "generals-node"]);
+        if dir.ends_with("release") {
+            cmd.arg("--release");
+        }
+        assert!(cmd.status().expect("cargo build").success());
+    }
+    bin
+}
+
+struct NodeProc(Child);
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_node(home: &Path) -> (NodeProc, String) {
+    let bin = node_bin();
+    let out = Command::new(&bin)
+        .args(["init", "--home"])
+        .arg(home)
+        .args(["--api", "127.0.0.1:0"])
+        .output()
+        .expect("init");
+    assert!(out.status.success());
+    let child = Command::new(&bin)
+        .args(["run", "--home"])
+        .arg(home)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run");
+    let node = NodeProc(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(home.join("run.json")) {
+            if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                return (node, format!("http://{}", v["api"].as_str().expect("api")));
+            }
+        }
+        assert!(Instant::now() < deadline, "node did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn generals(node: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_generals"))
+        .arg("--node")
+        .arg(node)
+        .args(args)
+        .output()
+        .expect("run generals")
+}
+
+fn json(node: &str, args: &[&str]) -> Value {
+    let out = generals(node, &[args, &["--json"]].concat());
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn every_command_speaks_json_to_a_real_node() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (_node, api) = start_node(&tmp.path().join("n"));
+    let status = json(&api, &["status"]);
+    assert_eq!(status["height"], 0);
+    assert_eq!(status["consensus"], "pow");
+    let dev = json(&api, &["balance", "dev:dev-0"]);
+    assert_eq!(dev["balance"], 1_000_000_000u64);
+
+    let keyfile = tmp.path().join("me.json");
+    let me = json(&api, &["keygen", "--out", keyfile.to_str().expect("path")]);
+    let me = me["public_key"].as_str().expect("key").to_string();
+    let sent = json(
+        &api,
+        &[
+            "send",
+            "--from",
+            "dev:dev-0",
+            "--to",
+            &me,
+            "--amount",
+            "1_000",
+            "--fee",
+            "3",
+        ],
+    );
+    let hash = sent["hash"].as_str().expect("hash").to_string();
+    assert_eq!(json(&api, &["mempool"]).as_array().map(Vec::len), Some(1));
+    assert_eq!(json(&api, &["tx", &hash])["status"], "pending");
+    let mined = json(&api, &["mine", "2"]);
+    assert_eq!(mined["blocks"].as_array().map(Vec::len), Some(2));
+    let tx = json(&api, &["tx", &hash]);
+    assert_eq!(
+        (
+            tx["status"].as_str(),
+            tx["height"].as_u64(),
+            tx["confirmations"].as_u64()
+        ),
+        (Some("included"), Some(1), Some(2))
+    );
+    assert_eq!(json(&api, &["balance", &me])["balance"], 1_000);
+    // The new key can spend what it received.
+    let back = json(
+        &api,
+        &[
+            "send",
+            "--from",
+            keyfile.to_str().expect("path"),
+            "--to",
+            "dev:dev-0",
+            "--amount",
+            "10",
+        ],
+    );
+    assert!(back["hash"].is_string());
+    let block = json(&api, &["block", "1"]);
+    assert_eq!(block["transactions"][0]["hash"], hash.as_str());
+    assert_eq!(json(&api, &["tips"])[0]["status"], "active");
+    assert!(json(&api, &["peers"]).is_array());
+    assert_eq!(json(&api, &["miner", "start"])["mining"], true);
+    assert_eq!(json(&api, &["miner", "stop"])["mining"], false);
+    // Human output too.
+    let out = generals(&api, &["status"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("height"));
+}
+
+#[test]
+fn failures_are_one_clear_line_and_a_non_zero_exit() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (_node, api) = start_node(&tmp.path().join("n"));
+    let cases: Vec<(String, Vec<String>, &str)> = vec![
+        (
+            "http://127.0.0.1:1".into(),
+            vec!["status".into()],
+            "no node answers",
+        ),
+        ("not a url".into(), vec!["status".into()], "is not a URL"),
+        (
+            api.clone(),
+            vec![
+                "send".into(),
+                "--from".into(),
+                "/nowhere/key.json".into(),
+                "--to".into(),
+                "dev:dev-1".into(),
+                "--amount".into(),
+                "5".into(),
+            ],
+            "/nowhere/key.json",
+        ),
+        (
+            api.clone(),
+            vec![
+                "send".into(),
+                "--from".into(),
+                "dev:dev-0".into(),
+                "--to".into(),
+                "dev:dev-1".into(),
+                "--amount".into(),
+                "five".into(),
+            ],
+            "not a whole number",
+        ),
+        (
+            api.clone(),
+            vec!["balance".into(), "xyz".into()],
+            "is not an account",
+        ),
+        (
+            api.clone(),
+            vec!["block".into(), "999".into()],
+            "no block 999",
+        ),
+        (
+            api.clone(),
+            vec![
+                "send".into(),
+                "--from".into(),
+                "dev:nobody".into(),
+                "--to".into(),
+                "dev:dev-1".into(),
+                "--amount".into(),
+                "5".into(),
+            ],
+            "need 6, it holds 0",
+        ),
+    ];
+    for (node, args, says) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = generals(&node, &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+    }
+}

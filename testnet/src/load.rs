@@ -1,0 +1,249 @@
+//! `generals-testnet load`: signed transfers between the testnet's funded load
+//! accounts at a steady rate, spread over the nodes; then how many were taken,
+//! included and final, the rate included, and the latency to inclusion and to
+//! finality (p50, p99). For proof of work a block is taken as final once
+//! `--final-depth` blocks stand on it (itself counted).
+
+use crate::local::{State, LOAD_ACCOUNTS};
+use anyhow::{bail, Context, Result};
+use generals_chain::{Action, Hash, Keypair, TxBody};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug)]
+pub struct LoadArgs {
+    /// Transfers per second.
+    #[arg(long, default_value_t = 10.0)]
+    tps: f64,
+    /// How long to send, e.g. 30s or 2m.
+    #[arg(long, default_value = "30s")]
+    duration: String,
+    #[arg(long, default_value = "testnet")]
+    dir: PathBuf,
+    /// Blocks on top of a transaction's block (itself counted) for it to be final.
+    #[arg(long, default_value_t = 6)]
+    final_depth: u64,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoadReport {
+    pub submitted: usize,
+    pub accepted: usize,
+    pub included: usize,
+    pub final_: usize,
+    pub duration_s: f64,
+    pub included_tps: f64,
+    pub inclusion_p50_ms: Option<u64>,
+    pub inclusion_p99_ms: Option<u64>,
+    pub finality_p50_ms: Option<u64>,
+    pub finality_p99_ms: Option<u64>,
+}
+
+fn parse_duration(s: &str) -> Result<Duration> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = n
+        .parse()
+        .with_context(|| format!("--duration {s:?}: expected e.g. 30s or 2m"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n.saturating_mul(60),
+        "ms" => return Ok(Duration::from_millis(n)),
+        _ => bail!("--duration {s:?}: the units are ms, s and m"),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+fn percentile(v: &mut [u64], p: f64) -> Option<u64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    Some(v[i.min(v.len() - 1)])
+}
+
+struct Tracked {
+    sent: Instant,
+    included: Option<(u64, Instant)>,
+    finalized: Option<Instant>,
+}
+
+pub fn run(args: LoadArgs) -> Result<()> {
+    if !(args.tps > 0.0 && args.tps <= 10_000.0) {
+        bail!("--tps must be above 0 and at most 10000");
+    }
+    let duration = parse_duration(&args.duration)?;
+    if duration.is_zero() || duration > Duration::from_secs(3600) {
+        bail!("--duration must be above 0 and at most an hour");
+    }
+    let depth = args.final_depth.max(1);
+    let state = State::load(&args.dir)?;
+    let apis: Vec<String> = state
+        .nodes
+        .iter()
+        .filter(|n| crate::local::alive(n.pid))
+        .map(|n| n.api.clone())
+        .collect();
+    if apis.is_empty() {
+        bail!(
+            "no node of the testnet in {} is running",
+            args.dir.display()
+        );
+    }
+    let c = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .context("HTTP client")?;
+    let get = |url: String| -> Option<serde_json::Value> { c.get(url).send().ok()?.json().ok() };
+    let watch = apis[0].clone();
+    let keys: Vec<Keypair> = (0..LOAD_ACCOUNTS)
+        .map(|i| Keypair::dev(&format!("load-{i}")))
+        .collect();
+    let mut nonces: Vec<u64> = Vec::with_capacity(keys.len());
+    for k in &keys {
+        let a = get(format!("{watch}/account/{}", k.public()))
+            .context("the first node does not answer")?;
+        nonces.push(a["next_nonce"].as_u64().unwrap_or(0));
+    }
+    let mut tracked: HashMap<Hash, Tracked> = HashMap::new();
+    let mut seen_height = get(format!("{watch}/status"))
+        .and_then(|s| s["height"].as_u64())
+        .unwrap_or(0);
+    let mut submitted = 0usize;
+    let start = Instant::now();
+    let interval = Duration::from_secs_f64(1.0 / args.tps);
+    let mut next = start;
+    let mut last_poll = start;
+    let poll = |tracked: &mut HashMap<Hash, Tracked>, seen_height: &mut u64| {
+        let Some(tip) = get(format!("{watch}/status")).and_then(|s| s["height"].as_u64()) else {
+            return;
+        };
+        for h in *seen_height + 1..=tip {
+            if let Some(b) = get(format!("{watch}/block/{h}")) {
+                for t in b["transactions"].as_array().into_iter().flatten() {
+                    if let Some(x) = t["hash"]
+                        .as_str()
+                        .and_then(|s| s.parse::<Hash>().ok())
+                        .and_then(|h| tracked.get_mut(&h))
+                    {
+                        if x.included.is_none() {
+                            x.included = Some((h, Instant::now()));
+                        }
+                    }
+                }
+            }
+        }
+        *seen_height = (*seen_height).max(tip);
+        for x in tracked.values_mut() {
+            if let (Some((h, _)), None) = (x.included, x.finalized) {
+                if tip + 1 >= h + depth {
+                    x.finalized = Some(Instant::now());
+                }
+            }
+        }
+    };
+    let chain_id = state.chain_id.clone();
+    while start.elapsed() < duration {
+        let now = Instant::now();
+        if now >= next {
+            let i = submitted % keys.len();
+            let to = keys[(i + 1) % keys.len()].public();
+            let tx = TxBody {
+                chain_id: chain_id.clone(),
+                sender: keys[i].public(),
+                nonce: nonces[i],
+                fee: 1,
+                action: Action::Transfer { to, amount: 1 },
+            }
+            .sign(&keys[i]);
+            let api = &apis[submitted % apis.len()];
+            submitted += 1;
+            let ok = c
+                .post(format!("{api}/tx"))
+                .json(&serde_json::json!({ "tx": tx }))
+                .send()
+                .is_ok_and(|r| r.status().is_success());
+            if ok {
+                nonces[i] += 1;
+                tracked.insert(
+                    tx.hash(),
+                    Tracked {
+                        sent: now,
+                        included: None,
+                        finalized: None,
+                    },
+                );
+            }
+            next += interval;
+        } else if now.duration_since(last_poll) > Duration::from_millis(250) {
+            poll(&mut tracked, &mut seen_height);
+            last_poll = now;
+        } else {
+            std::thread::sleep((next - now).min(Duration::from_millis(5)));
+        }
+    }
+    // Wait for what is still open, for at most a minute.
+    let sent_for = start.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while tracked.values().any(|t| t.finalized.is_none()) && Instant::now() < deadline {
+        poll(&mut tracked, &mut seen_height);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let mut inclusion: Vec<u64> = tracked
+        .values()
+        .filter_map(|t| {
+            t.included
+                .map(|(_, at)| at.duration_since(t.sent).as_millis() as u64)
+        })
+        .collect();
+    let mut finality: Vec<u64> = tracked
+        .values()
+        .filter_map(|t| {
+            t.finalized
+                .map(|at| at.duration_since(t.sent).as_millis() as u64)
+        })
+        .collect();
+    let report = LoadReport {
+        submitted,
+        accepted: tracked.len(),
+        included: inclusion.len(),
+        final_: finality.len(),
+        duration_s: sent_for.as_secs_f64(),
+        included_tps: inclusion.len() as f64 / sent_for.as_secs_f64(),
+        inclusion_p50_ms: percentile(&mut inclusion, 0.5),
+        inclusion_p99_ms: percentile(&mut inclusion, 0.99),
+        finality_p50_ms: percentile(&mut finality, 0.5),
+        finality_p99_ms: percentile(&mut finality, 0.99),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let ms = |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{:.2} s", v as f64 / 1000.0));
+    println!(
+        "load over {:.1} s at {} tx/s across {} nodes",
+        report.duration_s,
+        args.tps,
+        apis.len()
+    );
+    println!("submitted          {}", report.submitted);
+    println!("accepted           {}", report.accepted);
+    println!("included           {}", report.included);
+    println!("final ({depth} deep)     {}", report.final_);
+    println!("included per sec   {:.1}", report.included_tps);
+    println!(
+        "to inclusion       p50 {}  p99 {}",
+        ms(report.inclusion_p50_ms),
+        ms(report.inclusion_p99_ms)
+    );
+    println!(
+        "to finality        p50 {}  p99 {}",
+        ms(report.finality_p50_ms),
+        ms(report.finality_p99_ms)
+    );
+    Ok(())
+}
