@@ -7,6 +7,34 @@
 //! - `selfish`: Eyal and Sirer's selfish mining;
 //! - `rush`: the selfish miner's network position (gamma), a network proxy.
 
+/// The methods a wrapper passes to its inner engine unchanged: its kind, block
+/// weight and header checks. (A wrapper changes what the engine does, never
+/// which blocks are valid.)
+macro_rules! delegate_rules {
+    () => {
+        fn kind(&self) -> &'static str {
+            self.inner.kind()
+        }
+
+        fn weight(&self, header: &Header) -> u128 {
+            self.inner.weight(header)
+        }
+
+        fn validate(
+            &self,
+            header: &Header,
+            headers: &dyn Headers,
+            now_ms: u64,
+        ) -> Result<(), ConsensusError> {
+            self.inner.validate(header, headers, now_ms)
+        }
+
+        fn precheck(&self, header: &Header) -> Result<(), ConsensusError> {
+            self.inner.precheck(header)
+        }
+    };
+}
+
 pub mod private_fork;
 pub mod rush;
 pub mod selfish;

@@ -51,26 +51,7 @@ impl<E: Consensus> Selfish<E> {
 }
 
 impl<E: Consensus> Consensus for Selfish<E> {
-    fn kind(&self) -> &'static str {
-        self.inner.kind()
-    }
-
-    fn weight(&self, header: &Header) -> u128 {
-        self.inner.weight(header)
-    }
-
-    fn validate(
-        &self,
-        header: &Header,
-        headers: &dyn Headers,
-        now_ms: u64,
-    ) -> Result<(), ConsensusError> {
-        self.inner.validate(header, headers, now_ms)
-    }
-
-    fn precheck(&self, header: &Header) -> Result<(), ConsensusError> {
-        self.inner.precheck(header)
-    }
+    delegate_rules!();
 
     fn handle(&mut self, input: Input, headers: &dyn Headers) -> Vec<Output> {
         match input {

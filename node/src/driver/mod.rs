@@ -394,6 +394,12 @@ impl Driver {
     // ---- network ----
 
     fn publish(&mut self, topic: String, data: Vec<u8>) {
+        self.publish_since(topic, data, Instant::now());
+    }
+
+    /// Publishes, or keeps the message for a later try when no peer has
+    /// subscribed yet (the usual reason a publish fails).
+    fn publish_since(&mut self, topic: String, data: Vec<u8>, since: Instant) {
         let name = self.topics.name(&topic);
         match self
             .p
@@ -405,9 +411,8 @@ impl Driver {
             Ok(_) => self.p.metrics.message(name, "out"),
             Err(gossipsub::PublishError::Duplicate) => {}
             Err(e) => {
-                // Most often no peer has subscribed yet: try again shortly.
                 tracing::debug!(error = %e, topic = name, "publish deferred");
-                self.pending.push_back((topic, data, Instant::now()));
+                self.pending.push_back((topic, data, since));
             }
         }
     }
@@ -422,18 +427,7 @@ impl Driver {
                 );
                 continue;
             }
-            let name = self.topics.name(&topic);
-            match self
-                .p
-                .swarm
-                .behaviour_mut()
-                .gossipsub
-                .publish(gossipsub::IdentTopic::new(topic.clone()), data.clone())
-            {
-                Ok(_) => self.p.metrics.message(name, "out"),
-                Err(gossipsub::PublishError::Duplicate) => {}
-                Err(_) => self.pending.push_back((topic, data, since)),
-            }
+            self.publish_since(topic, data, since);
         }
     }
 
