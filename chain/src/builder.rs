@@ -58,9 +58,18 @@ pub fn build_block(
             Err(e) => skipped.push((tx.hash(), e)),
         }
     }
-    for (index, ev) in evidence.iter().enumerate() {
-        overlay.apply_evidence(index, ev, &template.producer)?;
+    // Evidence that no longer applies (its offender was already punished) is
+    // left out, like a transaction that no longer applies.
+    let mut included = Vec::new();
+    for ev in evidence {
+        if overlay
+            .apply_evidence(included.len(), &ev, &template.producer)
+            .is_ok()
+        {
+            included.push(ev);
+        }
     }
+    let evidence = included;
     let header = Header {
         parent: template.parent,
         height: template.height,

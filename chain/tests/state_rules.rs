@@ -223,7 +223,7 @@ fn block_with_evidence(
     producer: PublicKey,
     evidence: Vec<Evidence>,
 ) -> Result<generals_chain::Block, BlockError> {
-    build_block(
+    let block = build_block(
         state,
         rules,
         BlockTemplate {
@@ -235,9 +235,39 @@ fn block_with_evidence(
             max_txs: 10,
         },
         vec![],
-        evidence,
+        vec![],
     )
-    .map(|b| b.block)
+    .map(|b| b.block)?;
+    // The evidence goes in as a producer might put it, and the state transition
+    // judges it (the builder would leave bad evidence out).
+    let mut block = block;
+    block.header.evidence_root = generals_chain::Block::compute_evidence_root(&evidence);
+    block.evidence = evidence;
+    let exec = state.execute(&block, rules)?;
+    block.header.state_root = exec.state_root;
+    Ok(block)
+}
+
+#[test]
+fn the_builder_leaves_out_evidence_that_no_longer_applies() {
+    let (state, rules, k) = setup();
+    let built = build_block(
+        &state,
+        &rules,
+        BlockTemplate {
+            parent: Hash::ZERO,
+            height: 1,
+            timestamp_ms: 1,
+            producer: k[3].public(),
+            consensus: vec![],
+            max_txs: 10,
+        },
+        vec![],
+        vec![double_sign(&k[0], 5), double_sign(&k[0], 6)],
+    )
+    .expect("builds");
+    // The second names an offender the first already jailed.
+    assert_eq!(built.block.evidence.len(), 1);
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! raft-rs's `RawNode`/`Ready` and malachite's core crates; stateless header
 //! validation is apart from stepping, as in reth's `Consensus` trait.
 
-use generals_chain::{Block, Evidence, Hash, Header, SignedMessage, Transaction};
+use generals_chain::{Block, Evidence, Hash, Header, PublicKey, SignedMessage, Transaction};
 
 /// A node of the network, as the host numbers them.
 pub type NodeId = usize;
@@ -47,6 +47,10 @@ pub enum Input {
     Timer { id: u64, now_ms: u64 },
     /// A transaction entered the local mempool.
     Transaction { tx: Transaction, now_ms: u64 },
+    /// The operator proposes adding (or removing) an authority (proof of authority).
+    Propose { candidate: PublicKey, add: bool },
+    /// The operator withdraws its proposal about `candidate`.
+    Discard { candidate: PublicKey },
     /// Time passed.
     Tick { now_ms: u64 },
 }
@@ -75,7 +79,11 @@ pub enum Output {
         timestamp_ms: u64,
         consensus: Vec<u8>,
         evidence: Vec<Evidence>,
+        /// Senders whose transactions are left out (empty for honest engines).
+        exclude: Vec<PublicKey>,
     },
+    /// Send a block to one peer.
+    SendBlock { to: NodeId, block: Block },
     /// Send a consensus message to every peer.
     BroadcastMessage(SignedMessage),
     /// Send a consensus message to one peer.
@@ -115,6 +123,14 @@ pub enum ConsensusError {
     TimestampTooOld { got: u64, median: u64 },
     #[error("timestamp {got} is more than {drift_ms} ms ahead of the local clock {now}")]
     TimestampTooNew { got: u64, now: u64, drift_ms: u64 },
+    #[error("{signer} is not an authority")]
+    Unauthorized { signer: PublicKey },
+    #[error("{signer} sealed one of the last blocks and must wait its turn")]
+    SignedRecently { signer: PublicKey },
+    #[error("timestamp {got} comes less than a period after the parent's {parent}")]
+    TooSoon { got: u64, parent: u64 },
+    #[error("the seal is not the producer's signature")]
+    BadSignature,
     #[error("the seal is malformed: {reason}")]
     BadSeal { reason: String },
 }

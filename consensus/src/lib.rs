@@ -6,14 +6,16 @@
 //! - `engine`: the seam: `Consensus`, `Input`, `Output`, `ConsensusError`;
 //! - `core`: what every host does with blocks: validate, store, fork choice, reorg;
 //! - `pow/`: proof of work (SHA-256d, ASERT difficulty, median-time-past);
+//! - `poa/`: proof of authority (Clique: turns, signer limit, votes, evidence);
 //! - `byzantine/`: misbehaviour as wrappers around honest engines;
 //! - `sim/`: the deterministic simulator.
 //!
-//! Still to come (see `../shared/DESIGN.md`): `pos/`, `poa/`, `bft/`, `generals/`.
+//! Still to come (see `../shared/DESIGN.md`): `pos/`, `bft/`, `generals/`.
 
 pub mod byzantine;
 pub mod core;
 pub mod engine;
+pub mod poa;
 pub mod pow;
 pub mod sim;
 

@@ -5,7 +5,12 @@
 //!
 //! - `private_fork`: the 51% attack, a double spend by a secretly mined fork;
 //! - `selfish`: Eyal and Sirer's selfish mining;
-//! - `rush`: the selfish miner's network position (gamma), a network proxy.
+//! - `rush`: the selfish miner's network position (gamma), a network proxy;
+//! - `equivocate`: a proof-of-authority sealer that seals two blocks a height;
+//! - `collude`: authorities that vote out the others and censor accounts.
+//!
+//! Cloning one authority key onto two nodes needs no wrapper: the simulator
+//! gives both nodes the key (`Attack::Clone`).
 
 /// The methods a wrapper passes to its inner engine unchanged: its kind, block
 /// weight and header checks. (A wrapper changes what the engine does, never
@@ -35,10 +40,14 @@ macro_rules! delegate_rules {
     };
 }
 
+pub mod collude;
+pub mod equivocate;
 pub mod private_fork;
 pub mod rush;
 pub mod selfish;
 
+pub use collude::Collude;
+pub use equivocate::Equivocate;
 pub use private_fork::{PrivateFork, PrivateForkPlan};
 pub use rush::Rush;
 pub use selfish::Selfish;

@@ -220,6 +220,8 @@ impl Consensus for PowEngine {
             Input::Message { .. }
             | Input::Timer { .. }
             | Input::Transaction { .. }
+            | Input::Propose { .. }
+            | Input::Discard { .. }
             | Input::Tick { .. } => Vec::new(),
         }
     }

@@ -2,7 +2,7 @@
 //! attack, seed.
 
 use crate::engine::NodeId;
-use generals_chain::genesis::PowParams;
+use generals_chain::genesis::{PoaParams, PowParams};
 
 const HOUR_MS: u64 = 3_600_000;
 
@@ -17,6 +17,20 @@ pub enum NetChange {
     Heal,
     /// Total hash power is multiplied by this factor.
     HashPower(f64),
+    /// These nodes' operators propose adding (or removing) `candidate`'s key as
+    /// an authority (proof of authority).
+    Propose {
+        voters: Vec<NodeId>,
+        candidate: NodeId,
+        add: bool,
+    },
+}
+
+/// Which engine the nodes run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Pow,
+    Poa,
 }
 
 /// Latency, jitter and loss of every link.
@@ -55,12 +69,33 @@ pub enum Attack {
     /// Eyal and Sirer's selfish mining; `gamma` is the share of honest nodes that
     /// hear the attacker's block first in a tie.
     Selfish { node: NodeId, gamma: f64 },
+    /// A proof-of-authority sealer that seals two blocks at each of its heights.
+    Equivocate { node: NodeId },
+    /// Authorities that vote the other authorities out and censor the workload's
+    /// first `censor` accounts.
+    Collude { nodes: Vec<NodeId>, censor: usize },
+    /// Node `twin` runs with node `node`'s authority key.
+    Clone { node: NodeId, twin: NodeId },
 }
 
 impl Attack {
+    /// The (first) Byzantine node.
     pub fn node(&self) -> NodeId {
         match self {
-            Attack::PrivateFork { node, .. } | Attack::Selfish { node, .. } => *node,
+            Attack::PrivateFork { node, .. }
+            | Attack::Selfish { node, .. }
+            | Attack::Equivocate { node }
+            | Attack::Clone { node, .. } => *node,
+            Attack::Collude { nodes, .. } => nodes.first().copied().unwrap_or(0),
+        }
+    }
+
+    /// Every Byzantine node.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        match self {
+            Attack::Collude { nodes, .. } => nodes.clone(),
+            Attack::Clone { node, twin } => vec![*node, *twin],
+            other => vec![other.node()],
         }
     }
 }
@@ -73,7 +108,11 @@ pub struct SimConfig {
     /// Once a chain reaches this height the network turns quiet, and mining stops
     /// when the honest nodes agree on a tip.
     pub blocks: u64,
+    pub kind: Kind,
     pub pow: PowParams,
+    pub poa: PoaParams,
+    /// Proof of authority: the first this many nodes are the genesis authorities.
+    pub authorities: usize,
     /// Each node's share of the hash power (normalised to sum to 1).
     pub hashpower: Vec<f64>,
     pub net: NetConfig,
@@ -104,6 +143,12 @@ impl SimConfig {
             seed,
             blocks,
             announce_ms: pow.target_block_ms,
+            kind: Kind::Pow,
+            poa: PoaParams {
+                period_ms: 5_000,
+                epoch: 1_000,
+            },
+            authorities: nodes,
             pow,
             hashpower: vec![1.0; nodes],
             net: NetConfig::default(),
@@ -113,6 +158,14 @@ impl SimConfig {
             attack: None,
             quiet_ms: 60_000,
         }
+    }
+
+    /// `nodes` honest proof-of-authority nodes, all authorities.
+    pub fn poa(nodes: usize, seed: u64, blocks: u64) -> SimConfig {
+        let mut c = SimConfig::honest(nodes, seed, blocks);
+        c.kind = Kind::Poa;
+        c.announce_ms = c.poa.period_ms;
+        c
     }
 
     /// Hash power shares normalised to sum to 1.
@@ -162,8 +215,15 @@ impl SimConfig {
             return Err("the target interval must be 1 ms to an hour".into());
         }
         if let Some(a) = &self.attack {
-            if a.node() >= self.nodes {
-                return Err(format!("attacker node {} does not exist", a.node()));
+            if a.nodes().iter().any(|n| *n >= self.nodes) {
+                return Err(format!("attacker node {:?} does not exist", a.nodes()));
+            }
+            let poa_only = matches!(
+                a,
+                Attack::Equivocate { .. } | Attack::Collude { .. } | Attack::Clone { .. }
+            );
+            if poa_only != (self.kind == Kind::Poa) {
+                return Err("equivocate, collude and clone attack proof of authority; private-fork and selfish attack proof of work".into());
             }
             match a {
                 Attack::Selfish { gamma, .. } if !(0.0..=1.0).contains(gamma) => {
@@ -188,6 +248,9 @@ impl SimConfig {
                 NetChange::Cut(groups) => groups.iter().flatten().any(|n| *n >= self.nodes),
                 NetChange::Isolate(n) => *n >= self.nodes,
                 NetChange::HashPower(f) => !f.is_finite() || *f <= 0.0,
+                NetChange::Propose {
+                    voters, candidate, ..
+                } => *candidate >= self.nodes || voters.iter().any(|v| *v >= self.nodes),
                 NetChange::Heal => false,
             };
             if bad {
@@ -195,6 +258,12 @@ impl SimConfig {
                     "network change {change:?} names a node that does not exist or a bad factor"
                 ));
             }
+        }
+        if self.kind == Kind::Poa && (self.authorities == 0 || self.authorities > self.nodes) {
+            return Err("proof of authority needs 1 to --nodes authorities".into());
+        }
+        if self.kind == Kind::Poa && (self.poa.period_ms == 0 || self.poa.period_ms > HOUR_MS) {
+            return Err("the block period must be 1 ms to an hour".into());
         }
         if self.blocks == 0 || self.blocks > 10_000_000 {
             return Err("--blocks must be 1 to 10000000".into());

@@ -11,23 +11,23 @@
 //!   `report`: the summary of a run.
 
 pub mod config;
+mod engines;
 pub mod log;
 pub mod network;
 pub mod report;
 
-pub use config::{Attack, NetChange, NetConfig, SimConfig};
+pub use config::{Attack, Kind, NetChange, NetConfig, SimConfig};
 pub use log::{EventKind, EventLog};
 pub use report::{AttackOutcome, SimReport};
 
-use crate::byzantine::{PrivateFork, PrivateForkPlan, Rush, Selfish};
+use crate::byzantine::Rush;
 use crate::core::{Added, NodeCore};
 use crate::engine::{Consensus, Input, NodeId, Output};
-use crate::pow::{PowEngine, WorkCheck};
-use generals_chain::genesis::GenesisAccount;
+use generals_chain::genesis::{GenesisAccount, GenesisValidator};
 use generals_chain::state::Slashing;
 use generals_chain::{
     build_block, Action, Block, BlockTemplate, ConsensusSpec, Evidence, Genesis, Hash, Keypair,
-    MemoryStore, MempoolConfig, SignedMessage, Transaction, TxBody,
+    MemoryStore, MempoolConfig, PublicKey, SignedMessage, Transaction, TxBody,
 };
 use network::Network;
 use rand::{Rng, SeedableRng};
@@ -38,8 +38,8 @@ use std::collections::{BinaryHeap, HashSet};
 /// Genesis time of simulated chains (ms since the Unix epoch).
 pub const SIM_GENESIS_MS: u64 = 1_700_000_000_000;
 /// Funded accounts that the workload sends between.
-const WORKLOAD_ACCOUNTS: usize = 16;
-const CHAIN_ID: &str = "generals-sim";
+pub(crate) const WORKLOAD_ACCOUNTS: usize = 16;
+pub(crate) const CHAIN_ID: &str = "generals-sim";
 
 #[derive(Debug, Clone)]
 enum Msg {
@@ -149,6 +149,8 @@ pub struct Simulator {
     hash_factor: f64,
     wallets: Vec<Keypair>,
     attack_txs: Option<(Hash, Hash)>,
+    /// Each node's clock skew in ms.
+    skew: Vec<u64>,
     /// Height of the block holding the attacker's payment on the reference node's
     /// main chain, and whether the merchant ever saw it confirmed.
     payment_at: Option<u64>,
@@ -179,11 +181,23 @@ pub fn sim_genesis(config: &SimConfig) -> Genesis {
     Genesis {
         chain_id: CHAIN_ID.into(),
         timestamp_ms: SIM_GENESIS_MS,
-        consensus: ConsensusSpec::Pow(config.pow),
+        consensus: match config.kind {
+            Kind::Pow => ConsensusSpec::Pow(config.pow),
+            Kind::Poa => ConsensusSpec::Poa(config.poa),
+        },
         block_reward: 50,
         slashing: Slashing::default(),
         accounts,
-        validators: Vec::new(),
+        validators: match config.kind {
+            Kind::Pow => Vec::new(),
+            Kind::Poa => (0..config.authorities)
+                .map(|i| GenesisValidator {
+                    key: node_key(i).public(),
+                    stake: 1,
+                    name: Some(format!("node-{i}")),
+                })
+                .collect(),
+        },
     }
 }
 
@@ -207,35 +221,17 @@ impl Simulator {
         let mut attack_txs = None;
         let mut nodes = Vec::with_capacity(config.nodes);
         for (i, share) in shares.iter().enumerate() {
-            let honest = PowEngine::new(config.pow, &genesis_block.header, WorkCheck::Simulated);
-            let weight = honest.clone();
-            let key = node_key(i);
-            let engine: Box<dyn Consensus> = match &config.attack {
-                Some(Attack::Selfish { node, .. }) if *node == i => Box::new(Selfish::new(honest)),
-                Some(Attack::PrivateFork {
-                    node,
-                    confirmations,
-                    give_up,
-                    at_height,
-                }) if *node == i => {
-                    let plan = PrivateForkPlan::double_spend(
-                        &key,
-                        merchant_key().public(),
-                        500_000,
-                        CHAIN_ID,
-                        *at_height,
-                        *confirmations,
-                        *give_up,
-                    );
-                    attack_txs = Some((plan.payment.hash(), plan.double.hash()));
-                    Box::new(PrivateFork::new(honest, plan))
-                }
-                _ => Box::new(honest),
+            // A clone runs with the key of the node it copies, rewards and all.
+            let key = match &config.attack {
+                Some(Attack::Clone { node, twin }) if *twin == i => node_key(*node),
+                _ => node_key(i),
             };
+            let (engine, weight) =
+                engines::make(&config, i, &genesis_block.header, &mut attack_txs);
             let core = NodeCore::open(
                 MemoryStore::new(),
                 &genesis,
-                move |h| weight.weight(h),
+                weight,
                 MempoolConfig::default(),
             )
             .map_err(|e| e.to_string())?;
@@ -265,9 +261,12 @@ impl Simulator {
             .saturating_mul(config.pow.target_block_ms)
             .saturating_mul(20)
             .saturating_add(config.quiet_ms);
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let skew = (0..config.nodes).map(|_| rng.gen_range(0..=25)).collect();
         Ok(Simulator {
             net: Network::new(config.nodes, config.net.clone(), &config.links, rush),
-            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            rng,
+            skew,
             stats: Stats {
                 produced: vec![0; config.nodes],
                 ..Stats::default()
@@ -292,6 +291,12 @@ impl Simulator {
 
     fn at(&self) -> u64 {
         SIM_GENESIS_MS + self.now
+    }
+
+    /// The clock of node `node`: the simulated time plus the node's small skew, as
+    /// no two real clocks agree to the millisecond.
+    fn local(&self, node: NodeId) -> u64 {
+        self.at() + self.skew[node]
     }
 
     fn schedule(&mut self, delay: u64, ev: Ev) {
@@ -331,7 +336,7 @@ impl Simulator {
     pub fn run(mut self) -> Result<(SimReport, Vec<NodeCore<MemoryStore>>), String> {
         for i in 0..self.nodes.len() {
             let tip = self.genesis.block().map_err(|e| e.to_string())?.header;
-            let now_ms = self.at();
+            let now_ms = self.local(i);
             self.step(i, Input::NewTip { tip, now_ms }, None);
             let offset = self.config.announce_ms.saturating_add(i as u64);
             self.schedule(offset, Ev::Announce { node: i });
@@ -392,7 +397,7 @@ impl Simulator {
             Ev::Workload => self.workload(),
             Ev::Verify => self.verify(),
             Ev::Timer { node, id } => {
-                let now_ms = self.at();
+                let now_ms = self.local(node);
                 self.step(node, Input::Timer { id, now_ms }, None);
             }
             Ev::Net(i) => {
@@ -406,7 +411,21 @@ impl Simulator {
                         }
                     }
                 }
-                if self.settling && !matches!(change, NetChange::HashPower(_)) {
+                if let NetChange::Propose {
+                    voters,
+                    candidate,
+                    add,
+                } = &change
+                {
+                    let candidate = node_key(*candidate).public();
+                    for v in voters.clone() {
+                        let add = *add;
+                        self.step(v, Input::Propose { candidate, add }, None);
+                    }
+                }
+                if self.settling
+                    && !matches!(change, NetChange::HashPower(_) | NetChange::Propose { .. })
+                {
                     return;
                 }
                 self.net.apply(&change);
@@ -443,7 +462,7 @@ impl Simulator {
         let Some(job) = self.nodes[node].job.clone() else {
             return;
         };
-        let now_ms = self.at();
+        let now_ms = self.local(node);
         let timestamp = now_ms.max(job.min_timestamp_ms);
         let Some(mut block) = self.build_on(
             node,
@@ -452,6 +471,7 @@ impl Simulator {
             timestamp,
             job.consensus,
             Vec::new(),
+            &[],
         ) else {
             return;
         };
@@ -461,6 +481,7 @@ impl Simulator {
     }
 
     /// A block from the node's mempool on its tip, which must be `parent`.
+    #[allow(clippy::too_many_arguments)]
     fn build_on(
         &self,
         node: NodeId,
@@ -469,6 +490,7 @@ impl Simulator {
         timestamp_ms: u64,
         consensus: Vec<u8>,
         evidence: Vec<Evidence>,
+        exclude: &[PublicKey],
     ) -> Option<Block> {
         let n = &self.nodes[node];
         let ledger = n.core.ledger();
@@ -476,7 +498,12 @@ impl Simulator {
             return None;
         }
         let state = ledger.state();
-        let candidates = n.core.mempool().select(state, 1_000, 1 << 20);
+        let candidates = n
+            .core
+            .mempool()
+            .select(state, 1_000, 1 << 20)
+            .into_iter()
+            .filter(|t| !exclude.contains(&t.body.sender));
         let built = build_block(
             state,
             ledger.rules(),
@@ -508,7 +535,7 @@ impl Simulator {
     }
 
     fn deliver(&mut self, from: NodeId, to: NodeId, msg: Msg) {
-        let now_ms = self.at();
+        let now_ms = self.local(to);
         match msg {
             Msg::Block(block) => {
                 if self.nodes[to].core.knows(&block.hash()) {
@@ -609,16 +636,30 @@ impl Simulator {
                     timestamp_ms,
                     consensus,
                     evidence,
+                    exclude,
                 } => {
-                    if let Some(block) =
-                        self.build_on(node, parent, height, timestamp_ms, consensus, evidence)
-                    {
+                    let block = self.build_on(
+                        node,
+                        parent,
+                        height,
+                        timestamp_ms,
+                        consensus,
+                        evidence,
+                        &exclude,
+                    );
+                    if let Some(block) = block {
                         self.produced(node, block);
                     }
+                }
+                Output::SendBlock { to, block } => {
+                    self.nodes[node].published.insert(block.hash());
+                    self.send(node, to, Msg::Block(block));
                 }
                 Output::BroadcastMessage(m) => self.send_all(node, Msg::Consensus(m)),
                 Output::SendMessage { to, message } => self.send(node, to, Msg::Consensus(message)),
                 Output::SetTimer { id, at_ms } => {
+                    // Set on the node's clock, fired by the simulated one: it wakes a
+                    // skew late, as a real clock that runs behind would.
                     let delay = at_ms.saturating_sub(self.at());
                     self.schedule(delay, Ev::Timer { node, id });
                 }
@@ -640,7 +681,7 @@ impl Simulator {
 
     /// Imports a block at a node; returns the engine's outputs for a new tip.
     fn import(&mut self, node: NodeId, block: Block, from: Option<NodeId>) -> Vec<Output> {
-        let now_ms = self.at();
+        let now_ms = self.local(node);
         let n = &mut self.nodes[node];
         let added: Added = match n.core.add_block(block.clone(), n.engine.as_ref(), now_ms) {
             Ok(a) => a,
@@ -758,8 +799,13 @@ impl Simulator {
     }
 
     fn agreed(&self) -> bool {
-        let attacker = self.config.attack.as_ref().map(Attack::node);
-        let mut honest = (0..self.nodes.len()).filter(|i| Some(*i) != attacker);
+        let attackers = self
+            .config
+            .attack
+            .as_ref()
+            .map(Attack::nodes)
+            .unwrap_or_default();
+        let mut honest = (0..self.nodes.len()).filter(|i| !attackers.contains(i));
         let first = honest.next().map(|i| self.nodes[i].core.tip().hash);
         honest.all(|i| Some(self.nodes[i].core.tip().hash) == first)
     }
@@ -788,7 +834,7 @@ impl Simulator {
     /// A transaction reaches a node's mempool; the engine hears of it if taken.
     fn submit(&mut self, node: NodeId, tx: Transaction) {
         if self.nodes[node].core.submit(tx.clone()).is_ok() {
-            let now_ms = self.at();
+            let now_ms = self.local(node);
             self.step(node, Input::Transaction { tx, now_ms }, None);
         }
     }
@@ -811,7 +857,7 @@ impl Simulator {
         }
         .sign(key);
         if self.nodes[node].core.submit(tx.clone()).is_ok() {
-            let now_ms = self.at();
+            let now_ms = self.local(node);
             self.step(
                 node,
                 Input::Transaction {

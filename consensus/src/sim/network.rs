@@ -67,7 +67,7 @@ impl Network {
                 self.groups = None;
                 self.isolated.iter_mut().for_each(|x| *x = false);
             }
-            NetChange::HashPower(_) => {}
+            NetChange::HashPower(_) | NetChange::Propose { .. } => {}
         }
     }
 

@@ -47,6 +47,45 @@ pub struct SimReport {
     pub messages: u64,
     pub lost: u64,
     pub attack: Option<AttackOutcome>,
+    /// Proof of authority: the authorities at the reference node's tip, by node
+    /// (`node-3`), and whether each is jailed by evidence.
+    pub authorities: Vec<String>,
+    pub jailed: Vec<usize>,
+}
+
+/// The authorities at a node's tip (proof of authority), by node number.
+pub fn authority_nodes(config: &SimConfig, core: &NodeCore<MemoryStore>) -> Vec<usize> {
+    if config.kind != super::config::Kind::Poa {
+        return Vec::new();
+    }
+    let genesis = super::sim_genesis(config);
+    let Ok(block) = genesis.block() else {
+        return Vec::new();
+    };
+    let engine = crate::poa::PoaEngine::new(
+        config.poa,
+        super::CHAIN_ID,
+        &block.header,
+        (0..config.authorities)
+            .map(|a| node_key(a).public())
+            .collect(),
+        node_key(0),
+        0,
+    );
+    let tip = core.ledger().tip_header().clone();
+    let Ok(snap) = engine.snapshot(&tip, core.ledger().store()) else {
+        return Vec::new();
+    };
+    (0..config.nodes)
+        .filter(|i| snap.signers.contains(&node_key(*i).public()))
+        .collect()
+}
+
+fn authorities(config: &SimConfig, core: &NodeCore<MemoryStore>) -> Vec<String> {
+    authority_nodes(config, core)
+        .into_iter()
+        .map(|i| format!("node-{i}"))
+        .collect()
 }
 
 pub(super) fn summarize(
@@ -56,8 +95,14 @@ pub(super) fn summarize(
     attack_txs: Option<(Hash, Hash)>,
     now: u64,
 ) -> SimReport {
-    let attacker = config.attack.as_ref().map(Attack::node);
-    let reference = (0..cores.len()).find(|i| Some(*i) != attacker).unwrap_or(0);
+    let attackers = config
+        .attack
+        .as_ref()
+        .map(Attack::nodes)
+        .unwrap_or_default();
+    let reference = (0..cores.len())
+        .find(|i| !attackers.contains(i))
+        .unwrap_or(0);
     let ledger = cores[reference].ledger();
     let height = ledger.tip().height;
     let keys: Vec<PublicKey> = (0..cores.len()).map(|i| node_key(i).public()).collect();
@@ -113,12 +158,15 @@ pub(super) fn summarize(
             kind: match a {
                 Attack::PrivateFork { .. } => "private-fork".into(),
                 Attack::Selfish { .. } => "selfish".into(),
+                Attack::Equivocate { .. } => "equivocate".into(),
+                Attack::Collude { .. } => "collude".into(),
+                Attack::Clone { .. } => "clone".into(),
             },
             attacker: node,
             attacker_share: hashpower[node],
             double_spent: match a {
                 Attack::PrivateFork { .. } => Some(doubled && !paid),
-                Attack::Selfish { .. } => None,
+                _ => None,
             },
             main_chain_share: shares[node],
         }
@@ -138,8 +186,12 @@ pub(super) fn summarize(
         converged: tips
             .iter()
             .enumerate()
-            .filter(|(i, _)| Some(*i) != attacker)
+            .filter(|(i, _)| !attackers.contains(i))
             .all(|(_, t)| *t == tips[reference]),
+        authorities: authorities(config, cores[reference]),
+        jailed: (0..cores.len())
+            .filter(|i| ledger.state().get(&keys[*i]).is_some_and(|a| a.jailed))
+            .collect(),
         tips,
         final_difficulty,
         sim_time_ms: now,

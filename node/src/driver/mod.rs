@@ -196,7 +196,8 @@ impl Driver {
                     verdicts.push(verdict);
                     work.extend(more);
                 }
-                Output::Broadcast(block) => {
+                // Gossip cannot aim at one peer: a block for one goes to all.
+                Output::Broadcast(block) | Output::SendBlock { block, .. } => {
                     let topic = self.topics.blocks.clone();
                     self.publish(topic, block.encode());
                 }
