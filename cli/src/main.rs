@@ -96,6 +96,47 @@ enum Command {
     Peers,
     /// Transactions waiting for a block.
     Mempool,
+    /// Proof of authority: the authorities, and votes to add or remove one.
+    Authority {
+        #[command(subcommand)]
+        action: AuthorityCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuthorityCmd {
+    /// The authorities, with blocks sealed, in turn and missed over the last 64.
+    List,
+    /// Vote (in this node's future blocks) to add or remove an authority.
+    Propose {
+        #[arg(value_parser = ["add", "remove"])]
+        action: String,
+        key: String,
+    },
+    /// Withdraw this node's proposal about KEY.
+    Discard { key: String },
+}
+
+fn print_authorities(a: &Authorities) {
+    println!(
+        "{:<66} {:>7} {:>9} {:>7}   (last {} blocks)",
+        "authority", "sealed", "in turn", "missed", a.window
+    );
+    for x in &a.authorities {
+        let share = if x.sealed == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.0}%", 100.0 * x.in_turn as f64 / x.sealed as f64)
+        };
+        println!("{:<66} {:>7} {:>9} {:>7}", x.key, x.sealed, share, x.missed);
+    }
+    for p in &a.proposals {
+        println!(
+            "proposal: {} {}",
+            if p.add { "add" } else { "remove" },
+            p.candidate
+        );
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -169,7 +210,13 @@ fn run(cli: Cli) -> Result<()> {
                 );
                 println!("peer id    {}", s.peer_id);
                 println!("validator  {}", s.validator);
-            })
+            })?;
+            if s.consensus == "poa" && !json {
+                let a: Authorities = c.get("/authorities")?;
+                println!();
+                print_authorities(&a);
+            }
+            Ok(())
         }
         Command::Balance { key } => {
             let key = parse_key(&key)?;
@@ -324,6 +371,34 @@ fn run(cli: Cli) -> Result<()> {
                 }
             })
         }
+        Command::Authority { action } => match action {
+            AuthorityCmd::List => {
+                let a: Authorities = c.get("/authorities")?;
+                print(json, &a, print_authorities)
+            }
+            AuthorityCmd::Propose { action, key } => {
+                let candidate = parse_key(&key)?;
+                let p: Proposal = c.post(
+                    "/authorities/propose",
+                    &json!({ "candidate": candidate, "add": action == "add" }),
+                )?;
+                print(json, &p, |p| {
+                    println!(
+                        "this node now votes to {} {} in the blocks it seals",
+                        if p.add { "add" } else { "remove" },
+                        p.candidate
+                    )
+                })
+            }
+            AuthorityCmd::Discard { key } => {
+                let candidate = parse_key(&key)?;
+                let d: Discard =
+                    c.post("/authorities/discard", &json!({ "candidate": candidate }))?;
+                print(json, &d, |d| {
+                    println!("withdrew the proposal about {}", d.candidate)
+                })
+            }
+        },
         Command::Mempool => {
             let m: Vec<TxView> = c.get("/mempool")?;
             print(json, &m, |m| {

@@ -11,6 +11,7 @@ use crate::{net, protocol::Topics};
 use anyhow::{bail, Context, Result};
 use generals_chain::{ConsensusSpec, SledStore};
 use generals_consensus::core::NodeCore;
+use generals_consensus::poa::{PoaData, PoaEngine};
 use generals_consensus::pow::{PowEngine, WorkCheck};
 use generals_consensus::Consensus;
 use std::path::PathBuf;
@@ -87,17 +88,46 @@ pub fn run(home: PathBuf, overrides: Overrides) -> Result<()> {
 async fn serve(h: Home, config: NodeConfig) -> Result<()> {
     let genesis = h.load_genesis()?;
     let genesis_block = genesis.block()?;
-    let engine = match &genesis.consensus {
-        ConsensusSpec::Pow(p) => PowEngine::new(*p, &genesis_block.header, WorkCheck::Real),
-        other => bail!(
-            "the {} engine is not built yet; this node runs pow chains",
-            other.kind()
-        ),
-    };
+    let validator = h.validator()?;
+    // One match on the kind; the driver then runs whichever engine it got.
+    let (engine, weight, poa): (Box<dyn Consensus>, crate::driver::Weight, Option<PoaEngine>) =
+        match &genesis.consensus {
+            ConsensusSpec::Pow(p) => {
+                let e = PowEngine::new(*p, &genesis_block.header, WorkCheck::Real);
+                let w = e.clone();
+                (Box::new(e), Box::new(move |hd| w.weight(hd)), None)
+            }
+            ConsensusSpec::Poa(p) => {
+                let authorities: Vec<_> = genesis.validators.iter().map(|v| v.key).collect();
+                let make = |key: generals_chain::Keypair, seed| {
+                    PoaEngine::new(
+                        *p,
+                        &genesis.chain_id,
+                        &genesis_block.header,
+                        authorities.clone(),
+                        key,
+                        seed,
+                    )
+                };
+                let engine = make(validator.clone(), rand::random());
+                // A second instance answers the API's questions about authorities.
+                let reader = make(validator.clone(), 0);
+                (
+                    Box::new(engine),
+                    Box::new(|hd: &generals_chain::Header| {
+                        PoaData::decode(&hd.consensus).map_or(0, |d| d.difficulty as u128)
+                    }),
+                    Some(reader),
+                )
+            }
+            other => bail!(
+                "the {} engine is not built yet; this node runs pow and poa chains",
+                other.kind()
+            ),
+        };
     let store = SledStore::open(&h.ledger(), &genesis.chain_id, genesis_block.hash())?;
-    let weigh = engine.clone();
-    let core = NodeCore::open(store, &genesis, move |hd| weigh.weight(hd), config.mempool)
-        .context("opening the ledger")?;
+    let core =
+        NodeCore::open(store, &genesis, weight, config.mempool).context("opening the ledger")?;
     tracing::info!(height = core.tip().height, tip = %core.tip().hash.short(), "ledger open");
     let identity = h.network_identity()?;
     let topics = Topics::for_chain(&genesis.chain_id);
@@ -167,7 +197,8 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
         api: api_rx,
         events,
         metrics,
-        validator: h.validator()?,
+        validator,
+        poa,
         bootstrap,
         mine: config.mine,
         on_listen,

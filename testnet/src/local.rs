@@ -6,7 +6,7 @@
 
 use anyhow::{bail, Context, Result};
 use generals_chain::crypto::write_key_file;
-use generals_chain::genesis::{GenesisAccount, PowParams};
+use generals_chain::genesis::{GenesisAccount, GenesisValidator, PoaParams, PowParams};
 use generals_chain::state::Slashing;
 use generals_chain::{ConsensusSpec, Genesis, Hash, Keypair};
 use generals_node::config::{Home, NodeConfig};
@@ -27,7 +27,7 @@ const TARGET_BLOCK_MS: u64 = 2_000;
 pub struct UpArgs {
     #[arg(long, default_value_t = 4)]
     nodes: usize,
-    /// pow (pos, poa and bft arrive with their engines).
+    /// pow or poa (pos and bft arrive with their engines).
     #[arg(long, default_value = "pow")]
     consensus: String,
     /// The testnet's folder.
@@ -134,7 +134,7 @@ fn seeded(seed: u64, what: &str, i: usize) -> Keypair {
     Keypair::from_seed(Hash::digest(format!("generals-testnet/{seed}/{what}/{i}").as_bytes()).0)
 }
 
-fn genesis(nodes: usize, seed: u64) -> Genesis {
+fn genesis(nodes: usize, seed: u64, kind: &str) -> Genesis {
     let mut accounts: Vec<GenesisAccount> = (0..4)
         .map(|i| Keypair::dev(&format!("dev-{i}")))
         .chain((0..LOAD_ACCOUNTS).map(|i| Keypair::dev(&format!("load-{i}"))))
@@ -148,16 +148,33 @@ fn genesis(nodes: usize, seed: u64) -> Genesis {
     Genesis {
         chain_id: "generals-testnet".into(),
         timestamp_ms: generals_node::driver::now_ms(),
-        consensus: ConsensusSpec::Pow(PowParams {
-            target_block_ms: TARGET_BLOCK_MS,
-            initial_difficulty: TOTAL_HASHRATE * TARGET_BLOCK_MS / 1000,
-            halflife_ms: 60_000,
-            max_future_drift_ms: 15_000,
-        }),
+        consensus: if kind == "poa" {
+            ConsensusSpec::Poa(PoaParams {
+                period_ms: TARGET_BLOCK_MS,
+                epoch: 30_000,
+            })
+        } else {
+            ConsensusSpec::Pow(PowParams {
+                target_block_ms: TARGET_BLOCK_MS,
+                initial_difficulty: TOTAL_HASHRATE * TARGET_BLOCK_MS / 1000,
+                halflife_ms: 60_000,
+                max_future_drift_ms: 15_000,
+            })
+        },
         block_reward: 50,
         slashing: Slashing::default(),
         accounts,
-        validators: Vec::new(),
+        validators: if kind == "poa" {
+            (0..nodes)
+                .map(|i| GenesisValidator {
+                    key: seeded(seed, "validator", i).public(),
+                    stake: 1,
+                    name: Some(format!("n{i}")),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -166,10 +183,10 @@ fn create(args: &UpArgs) -> Result<(Genesis, Vec<(PathBuf, u64)>)> {
     if args.nodes == 0 || args.nodes > 32 {
         bail!("--nodes must be 1 to 32");
     }
-    if args.consensus != "pow" {
+    if args.consensus != "pow" && args.consensus != "poa" {
         ConsensusSpec::default_for(&args.consensus)?;
         bail!(
-            "the {} engine is not built yet; kinds that run now: pow",
+            "the {} engine is not built yet; kinds that run now: pow, poa",
             args.consensus
         );
     }
@@ -184,7 +201,7 @@ fn create(args: &UpArgs) -> Result<(Genesis, Vec<(PathBuf, u64)>)> {
     let sum: f64 = shares.iter().sum();
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("creating {}", args.dir.display()))?;
-    let g = genesis(args.nodes, args.seed);
+    let g = genesis(args.nodes, args.seed, &args.consensus);
     std::fs::write(args.dir.join("genesis.json"), g.to_json())?;
     let mut homes = Vec::new();
     for (i, share) in shares.iter().enumerate() {

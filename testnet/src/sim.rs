@@ -15,11 +15,18 @@ pub enum AttackKind {
     PrivateFork,
     /// Eyal and Sirer's selfish mining.
     Selfish,
+    /// Proof of authority: a sealer that seals two blocks at each of its heights.
+    Equivocate,
+    /// Proof of authority: authorities (--colluders) that vote the others out
+    /// and censor the workload's first --censor accounts.
+    Collude,
+    /// Proof of authority: node --twin runs with node --attacker's key.
+    Clone,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct SimArgs {
-    /// Consensus kind (pow; pos, poa and bft arrive with their engines).
+    /// Consensus kind: pow or poa (pos and bft arrive with their engines).
     #[arg(long, default_value = "pow")]
     consensus: String,
     /// Number of nodes.
@@ -81,6 +88,21 @@ pub struct SimArgs {
     /// Selfish mining: share of honest nodes that hear the attacker first in a tie.
     #[arg(long, default_value_t = 0.5)]
     gamma: f64,
+    /// Proof of authority: how many of the nodes are authorities (default all).
+    #[arg(long)]
+    authorities: Option<usize>,
+    /// Proof of authority: the block period in ms.
+    #[arg(long, default_value_t = 5_000)]
+    period_ms: u64,
+    /// Collude: the colluding nodes.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![0usize, 1, 2])]
+    colluders: Vec<usize>,
+    /// Collude: how many workload accounts the colluders censor.
+    #[arg(long, default_value_t = 2)]
+    censor: usize,
+    /// Clone: the node that runs the attacker's key.
+    #[arg(long, default_value_t = 1)]
+    twin: usize,
     /// Attacker hash-power shares to sweep with --seeds (and the share of a single
     /// attack run when --hashpower is left out).
     #[arg(long, value_delimiter = ',')]
@@ -167,18 +189,25 @@ fn parse_groups(s: &str) -> Result<Vec<Vec<usize>>> {
 
 impl SimArgs {
     fn base(&self, seed: u64) -> Result<SimConfig> {
-        if self.consensus != "pow" {
-            bail!(
-                "the {:?} engine is not built yet; the simulator runs: pow",
-                self.consensus
-            );
-        }
         if self.target_ms == 0 {
             bail!("--target-ms must be at least 1");
         }
-        let mut c = SimConfig::honest(self.nodes, seed, self.blocks);
-        c.pow.target_block_ms = self.target_ms;
-        c.announce_ms = self.target_ms;
+        let mut c = match self.consensus.as_str() {
+            "pow" => {
+                let mut c = SimConfig::honest(self.nodes, seed, self.blocks);
+                c.pow.target_block_ms = self.target_ms;
+                c.announce_ms = self.target_ms;
+                c
+            }
+            "poa" => {
+                let mut c = SimConfig::poa(self.nodes, seed, self.blocks);
+                c.poa.period_ms = self.period_ms;
+                c.announce_ms = self.period_ms.max(1);
+                c.authorities = self.authorities.unwrap_or(self.nodes);
+                c
+            }
+            other => bail!("the {other:?} engine is not built yet; the simulator runs: pow, poa"),
+        };
         c.net = NetConfig {
             latency_ms: self.latency_ms,
             jitter_ms: self.jitter_ms,
@@ -228,6 +257,24 @@ impl SimArgs {
                 self.nodes
             );
         }
+        let poa = match kind {
+            AttackKind::Equivocate => Some(Attack::Equivocate {
+                node: self.attacker,
+            }),
+            AttackKind::Collude => Some(Attack::Collude {
+                nodes: self.colluders.clone(),
+                censor: self.censor,
+            }),
+            AttackKind::Clone => Some(Attack::Clone {
+                node: self.attacker,
+                twin: self.twin,
+            }),
+            _ => None,
+        };
+        if poa.is_some() {
+            c.attack = poa;
+            return Ok(c);
+        }
         if !(0.0..1.0).contains(&share) || share <= 0.0 {
             bail!("attacker share {share} is not in (0, 1)");
         }
@@ -253,6 +300,9 @@ impl SimArgs {
                 node: self.attacker,
                 gamma: self.gamma,
             },
+            AttackKind::Equivocate | AttackKind::Collude | AttackKind::Clone => {
+                unreachable!("proof-of-authority attacks returned above")
+            }
         });
         Ok(c)
     }
@@ -272,6 +322,7 @@ pub fn run(args: SimArgs) -> Result<()> {
             None => sweep_honest(&args, k),
             Some(AttackKind::Selfish) => sweep_selfish(&args, k),
             Some(AttackKind::PrivateFork) => sweep_private_fork(&args, k),
+            Some(_) => sweep_poa(&args, k),
         },
     }
 }
@@ -354,17 +405,30 @@ fn single(args: &SimArgs) -> Result<()> {
         );
     }
     if let Some(a) = &report.attack {
-        let result = match a.double_spent {
-            Some(true) => "the double spend succeeded: the merchant's payment is gone".to_string(),
-            Some(false) => "the double spend failed: the merchant's payment stands".to_string(),
-            None => format!(
+        let result = match (a.kind.as_str(), a.double_spent) {
+            (_, Some(true)) => "the double spend succeeded: the merchant's payment is gone".to_string(),
+            (_, Some(false)) => "the double spend failed: the merchant's payment stands".to_string(),
+            ("selfish", None) => format!(
                 "attacker's share of the main chain {} against {} of the hash power (Eyal-Sirer predict {})",
                 pct(a.main_chain_share),
                 pct(a.attacker_share),
                 pct(selfish_revenue(a.attacker_share, args.gamma))
             ),
+            _ => format!("attacker's share of the main chain {}", pct(a.main_chain_share)),
         };
         println!("attack: {} by node {}: {}", a.kind, a.attacker, result);
+    }
+    if !report.authorities.is_empty() {
+        println!("authorities at the end: {}", report.authorities.join(", "));
+        let jailed: Vec<String> = report.jailed.iter().map(|j| format!("node-{j}")).collect();
+        println!(
+            "jailed by evidence: {}",
+            if jailed.is_empty() {
+                "none".into()
+            } else {
+                jailed.join(", ")
+            }
+        );
     }
     if let Some(p) = log_path {
         println!("event log: {}", p.display());
@@ -401,6 +465,25 @@ fn sweep_honest(args: &SimArgs, k: u64) -> Result<()> {
     );
     for i in 0..args.nodes {
         println!("{:<6} {:>11} {:>22}", i, pct(hashpower[i]), pct(shares[i]));
+    }
+    Ok(())
+}
+
+fn sweep_poa(args: &SimArgs, k: u64) -> Result<()> {
+    let mut outcomes: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    let mut jailed = 0u64;
+    for seed in args.seed..args.seed.saturating_add(k) {
+        let r = simulate(args.attacked(seed, 0.0, 0)?, EventLog::sink())?;
+        *outcomes.entry(r.authorities.join(",")).or_default() += 1;
+        jailed += u64::from(!r.jailed.is_empty());
+    }
+    println!(
+        "{k} seeds from {}: runs with evidence included: {jailed}",
+        args.seed
+    );
+    println!("{:>6}  authorities at the end", "runs");
+    for (set, n) in outcomes {
+        println!("{n:>6}  {set}");
     }
     Ok(())
 }

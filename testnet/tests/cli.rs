@@ -113,6 +113,10 @@ fn bad_input_gets_one_clear_line_and_a_failure() {
     let tmp = tempfile::tempdir().expect("tempdir");
     for (args, says) in [
         (vec!["sim", "--consensus", "raft"], "not built yet"),
+        (
+            vec!["sim", "--attack", "equivocate"],
+            "attack proof of authority",
+        ),
         (vec!["sim", "--cut", "soon"], "expected SECONDS:VALUE"),
         (
             vec!["sim", "--hashpower", "1,2"],

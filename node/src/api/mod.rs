@@ -38,6 +38,9 @@ pub enum ApiCmd {
     Peers(oneshot::Sender<Vec<PeerView>>),
     Mine(u64, oneshot::Sender<Result<Vec<Hash>, String>>),
     Miner(bool, oneshot::Sender<bool>),
+    Authorities(oneshot::Sender<Result<Authorities, String>>),
+    Propose(Proposal, oneshot::Sender<Result<(), String>>),
+    Discard(PublicKey, oneshot::Sender<Result<(), String>>),
     BlockPeer {
         peer: String,
         block: bool,
@@ -119,6 +122,9 @@ pub fn router(state: AppState) -> Router {
         .route("/miner/stop", post(miner_stop))
         .route("/admin/block", post(admin_block))
         .route("/admin/unblock", post(admin_unblock))
+        .route("/authorities", get(authorities))
+        .route("/authorities/propose", post(propose))
+        .route("/authorities/discard", post(discard))
         .route("/metrics", get(metrics))
         .route("/events", get(events))
         .fallback(|| async { not_found("no such endpoint; see the README for the API") })
@@ -264,6 +270,42 @@ async fn admin_unblock(
     body: axum::body::Bytes,
 ) -> Result<Json<PeerRequest>, ApiError> {
     admin_peer(s, headers, body, false).await
+}
+
+async fn authorities(State(s): State<AppState>) -> Result<Json<Authorities>, ApiError> {
+    ask(&s, ApiCmd::Authorities)
+        .await?
+        .map(Json)
+        .map_err(|e| ApiError(StatusCode::CONFLICT, e))
+}
+
+async fn propose(
+    State(s): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<Proposal>, ApiError> {
+    let p: Proposal = serde_json::from_slice(&body).map_err(|e| {
+        bad(format!(
+            "expected {{\"candidate\": KEY, \"add\": true|false}}: {e}"
+        ))
+    })?;
+    let echo = p.clone();
+    ask(&s, |r| ApiCmd::Propose(p, r))
+        .await?
+        .map_err(|e| ApiError(StatusCode::CONFLICT, e))?;
+    Ok(Json(echo))
+}
+
+async fn discard(
+    State(s): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<Discard>, ApiError> {
+    let d: Discard = serde_json::from_slice(&body)
+        .map_err(|e| bad(format!("expected {{\"candidate\": KEY}}: {e}")))?;
+    let c = d.candidate;
+    ask(&s, |r| ApiCmd::Discard(c, r))
+        .await?
+        .map_err(|e| ApiError(StatusCode::CONFLICT, e))?;
+    Ok(Json(d))
 }
 
 async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {

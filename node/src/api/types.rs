@@ -158,3 +158,38 @@ pub struct TxStatus {
     pub confirmations: u64,
     pub tx: Transaction,
 }
+
+/// One authority over the last blocks (as geth's `clique_status`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AuthorityView {
+    pub key: PublicKey,
+    /// Blocks it sealed in the window.
+    pub sealed: u64,
+    /// Of those, sealed in its turn.
+    pub in_turn: u64,
+    /// Its turns in the window that another authority filled.
+    pub missed: u64,
+}
+
+/// `GET /authorities`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Authorities {
+    /// Blocks the statistics cover (the last 64).
+    pub window: u64,
+    pub authorities: Vec<AuthorityView>,
+    /// This node's standing proposals: candidate and whether to add it.
+    pub proposals: Vec<Proposal>,
+}
+
+/// `POST /authorities/propose` (and an entry of `Authorities::proposals`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Proposal {
+    pub candidate: PublicKey,
+    pub add: bool,
+}
+
+/// `POST /authorities/discard`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Discard {
+    pub candidate: PublicKey,
+}

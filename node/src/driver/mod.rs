@@ -20,12 +20,13 @@ use generals_chain::{
     SledStore, Transaction,
 };
 use generals_consensus::core::{AddError, NodeCore};
-use generals_consensus::pow::{PowData, PowEngine};
+use generals_consensus::poa::PoaEngine;
+use generals_consensus::pow::PowData;
 use generals_consensus::{Consensus, Input, Output};
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -58,6 +59,9 @@ enum Verdict {
     Failed,
 }
 
+/// How a block weighs in fork choice.
+pub type Weight = Box<dyn Fn(&generals_chain::Header) -> u128 + Send + Sync>;
+
 /// Called with the node's listen addresses whenever they change.
 pub type OnListen = Box<dyn FnMut(&[Multiaddr]) + Send>;
 
@@ -73,7 +77,10 @@ struct Generate {
 /// Everything the driver needs to start.
 pub struct DriverParts {
     pub core: NodeCore<SledStore>,
-    pub engine: PowEngine,
+    pub engine: Box<dyn Consensus>,
+    /// Proof of authority: an engine instance that answers questions about the
+    /// authority set (the driving engine is behind a trait object).
+    pub poa: Option<PoaEngine>,
     pub chain_id: String,
     pub genesis: Hash,
     pub swarm: Swarm<Behaviour>,
@@ -103,6 +110,10 @@ pub struct Driver {
     mining: bool,
     generate: Option<Generate>,
     sync: sync::SyncState,
+    /// Standing authority proposals made through the API.
+    proposals: BTreeMap<generals_chain::PublicKey, bool>,
+    /// The engine's timers: ids by when they fire (ms since the epoch).
+    timers: BTreeMap<u64, Vec<u64>>,
     last_hashes: (Instant, u64),
     hashrate: f64,
 }
@@ -124,6 +135,8 @@ impl Driver {
             mining,
             generate: None,
             sync: sync::SyncState::default(),
+            timers: BTreeMap::new(),
+            proposals: BTreeMap::new(),
             last_hashes: (Instant::now(), 0),
             hashrate: 0.0,
             p,
@@ -149,7 +162,18 @@ impl Driver {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         let mut ticks: u64 = 0;
         loop {
+            let next_timer = self.timers.keys().next().map(|at| {
+                let wait = at.saturating_sub(now_ms());
+                tokio::time::Instant::now() + Duration::from_millis(wait)
+            });
+            let timer = async {
+                match next_timer {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
+                _ = timer => self.fire_timers(),
                 ev = self.p.swarm.select_next_some() => self.on_swarm(ev),
                 Some(cmd) = self.p.api.recv() => self.on_api(cmd),
                 Some(found) = self.p.found.recv() => self.on_found(found),
@@ -222,8 +246,34 @@ impl Driver {
                 Output::Finalize(hash) => {
                     let _ = self.p.events.send(NodeEvent::Finalized { hash });
                 }
-                // Proof of work sets no timers and builds no unsealed blocks.
-                Output::SetTimer { .. } | Output::Build { .. } => {}
+                Output::SetTimer { id, at_ms } => {
+                    self.timers.entry(at_ms).or_default().push(id);
+                }
+                Output::Build {
+                    parent,
+                    height,
+                    timestamp_ms,
+                    consensus,
+                    evidence,
+                    exclude,
+                } => {
+                    if let Some(block) =
+                        self.build_on(parent, height, timestamp_ms, consensus, evidence, &exclude)
+                    {
+                        self.p.metrics.produced.inc();
+                        let _ = self.p.events.send(NodeEvent::BlockProduced {
+                            hash: block.hash(),
+                            height,
+                        });
+                        work.extend(self.p.engine.handle(
+                            Input::Produced {
+                                block,
+                                now_ms: now_ms(),
+                            },
+                            self.p.core.ledger().store(),
+                        ));
+                    }
+                }
             }
         }
         verdicts
@@ -234,7 +284,11 @@ impl Driver {
     fn import(&mut self, block: Block, from: Option<PeerId>) -> (Verdict, Vec<Output>) {
         let hash = block.hash();
         let height = block.height();
-        let added = match self.p.core.add_block(block, &self.p.engine, now_ms()) {
+        let added = match self
+            .p
+            .core
+            .add_block(block, self.p.engine.as_ref(), now_ms())
+        {
             Ok(a) => a,
             Err(AddError::Invalid { source, .. }) => {
                 let reason = source.to_string();
@@ -302,6 +356,63 @@ impl Driver {
             self.p.core.ledger().store(),
         );
         (Verdict::Accepted, outputs)
+    }
+
+    /// A block from the mempool on the tip, which must be `parent`; the engine
+    /// seals it.
+    fn build_on(
+        &self,
+        parent: Hash,
+        height: u64,
+        timestamp_ms: u64,
+        consensus: Vec<u8>,
+        evidence: Vec<Evidence>,
+        exclude: &[generals_chain::PublicKey],
+    ) -> Option<Block> {
+        let ledger = self.p.core.ledger();
+        if ledger.tip().hash != parent {
+            return None;
+        }
+        let state = ledger.state();
+        let candidates = self
+            .p
+            .core
+            .mempool()
+            .select(state, 1_000, 1 << 20)
+            .into_iter()
+            .filter(|t| !exclude.contains(&t.body.sender));
+        let built = build_block(
+            state,
+            ledger.rules(),
+            BlockTemplate {
+                parent,
+                height,
+                timestamp_ms,
+                producer: self.p.validator.public(),
+                consensus,
+                max_txs: 1_000,
+            },
+            candidates,
+            evidence,
+        );
+        match built {
+            Ok(b) => Some(b.block),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not build a block");
+                None
+            }
+        }
+    }
+
+    /// Fires the engine's timers that are due.
+    fn fire_timers(&mut self) {
+        let now = now_ms();
+        let due: Vec<u64> = self.timers.range(..=now).map(|(at, _)| *at).collect();
+        for at in due {
+            for id in self.timers.remove(&at).unwrap_or_default() {
+                self.step(Input::Timer { id, now_ms: now }, None);
+            }
+        }
     }
 
     // ---- mining ----
@@ -725,6 +836,34 @@ impl Driver {
                 };
                 let _ = r.send(result);
             }
+            ApiCmd::Authorities(r) => {
+                let _ = r.send(self.authorities());
+            }
+            ApiCmd::Propose(p, r) => {
+                let result = if self.p.poa.is_some() {
+                    self.proposals.insert(p.candidate, p.add);
+                    self.step(
+                        Input::Propose {
+                            candidate: p.candidate,
+                            add: p.add,
+                        },
+                        None,
+                    );
+                    Ok(())
+                } else {
+                    Err("this chain has no authorities (it is not proof of authority)".into())
+                };
+                let _ = r.send(result);
+            }
+            ApiCmd::Discard(candidate, r) => {
+                let result = if self.proposals.remove(&candidate).is_some() {
+                    self.step(Input::Discard { candidate }, None);
+                    Ok(())
+                } else {
+                    Err(format!("no proposal about {candidate} to discard"))
+                };
+                let _ = r.send(result);
+            }
             ApiCmd::Tx(hash, r) => {
                 let _ = r.send(self.find_tx(&hash));
             }
@@ -808,6 +947,63 @@ impl Driver {
                 let _ = reply.send(result);
             }
         }
+    }
+
+    /// The authorities at the tip, with what each did over the last 64 blocks.
+    fn authorities(&self) -> Result<Authorities, String> {
+        let reader = self
+            .p
+            .poa
+            .as_ref()
+            .ok_or("this chain has no authorities (it is not proof of authority)")?;
+        let ledger = self.p.core.ledger();
+        let store = ledger.store();
+        let tip = ledger.tip_header().clone();
+        let snap = reader.snapshot(&tip, store).map_err(|e| e.to_string())?;
+        let mut stats: BTreeMap<generals_chain::PublicKey, (u64, u64, u64)> =
+            snap.signers.iter().map(|k| (*k, (0, 0, 0))).collect();
+        let from = tip.height.saturating_sub(63).max(1);
+        for h in from..=tip.height {
+            let Some(block) = ledger.block_at(h).ok().flatten() else {
+                continue;
+            };
+            let Some(parent) = store.header(&block.header.parent).ok().flatten() else {
+                continue;
+            };
+            let Ok(before) = reader.snapshot(&parent, store) else {
+                continue;
+            };
+            let turn = before.in_turn(h);
+            let producer = block.header.producer;
+            let s = stats.entry(producer).or_default();
+            s.0 += 1;
+            if turn == Some(producer) {
+                s.1 += 1;
+            } else if let Some(t) = turn {
+                stats.entry(t).or_default().2 += 1;
+            }
+        }
+        Ok(Authorities {
+            window: tip.height + 1 - from.min(tip.height + 1),
+            authorities: stats
+                .into_iter()
+                .filter(|(k, _)| snap.signers.contains(k))
+                .map(|(key, (sealed, in_turn, missed))| AuthorityView {
+                    key,
+                    sealed,
+                    in_turn,
+                    missed,
+                })
+                .collect(),
+            proposals: self
+                .proposals
+                .iter()
+                .map(|(c, a)| Proposal {
+                    candidate: *c,
+                    add: *a,
+                })
+                .collect(),
+        })
     }
 
     /// A transaction in the mempool or in the last 1,000 main-chain blocks (a

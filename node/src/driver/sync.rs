@@ -8,7 +8,7 @@ use crate::protocol::{
     SyncRequest, SyncResponse, MAX_BLOCKS_PER_REQUEST, MAX_HEADERS, MAX_SYNC_BYTES,
 };
 use generals_chain::{BlockStore, Hash};
-use generals_consensus::{Consensus, Input};
+use generals_consensus::Input;
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::PeerId;
 use std::collections::{HashMap, HashSet, VecDeque};
