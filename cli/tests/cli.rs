@@ -33,11 +33,15 @@ impl Drop for NodeProc {
 }
 
 fn start_node(home: &Path) -> (NodeProc, String) {
+    start_kind(home, "pow")
+}
+
+fn start_kind(home: &Path, kind: &str) -> (NodeProc, String) {
     let bin = node_bin();
     let out = Command::new(&bin)
         .args(["init", "--home"])
         .arg(home)
-        .args(["--api", "127.0.0.1:0"])
+        .args(["--api", "127.0.0.1:0", "--consensus", kind])
         .output()
         .expect("init");
     assert!(out.status.success());
@@ -217,4 +221,36 @@ fn failures_are_one_clear_line_and_a_non_zero_exit() {
         assert!(err.contains(says), "{args:?}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
     }
+}
+
+#[test]
+fn authority_commands_vote_on_a_poa_node() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (_node, api) = start_kind(&tmp.path().join("n"), "poa");
+    let list = json(&api, &["authority", "list"]);
+    assert_eq!(list["authorities"].as_array().map(Vec::len), Some(1));
+    // The lone authority's vote is a majority: the candidate joins.
+    let p = json(&api, &["authority", "propose", "add", "dev:carol"]);
+    assert_eq!(p["add"], true);
+    let carol = generals_chain::Keypair::dev("carol").public().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let list = json(&api, &["authority", "list"]);
+        let keys: Vec<&str> = list["authorities"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|a| a["key"].as_str())
+            .collect();
+        if keys.contains(&carol.as_str()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "carol never joined: {list}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = generals(&api, &["authority", "discard", "dev:nobody"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no proposal"));
+    let human = generals(&api, &["status"]);
+    assert!(String::from_utf8_lossy(&human.stdout).contains("in turn"));
 }

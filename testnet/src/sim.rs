@@ -365,6 +365,11 @@ fn single(args: &SimArgs) -> Result<()> {
         report.sim_time_ms as f64 / 1000.0,
         wall.as_secs_f64()
     );
+    let target_ms = if args.consensus == "poa" {
+        args.period_ms
+    } else {
+        args.target_ms
+    };
     println!(
         "main chain: {} blocks, {} produced, {} orphaned, {} reorgs (deepest {}), mean interval {:.1} s (target {:.1} s)",
         report.height,
@@ -373,14 +378,16 @@ fn single(args: &SimArgs) -> Result<()> {
         report.reorgs,
         report.max_reorg_depth,
         report.mean_interval_ms / 1000.0,
-        args.target_ms as f64 / 1000.0
+        target_ms as f64 / 1000.0
     );
-    println!(
-        "difficulty: {} at the tip ({:.2}x the initial {})",
-        report.final_difficulty,
-        report.final_difficulty as f64 / config.pow.initial_difficulty as f64,
-        config.pow.initial_difficulty
-    );
+    if args.consensus == "pow" {
+        println!(
+            "difficulty: {} at the tip ({:.2}x the initial {})",
+            report.final_difficulty,
+            report.final_difficulty as f64 / config.pow.initial_difficulty as f64,
+            config.pow.initial_difficulty
+        );
+    }
     println!(
         "converged: {} (tips {})",
         if report.converged { "yes" } else { "no" },
@@ -393,7 +400,14 @@ fn single(args: &SimArgs) -> Result<()> {
     );
     println!(
         "{:<6} {:>11} {:>17} {:>9}",
-        "node", "hash power", "main-chain share", "produced"
+        "node",
+        if args.consensus == "poa" {
+            "weight"
+        } else {
+            "hash power"
+        },
+        "main-chain share",
+        "produced"
     );
     for i in 0..report.nodes {
         println!(
