@@ -161,6 +161,42 @@ impl<S: BlockStore> NodeCore<S> {
         self.mempool.next_nonce(sender, self.ledger.state())
     }
 
+    /// A block on the tip, which must be `parent`, from the mempool (leaving out
+    /// `exclude`'s transactions), with its roots filled and its seal empty.
+    #[allow(clippy::too_many_arguments)]
+    pub fn build_on(
+        &self,
+        parent: Hash,
+        height: u64,
+        timestamp_ms: u64,
+        producer: generals_chain::PublicKey,
+        consensus: Vec<u8>,
+        evidence: Vec<generals_chain::Evidence>,
+        exclude: &[generals_chain::PublicKey],
+    ) -> Option<Block> {
+        let ledger = &self.ledger;
+        if ledger.tip().hash != parent {
+            return None;
+        }
+        let state = ledger.state();
+        let candidates = self
+            .mempool
+            .select(state, 1_000, 1 << 20)
+            .into_iter()
+            .filter(|t| !exclude.contains(&t.body.sender));
+        let template = generals_chain::BlockTemplate {
+            parent,
+            height,
+            timestamp_ms,
+            producer,
+            consensus,
+            max_txs: 1_000,
+        };
+        generals_chain::build_block(state, ledger.rules(), template, candidates, evidence)
+            .ok()
+            .map(|b| b.block)
+    }
+
     /// The stored block `hash`, if any.
     pub fn block(&self, hash: &Hash) -> Option<Block> {
         self.ledger.store().block(hash).ok().flatten()

@@ -26,8 +26,8 @@ use crate::engine::{Consensus, Input, NodeId, Output};
 use generals_chain::genesis::{GenesisAccount, GenesisValidator};
 use generals_chain::state::Slashing;
 use generals_chain::{
-    build_block, Action, Block, BlockTemplate, ConsensusSpec, Evidence, Genesis, Hash, Keypair,
-    MemoryStore, MempoolConfig, PublicKey, SignedMessage, Transaction, TxBody,
+    Action, Block, ConsensusSpec, Evidence, Genesis, Hash, Keypair, MemoryStore, MempoolConfig,
+    PublicKey, SignedMessage, Transaction, TxBody,
 };
 use network::Network;
 use rand::{Rng, SeedableRng};
@@ -493,33 +493,15 @@ impl Simulator {
         exclude: &[PublicKey],
     ) -> Option<Block> {
         let n = &self.nodes[node];
-        let ledger = n.core.ledger();
-        if ledger.tip().hash != parent {
-            return None;
-        }
-        let state = ledger.state();
-        let candidates = n
-            .core
-            .mempool()
-            .select(state, 1_000, 1 << 20)
-            .into_iter()
-            .filter(|t| !exclude.contains(&t.body.sender));
-        let built = build_block(
-            state,
-            ledger.rules(),
-            BlockTemplate {
-                parent,
-                height,
-                timestamp_ms,
-                producer: n.key.public(),
-                consensus,
-                max_txs: 1_000,
-            },
-            candidates,
+        n.core.build_on(
+            parent,
+            height,
+            timestamp_ms,
+            n.key.public(),
+            consensus,
             evidence,
+            exclude,
         )
-        .ok()?;
-        Some(built.block)
     }
 
     fn produced(&mut self, node: NodeId, block: Block) {

@@ -369,39 +369,20 @@ impl Driver {
         evidence: Vec<Evidence>,
         exclude: &[generals_chain::PublicKey],
     ) -> Option<Block> {
-        let ledger = self.p.core.ledger();
-        if ledger.tip().hash != parent {
-            return None;
-        }
-        let state = ledger.state();
-        let candidates = self
-            .p
-            .core
-            .mempool()
-            .select(state, 1_000, 1 << 20)
-            .into_iter()
-            .filter(|t| !exclude.contains(&t.body.sender));
-        let built = build_block(
-            state,
-            ledger.rules(),
-            BlockTemplate {
-                parent,
-                height,
-                timestamp_ms,
-                producer: self.p.validator.public(),
-                consensus,
-                max_txs: 1_000,
-            },
-            candidates,
+        let producer = self.p.validator.public();
+        let block = self.p.core.build_on(
+            parent,
+            height,
+            timestamp_ms,
+            producer,
+            consensus,
             evidence,
+            exclude,
         );
-        match built {
-            Ok(b) => Some(b.block),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not build a block");
-                None
-            }
+        if block.is_none() {
+            tracing::debug!(height, "no block built: the tip moved on");
         }
+        block
     }
 
     /// Fires the engine's timers that are due.
