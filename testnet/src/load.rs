@@ -20,7 +20,7 @@ pub struct LoadArgs {
     /// How long to send, e.g. 30s or 2m.
     #[arg(long, default_value = "30s")]
     duration: String,
-    #[arg(long, default_value = "testnet")]
+    #[arg(long, default_value = "testnet-data")]
     dir: PathBuf,
     /// Blocks on top of a transaction's block (itself counted) for it to be final.
     #[arg(long, default_value_t = 6)]

@@ -31,7 +31,7 @@ pub struct UpArgs {
     #[arg(long, default_value = "pow")]
     consensus: String,
     /// The testnet's folder.
-    #[arg(long, default_value = "testnet")]
+    #[arg(long, default_value = "testnet-data")]
     dir: PathBuf,
     /// Seed of the node keys.
     #[arg(long, default_value_t = 0)]
@@ -46,7 +46,7 @@ pub struct UpArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct DirArgs {
-    #[arg(long, default_value = "testnet")]
+    #[arg(long, default_value = "testnet-data")]
     pub dir: PathBuf,
     #[arg(long)]
     pub json: bool,
@@ -56,7 +56,7 @@ pub struct DirArgs {
 pub struct NodeArgs {
     /// The node's number (0 is the first).
     pub node: usize,
-    #[arg(long, default_value = "testnet")]
+    #[arg(long, default_value = "testnet-data")]
     pub dir: PathBuf,
 }
 
