@@ -70,6 +70,8 @@ pub struct NodeCore<S: BlockStore> {
     orphan_order: VecDeque<(Hash, Hash)>,
     /// Each orphan's parent, by the orphan's hash.
     orphan_parent: HashMap<Hash, Hash>,
+    /// The newest finalized block: no branch that leaves it out is followed.
+    finalized: Option<Hash>,
 }
 
 impl<S: BlockStore> NodeCore<S> {
@@ -105,6 +107,7 @@ impl<S: BlockStore> NodeCore<S> {
             orphans: BTreeMap::new(),
             orphan_order: VecDeque::new(),
             orphan_parent: HashMap::new(),
+            finalized: None,
         })
     }
 
@@ -146,6 +149,43 @@ impl<S: BlockStore> NodeCore<S> {
             h = *parent;
         }
         (!self.tree.contains(&h)).then_some(h)
+    }
+
+    /// Marks `hash` final (an engine said so). Heads that do not descend from it
+    /// are never followed again; a finalized block is never reverted.
+    pub fn finalize(&mut self, hash: Hash) -> Result<Option<TipChange>, AddError> {
+        let Some(node) = self.tree.get(&hash) else {
+            return Ok(None);
+        };
+        if let Some(old) = self.finalized.and_then(|f| self.tree.get(&f)) {
+            if old.height >= node.height {
+                return Ok(None);
+            }
+        }
+        self.finalized = Some(hash);
+        self.exclude_conflicting();
+        let mut rejected = Vec::new();
+        self.follow_best(&mut rejected)
+    }
+
+    pub fn finalized(&self) -> Option<Hash> {
+        self.finalized
+    }
+
+    /// Marks every head that leaves the finalized block out as not to be followed.
+    fn exclude_conflicting(&mut self) {
+        let Some(f) = self.finalized else { return };
+        let heads: Vec<Hash> = self.tree.heads().iter().map(|n| n.hash).collect();
+        for h in heads {
+            if self.tree.common_ancestor(&h, &f).ok() != Some(f) {
+                // The first block of its branch after the common ancestor.
+                if let Ok(plan) = self.tree.reorg_plan(&f, &h) {
+                    if let Some(first) = plan.apply.first() {
+                        self.tree.mark_invalid(first);
+                    }
+                }
+            }
+        }
     }
 
     /// Offers a transaction to the mempool, checked against the tip's state.
@@ -251,6 +291,9 @@ impl<S: BlockStore> NodeCore<S> {
                 Err(e) => added.rejected.push((h, e.to_string())),
             }
             first = false;
+        }
+        if self.finalized.is_some() {
+            self.exclude_conflicting();
         }
         added.tip_change = self.follow_best(&mut added.rejected)?;
         Ok(added)

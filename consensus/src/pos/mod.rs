@@ -1,5 +1,4 @@
-//! Stake-weighted proof of stake with Casper FFG finality and slashing. Built so
-//! far: the pieces every part of the engine stands on.
+//! Stake-weighted proof of stake with Casper FFG finality and slashing.
 //!
 //! - `leader`: RANDAO reveals and mixing, and the stake-weighted leader draw;
 //! - `ffg`: checkpoints, attestations, justification and finality, and the two
@@ -7,9 +6,9 @@
 //! - `protection`: a validator's signing record, refusing conflicting
 //!   signatures, exportable as JSON.
 //!
-//! The engine that drives them (slots, proposals, attestation gossip, fork
-//! choice through the latest justified checkpoint, evidence) comes next.
+//! - `engine`: slots, proposals, attestations, finality, evidence.
 
+pub mod engine;
 pub mod ffg;
 pub mod leader;
 pub mod protection;

@@ -2,7 +2,7 @@
 //! attack, seed.
 
 use crate::engine::NodeId;
-use generals_chain::genesis::{PoaParams, PowParams};
+use generals_chain::genesis::{PoaParams, PosParams, PowParams};
 
 const HOUR_MS: u64 = 3_600_000;
 
@@ -31,6 +31,7 @@ pub enum NetChange {
 pub enum Kind {
     Pow,
     Poa,
+    Pos,
 }
 
 /// Latency, jitter and loss of every link.
@@ -111,6 +112,9 @@ pub struct SimConfig {
     pub kind: Kind,
     pub pow: PowParams,
     pub poa: PoaParams,
+    pub pos: PosParams,
+    /// Proof of stake: each node's bonded stake at genesis (0 for none).
+    pub stakes: Vec<u64>,
     /// Proof of authority: the first this many nodes are the genesis authorities.
     pub authorities: usize,
     /// Each node's share of the hash power (normalised to sum to 1).
@@ -149,6 +153,11 @@ impl SimConfig {
                 epoch: 1_000,
             },
             authorities: nodes,
+            pos: PosParams {
+                slot_ms: 4_000,
+                epoch_slots: 8,
+            },
+            stakes: vec![100; nodes],
             pow,
             hashpower: vec![1.0; nodes],
             net: NetConfig::default(),
@@ -165,6 +174,14 @@ impl SimConfig {
         let mut c = SimConfig::honest(nodes, seed, blocks);
         c.kind = Kind::Poa;
         c.announce_ms = c.poa.period_ms;
+        c
+    }
+
+    /// `nodes` honest proof-of-stake validators with equal stake.
+    pub fn pos(nodes: usize, seed: u64, blocks: u64) -> SimConfig {
+        let mut c = SimConfig::honest(nodes, seed, blocks);
+        c.kind = Kind::Pos;
+        c.announce_ms = c.pos.slot_ms;
         c
     }
 
@@ -258,6 +275,16 @@ impl SimConfig {
                     "network change {change:?} names a node that does not exist or a bad factor"
                 ));
             }
+        }
+        if self.kind == Kind::Pos
+            && (self.stakes.len() != self.nodes || self.stakes.iter().all(|s| *s == 0))
+        {
+            return Err("proof of stake needs a stake per node, not all zero".into());
+        }
+        if self.kind == Kind::Pos
+            && (self.pos.slot_ms == 0 || self.pos.slot_ms > HOUR_MS || self.pos.epoch_slots < 2)
+        {
+            return Err("slots must be 1 ms to an hour, epochs at least 2 slots".into());
         }
         if self.kind == Kind::Poa && (self.authorities == 0 || self.authorities > self.nodes) {
             return Err("proof of authority needs 1 to --nodes authorities".into());

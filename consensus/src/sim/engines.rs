@@ -50,6 +50,21 @@ pub fn make(
             };
             (engine, weight)
         }
+        Kind::Pos => {
+            let weight: Weight = Box::new(|_| 1);
+            let validators = (0..config.nodes)
+                .filter(|v| config.stakes[*v] > 0)
+                .map(|v| (node_key(v).public(), config.stakes[v]))
+                .collect();
+            let engine = crate::pos::engine::PosEngine::new(
+                config.pos,
+                CHAIN_ID,
+                genesis,
+                validators,
+                node_key(i),
+            );
+            (Box::new(engine), weight)
+        }
         Kind::Poa => {
             let weight: Weight =
                 Box::new(|h| PoaData::decode(&h.consensus).map_or(0, |d| d.difficulty as u128));

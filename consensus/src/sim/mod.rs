@@ -123,6 +123,8 @@ struct SimNode {
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
     pub produced: Vec<u64>,
+    /// Height of each node's newest finalized block.
+    pub finalized: Vec<u64>,
     pub reorgs: u64,
     pub max_reorg_depth: usize,
     pub invalid: u64,
@@ -184,12 +186,21 @@ pub fn sim_genesis(config: &SimConfig) -> Genesis {
         consensus: match config.kind {
             Kind::Pow => ConsensusSpec::Pow(config.pow),
             Kind::Poa => ConsensusSpec::Poa(config.poa),
+            Kind::Pos => ConsensusSpec::Pos(config.pos),
         },
         block_reward: 50,
         slashing: Slashing::default(),
         accounts,
         validators: match config.kind {
             Kind::Pow => Vec::new(),
+            Kind::Pos => (0..config.nodes)
+                .filter(|i| config.stakes[*i] > 0)
+                .map(|i| GenesisValidator {
+                    key: node_key(i).public(),
+                    stake: config.stakes[i],
+                    name: Some(format!("node-{i}")),
+                })
+                .collect(),
             Kind::Poa => (0..config.authorities)
                 .map(|i| GenesisValidator {
                     key: node_key(i).public(),
@@ -269,6 +280,7 @@ impl Simulator {
             skew,
             stats: Stats {
                 produced: vec![0; config.nodes],
+                finalized: vec![0; config.nodes],
                 ..Stats::default()
             },
             genesis,
@@ -649,6 +661,11 @@ impl Simulator {
                     let t = self.at();
                     self.log
                         .record(t, Some(node), &EventKind::Finalized { hash });
+                    if let Some(n) = self.nodes[node].core.tree().get(&hash) {
+                        self.stats.finalized[node] = self.stats.finalized[node].max(n.height);
+                    }
+                    // A finalized block is never reverted.
+                    let _ = self.nodes[node].core.finalize(hash);
                 }
                 Output::Evidence(evidence) => {
                     let t = self.at();

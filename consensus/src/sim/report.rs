@@ -51,6 +51,8 @@ pub struct SimReport {
     /// (`node-3`), and whether each is jailed by evidence.
     pub authorities: Vec<String>,
     pub jailed: Vec<usize>,
+    /// Proof of stake: each node's newest finalized height.
+    pub finalized: Vec<u64>,
 }
 
 /// The authorities at a node's tip (proof of authority), by node number.
@@ -189,6 +191,7 @@ pub(super) fn summarize(
             .filter(|(i, _)| !attackers.contains(i))
             .all(|(_, t)| *t == tips[reference]),
         authorities: authorities(config, cores[reference]),
+        finalized: stats.finalized.clone(),
         jailed: (0..cores.len())
             .filter(|i| ledger.state().get(&keys[*i]).is_some_and(|a| a.jailed))
             .collect(),

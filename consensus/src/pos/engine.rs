@@ -1,0 +1,536 @@
+//! The proof-of-stake engine: slots of `slot_ms` grouped in epochs; each slot's
+//! leader drawn by stake from the epoch's RANDAO seed; blocks sealed like proof
+//! of authority's (a signature over the block at its slot, so two blocks of one
+//! slot are evidence as they stand); once an epoch, each validator attests to a
+//! link from the justified checkpoint to the epoch's boundary block; Casper FFG
+//! turns two thirds of stake into justification and finality, and the host never
+//! reverts a finalized block. Fork choice is the longest chain that keeps the
+//! finalized block. Stakes follow the chain: genesis validators, bond and unbond
+//! transactions, and evidence, which ejects the offender.
+
+use super::ffg::{AttestationData, Checkpoint, Ffg, FfgEvent};
+use super::leader::{leader, mix, reveal_message, REVEAL_DOMAIN};
+use super::protection::Protection;
+use crate::engine::{Consensus, ConsensusError, Headers, Input, Output};
+use crate::poa::{seal_message, MAX_FUTURE_DRIFT_MS};
+use bincode::{Decode, Encode};
+use generals_chain::genesis::PosParams;
+use generals_chain::{
+    codec, Action, Block, Evidence, Hash, Header, Keypair, MessageKind, Position, PublicKey,
+    Signature, SignedMessage,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+/// What a proof-of-stake header carries in its `consensus` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct PosData {
+    pub slot: u64,
+    /// The proposer's RANDAO reveal for the slot's epoch.
+    pub reveal: Signature,
+}
+
+impl PosData {
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+    pub fn decode(bytes: &[u8]) -> Result<PosData, ConsensusError> {
+        codec::decode::<_, 128>("proof-of-stake data", bytes).map_err(|e| {
+            ConsensusError::BadConsensusData {
+                reason: e.to_string(),
+            }
+        })
+    }
+}
+
+/// Stakes and randomness after a block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StakeSnapshot {
+    pub slot: u64,
+    pub epoch: u64,
+    pub stakes: BTreeMap<PublicKey, u64>,
+    pub mix: Hash,
+    /// The seed of this epoch's leaders, and of the next epoch's.
+    pub seed: Hash,
+    pub next_seed: Hash,
+}
+
+impl StakeSnapshot {
+    pub fn total(&self) -> u128 {
+        self.stakes.values().map(|s| *s as u128).sum()
+    }
+
+    /// The seed of `epoch`'s leaders, seen from this block.
+    pub fn seed_for(&self, epoch: u64) -> Hash {
+        if epoch == self.epoch {
+            self.seed
+        } else if epoch == self.epoch + 1 {
+            self.next_seed
+        } else {
+            self.mix
+        }
+    }
+
+    pub fn leader(&self, slot: u64, epoch_slots: u64) -> Option<PublicKey> {
+        let v: Vec<(PublicKey, u64)> = self.stakes.iter().map(|(k, s)| (*k, *s)).collect();
+        leader(&self.seed_for(slot / epoch_slots.max(1)), slot, &v)
+    }
+}
+
+/// What a block changes in the stakes.
+#[derive(Clone, Debug)]
+struct Delta {
+    parent: Hash,
+    data: PosData,
+    bonds: Vec<(PublicKey, i128)>,
+    ejected: Vec<PublicKey>,
+}
+
+/// The honest proof-of-stake engine of one node.
+#[derive(Debug)]
+pub struct PosEngine {
+    params: PosParams,
+    chain_id: String,
+    genesis: Header,
+    genesis_stakes: BTreeMap<PublicKey, u64>,
+    key: Keypair,
+    deltas: Mutex<HashMap<Hash, Delta>>,
+    snapshots: Mutex<HashMap<Hash, StakeSnapshot>>,
+    tip: Option<Header>,
+    next_slot: Option<u64>,
+    ffg: Ffg,
+    protection: Protection,
+    proposals_seen: BTreeMap<(u64, PublicKey), Header>,
+    attestations_seen: BTreeMap<(u64, PublicKey), SignedMessage>,
+    evidence: Vec<Evidence>,
+}
+
+impl PosEngine {
+    pub fn new(
+        params: PosParams,
+        chain_id: &str,
+        genesis: &Header,
+        validators: Vec<(PublicKey, u64)>,
+        key: Keypair,
+    ) -> PosEngine {
+        PosEngine {
+            params,
+            chain_id: chain_id.into(),
+            genesis: genesis.clone(),
+            genesis_stakes: validators.into_iter().collect(),
+            key,
+            deltas: Mutex::new(HashMap::new()),
+            snapshots: Mutex::new(HashMap::new()),
+            tip: None,
+            next_slot: None,
+            ffg: Ffg::new(genesis.hash()),
+            protection: Protection::default(),
+            proposals_seen: BTreeMap::new(),
+            attestations_seen: BTreeMap::new(),
+            evidence: Vec::new(),
+        }
+    }
+
+    pub fn ffg(&self) -> &Ffg {
+        &self.ffg
+    }
+
+    fn epoch_slots(&self) -> u64 {
+        self.params.epoch_slots.max(1)
+    }
+
+    fn slot_start(&self, slot: u64) -> u64 {
+        self.genesis.timestamp_ms + slot * self.params.slot_ms.max(1)
+    }
+
+    fn slot_at(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.genesis.timestamp_ms) / self.params.slot_ms.max(1)
+    }
+
+    /// Records a block's body: what it does to the stakes.
+    fn record(&self, block: &Block) {
+        let Ok(data) = PosData::decode(&block.header.consensus) else {
+            return;
+        };
+        let bonds = block
+            .transactions
+            .iter()
+            .filter_map(|t| match t.body.action {
+                Action::Bond { amount } => Some((t.body.sender, amount as i128)),
+                Action::Unbond { amount } => Some((t.body.sender, -(amount as i128))),
+                Action::Transfer { .. } => None,
+            })
+            .collect();
+        let ejected = block.evidence.iter().map(Evidence::offender).collect();
+        if let Ok(mut d) = self.deltas.lock() {
+            d.insert(
+                block.hash(),
+                Delta {
+                    parent: block.header.parent,
+                    data,
+                    bonds,
+                    ejected,
+                },
+            );
+        }
+    }
+
+    /// The stakes and seeds after block `hash`.
+    pub fn snapshot(&self, hash: &Hash) -> Result<StakeSnapshot, ConsensusError> {
+        if *hash == self.genesis.hash() {
+            let g = self.genesis.hash();
+            return Ok(StakeSnapshot {
+                slot: 0,
+                epoch: 0,
+                stakes: self.genesis_stakes.clone(),
+                mix: g,
+                seed: g,
+                next_seed: g,
+            });
+        }
+        if let Some(s) = self
+            .snapshots
+            .lock()
+            .ok()
+            .and_then(|c| c.get(hash).cloned())
+        {
+            return Ok(s);
+        }
+        let delta = self
+            .deltas
+            .lock()
+            .ok()
+            .and_then(|d| d.get(hash).cloned())
+            .ok_or(ConsensusError::UnknownParent { parent: *hash })?;
+        let parent = self.snapshot(&delta.parent)?;
+        let epoch = delta.data.slot / self.epoch_slots();
+        let (seed, next_seed) = if epoch == parent.epoch {
+            (parent.seed, parent.next_seed)
+        } else if epoch == parent.epoch + 1 {
+            (parent.next_seed, parent.mix)
+        } else {
+            (parent.mix, parent.mix)
+        };
+        let mut stakes = parent.stakes.clone();
+        for (k, d) in &delta.bonds {
+            let s = stakes.entry(*k).or_insert(0);
+            *s = (*s as i128 + d).clamp(0, u64::MAX as i128) as u64;
+        }
+        stakes.retain(|k, s| *s > 0 && !delta.ejected.contains(k));
+        let snap = StakeSnapshot {
+            slot: delta.data.slot,
+            epoch,
+            stakes,
+            mix: mix(&parent.mix, &delta.data.reveal),
+            seed,
+            next_seed,
+        };
+        if let Ok(mut c) = self.snapshots.lock() {
+            c.insert(*hash, snap.clone());
+        }
+        Ok(snap)
+    }
+
+    /// Two sealed blocks of one slot by one proposer, or two attestations of one
+    /// target epoch by one validator, become evidence.
+    fn catch_double(&mut self, first: &SignedMessage, second: SignedMessage) -> Vec<Output> {
+        let e = Evidence {
+            first: first.clone(),
+            second,
+        };
+        if e.verify(&self.chain_id).is_err() || self.evidence.contains(&e) {
+            return Vec::new();
+        }
+        self.evidence.push(e.clone());
+        vec![Output::Evidence(e)]
+    }
+
+    fn watch_block(&mut self, header: &Header) -> Vec<Output> {
+        let Ok(data) = PosData::decode(&header.consensus) else {
+            return Vec::new();
+        };
+        let Ok(sig) = header.seal.as_slice().try_into().map(Signature) else {
+            return Vec::new();
+        };
+        let mut message = seal_message(header, sig);
+        message.position.height = data.slot;
+        let key = (data.slot, header.producer);
+        match self.proposals_seen.get(&key).cloned() {
+            Some(first) if first.hash() != header.hash() => {
+                let Ok(s1) = first.seal.as_slice().try_into().map(Signature) else {
+                    return Vec::new();
+                };
+                let mut m1 = seal_message(&first, s1);
+                m1.position.height = data.slot;
+                self.catch_double(&m1, message)
+            }
+            Some(_) => Vec::new(),
+            None => {
+                self.proposals_seen.insert(key, header.clone());
+                Vec::new()
+            }
+        }
+    }
+
+    /// The epoch's boundary block on the tip's branch: the newest block whose
+    /// slot is at most the epoch's first.
+    fn boundary(&self, epoch: u64, headers: &dyn Headers) -> Option<Checkpoint> {
+        let mut h = self.tip.clone()?;
+        let first = epoch * self.epoch_slots();
+        loop {
+            let slot = if h.height == 0 {
+                0
+            } else {
+                PosData::decode(&h.consensus).ok()?.slot
+            };
+            if slot <= first {
+                return Some(Checkpoint {
+                    epoch,
+                    hash: h.hash(),
+                });
+            }
+            h = headers.header(&h.parent)?;
+        }
+    }
+
+    fn on_slot(&mut self, slot: u64, now_ms: u64, headers: &dyn Headers) -> Vec<Output> {
+        let mut out = vec![Output::SetTimer {
+            id: slot + 1,
+            at_ms: self.slot_start(slot + 1),
+        }];
+        self.next_slot = Some(slot + 1);
+        let Some(tip) = self.tip.clone() else {
+            return out;
+        };
+        let Ok(snap) = self.snapshot(&tip.hash()) else {
+            return out;
+        };
+        let me = self.key.public();
+        let epoch = slot / self.epoch_slots();
+        // Propose, if the slot is ours.
+        let tip_slot = if tip.height == 0 {
+            0
+        } else {
+            PosData::decode(&tip.consensus).map_or(0, |d| d.slot)
+        };
+        if slot > tip_slot && snap.leader(slot, self.epoch_slots()) == Some(me) {
+            let reveal = self
+                .key
+                .sign(REVEAL_DOMAIN, &reveal_message(&self.chain_id, epoch));
+            out.push(Output::Build {
+                parent: tip.hash(),
+                height: tip.height + 1,
+                timestamp_ms: self.slot_start(slot),
+                consensus: PosData { slot, reveal }.encode(),
+                evidence: self.evidence.clone(),
+                exclude: Vec::new(),
+            });
+        }
+        // Attest once an epoch, in its middle slot.
+        if slot % self.epoch_slots() == self.epoch_slots() / 2 && snap.stakes.contains_key(&me) {
+            if let Some(target) = self.boundary(epoch, headers) {
+                let data = AttestationData {
+                    source: self.ffg.justified,
+                    target,
+                };
+                if data.target.epoch > data.source.epoch
+                    && self.protection.record_attestation(&data).is_ok()
+                {
+                    let m = SignedMessage::sign(
+                        &self.key,
+                        &self.chain_id,
+                        Position {
+                            kind: MessageKind::Attestation,
+                            height: epoch,
+                            round: 0,
+                        },
+                        codec::encode(&data),
+                    );
+                    out.push(Output::BroadcastMessage(m.clone()));
+                    out.extend(self.count_attestation(m, now_ms));
+                }
+            }
+        }
+        out
+    }
+
+    fn count_attestation(&mut self, m: SignedMessage, _now_ms: u64) -> Vec<Output> {
+        if m.position.kind != MessageKind::Attestation || m.verify(&self.chain_id).is_err() {
+            return Vec::new();
+        }
+        let Ok(data) = codec::decode::<AttestationData, 256>("attestation", &m.payload) else {
+            return Vec::new();
+        };
+        let key = (m.position.height, m.signer);
+        let mut out = match self.attestations_seen.get(&key).cloned() {
+            Some(first) if first.payload != m.payload => return self.catch_double(&first, m),
+            Some(_) => return Vec::new(),
+            None => {
+                self.attestations_seen.insert(key, m.clone());
+                Vec::new()
+            }
+        };
+        let Some(tip) = self.tip.clone() else {
+            return out;
+        };
+        let Ok(snap) = self.snapshot(&tip.hash()) else {
+            return out;
+        };
+        let Some(stake) = snap.stakes.get(&m.signer).copied() else {
+            return out;
+        };
+        for e in self.ffg.attest(m.signer, stake, snap.total(), data) {
+            if let FfgEvent::Finalized(c) = e {
+                out.push(Output::Finalize(c.hash));
+            }
+        }
+        out
+    }
+}
+
+impl Consensus for PosEngine {
+    fn kind(&self) -> &'static str {
+        "pos"
+    }
+
+    fn weight(&self, _header: &Header) -> u128 {
+        1
+    }
+
+    fn validate(
+        &self,
+        header: &Header,
+        headers: &dyn Headers,
+        now_ms: u64,
+    ) -> Result<(), ConsensusError> {
+        let parent = headers
+            .header(&header.parent)
+            .ok_or(ConsensusError::UnknownParent {
+                parent: header.parent,
+            })?;
+        if Some(header.height) != parent.height.checked_add(1) {
+            return Err(ConsensusError::BadHeight {
+                got: header.height,
+                parent: parent.height,
+            });
+        }
+        self.precheck(header)?;
+        let data = PosData::decode(&header.consensus)?;
+        let parent_slot = if parent.height == 0 {
+            0
+        } else {
+            PosData::decode(&parent.consensus)?.slot
+        };
+        if data.slot <= parent_slot || header.timestamp_ms != self.slot_start(data.slot) {
+            return Err(ConsensusError::BadConsensusData {
+                reason: format!(
+                    "slot {} after slot {parent_slot}, stamped {}",
+                    data.slot, header.timestamp_ms
+                ),
+            });
+        }
+        if header.timestamp_ms > now_ms.saturating_add(MAX_FUTURE_DRIFT_MS) {
+            return Err(ConsensusError::TimestampTooNew {
+                got: header.timestamp_ms,
+                now: now_ms,
+                drift_ms: MAX_FUTURE_DRIFT_MS,
+            });
+        }
+        let snap = self.snapshot(&parent.hash())?;
+        if snap.leader(data.slot, self.epoch_slots()) != Some(header.producer) {
+            return Err(ConsensusError::Unauthorized {
+                signer: header.producer,
+            });
+        }
+        let epoch = data.slot / self.epoch_slots();
+        header
+            .producer
+            .verify(
+                REVEAL_DOMAIN,
+                &reveal_message(&self.chain_id, epoch),
+                &data.reveal,
+            )
+            .map_err(|_| ConsensusError::BadSignature)
+    }
+
+    fn precheck(&self, header: &Header) -> Result<(), ConsensusError> {
+        let data = PosData::decode(&header.consensus)?;
+        let sig: [u8; 64] =
+            header
+                .seal
+                .as_slice()
+                .try_into()
+                .map_err(|_| ConsensusError::BadSeal {
+                    reason: format!("{} bytes, a signature is 64", header.seal.len()),
+                })?;
+        let mut m = seal_message(header, Signature(sig));
+        m.position.height = data.slot;
+        m.verify(&self.chain_id)
+            .map_err(|_| ConsensusError::BadSignature)
+    }
+
+    fn handle(&mut self, input: Input, headers: &dyn Headers) -> Vec<Output> {
+        match input {
+            Input::NewTip { tip, now_ms } => {
+                self.tip = Some(tip);
+                if self.next_slot.is_none() {
+                    let slot = self.slot_at(now_ms) + 1;
+                    self.next_slot = Some(slot);
+                    return vec![Output::SetTimer {
+                        id: slot,
+                        at_ms: self.slot_start(slot),
+                    }];
+                }
+                Vec::new()
+            }
+            Input::Timer { id, now_ms } => {
+                if Some(id) != self.next_slot {
+                    return Vec::new();
+                }
+                self.on_slot(id, now_ms, headers)
+            }
+            Input::Produced { mut block, .. } => {
+                let Ok(data) = PosData::decode(&block.header.consensus) else {
+                    return Vec::new();
+                };
+                let m = SignedMessage::sign(
+                    &self.key,
+                    &self.chain_id,
+                    Position {
+                        kind: MessageKind::Block,
+                        height: data.slot,
+                        round: 0,
+                    },
+                    block.header.seal_hash().0.to_vec(),
+                );
+                // Never two blocks for one slot, whatever happened before.
+                if self
+                    .protection
+                    .record_proposal(data.slot, &block.header.seal_hash().to_hex())
+                    .is_err()
+                {
+                    return Vec::new();
+                }
+                block.header.seal = m.signature.0.to_vec();
+                self.record(&block);
+                let mut out = self.watch_block(&block.header);
+                out.push(Output::Import(block.clone()));
+                out.push(Output::Broadcast(block));
+                out
+            }
+            Input::BlockReceived { block, .. } => {
+                self.record(&block);
+                let mut out = self.watch_block(&block.header);
+                out.push(Output::Import(block));
+                out
+            }
+            Input::Message {
+                message, now_ms, ..
+            } => self.count_attestation(message, now_ms),
+            Input::Transaction { .. }
+            | Input::Tick { .. }
+            | Input::Propose { .. }
+            | Input::Discard { .. } => Vec::new(),
+        }
+    }
+}

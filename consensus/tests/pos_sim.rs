@@ -1,0 +1,84 @@
+//! Proof of stake in the simulator: leadership follows stake, finality advances
+//! with honest validators and stops while more than a third of the stake is
+//! offline, then resumes.
+
+use generals_consensus::sim::{EventLog, NetChange, SimConfig, SimReport, Simulator};
+
+fn run(config: &SimConfig) -> SimReport {
+    Simulator::new(config.clone(), EventLog::sink())
+        .expect("config")
+        .run()
+        .expect("run")
+        .0
+}
+
+#[test]
+fn leadership_follows_stake() {
+    let mut c = SimConfig::pos(4, 1, 1_200);
+    c.stakes = vec![40, 30, 20, 10];
+    let r = run(&c);
+    assert!(r.converged, "{:?}", r.tips);
+    for (i, (share, stake)) in r.shares.iter().zip([0.4, 0.3, 0.2, 0.1]).enumerate() {
+        assert!(
+            (share - stake).abs() < 0.05,
+            "node {i}: share {share} for stake {stake}: {:?}",
+            r.shares
+        );
+    }
+}
+
+#[test]
+fn finality_advances_stops_without_two_thirds_and_resumes() {
+    let mut c = SimConfig::pos(4, 2, 200);
+    let r = run(&c);
+    // 8-slot epochs: every node finalizes well into the chain.
+    assert!(
+        r.finalized.iter().all(|f| *f >= 150),
+        "finalized {:?} of {}",
+        r.finalized,
+        r.height
+    );
+
+    // Two of four equal validators (half the stake) drop out for a while.
+    let slot = c.pos.slot_ms;
+    let epoch = slot * c.pos.epoch_slots;
+    c.schedule = vec![
+        (20 * epoch, NetChange::Cut(vec![vec![0, 1], vec![2, 3]])),
+        (40 * epoch, NetChange::Heal),
+    ];
+    c.blocks = 1_000;
+    let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    struct W(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for W {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let r = Simulator::new(c.clone(), EventLog::new(Box::new(W(buf.clone()))))
+        .expect("config")
+        .run()
+        .expect("run")
+        .0;
+    let log = String::from_utf8(buf.lock().expect("lock").clone()).expect("utf8");
+    let finals: Vec<u64> = log
+        .lines()
+        .filter(|l| l.contains("\"finalized\"") && l.contains("\"node\":0"))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["t"].as_u64())
+        .map(|t| t - generals_consensus::sim::SIM_GENESIS_MS)
+        .collect();
+    let cut = (21 * epoch, 40 * epoch);
+    assert!(finals.iter().any(|t| *t < cut.0), "finality before the cut");
+    assert!(
+        !finals.iter().any(|t| *t > cut.0 + epoch && *t < cut.1),
+        "no finality while half the stake is away"
+    );
+    assert!(
+        finals.iter().any(|t| *t > cut.1),
+        "finality resumes after the heal"
+    );
+    assert!(r.converged);
+}
