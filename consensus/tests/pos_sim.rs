@@ -82,3 +82,37 @@ fn finality_advances_stops_without_two_thirds_and_resumes() {
     );
     assert!(r.converged);
 }
+
+/// Six equal validators; 4 and 5 attest on every head. The network splits
+/// {0,1,2} | {3}, with 4 and 5 hearing both sides, then heals.
+fn nothing_at_stake(slashing: bool) -> SimReport {
+    let mut c = SimConfig::pos(6, 7, 300);
+    c.slashing = slashing;
+    c.attack = Some(generals_consensus::sim::Attack::NothingAtStake { nodes: vec![4, 5] });
+    let epoch = c.pos.slot_ms * c.pos.epoch_slots;
+    c.schedule = vec![
+        (
+            5 * epoch,
+            NetChange::Cut(vec![vec![0, 1, 2, 4, 5], vec![3, 4, 5]]),
+        ),
+        (15 * epoch, NetChange::Heal),
+    ];
+    run(&c)
+}
+
+#[test]
+fn nothing_at_stake_validators_are_slashed_exactly_and_only_with_slashing_on() {
+    let r = nothing_at_stake(true);
+    assert!(r.converged, "{:?}", r.tips);
+    assert_eq!(
+        r.jailed,
+        vec![4, 5],
+        "exactly the validators that signed on both forks"
+    );
+    let r = nothing_at_stake(false);
+    assert!(
+        r.jailed.is_empty(),
+        "with slashing off the same evidence costs nothing: {:?}",
+        r.jailed
+    );
+}

@@ -7,7 +7,8 @@
 //! - `selfish`: Eyal and Sirer's selfish mining;
 //! - `rush`: the selfish miner's network position (gamma), a network proxy;
 //! - `equivocate`: a proof-of-authority sealer that seals two blocks a height;
-//! - `collude`: authorities that vote out the others and censor accounts.
+//! - `collude`: authorities that vote out the others and censor accounts;
+//! - `nothing_at_stake`: a validator that attests on every fork head.
 //!
 //! Cloning one authority key onto two nodes needs no wrapper: the simulator
 //! gives both nodes the key (`Attack::Clone`).
@@ -42,12 +43,14 @@ macro_rules! delegate_rules {
 
 pub mod collude;
 pub mod equivocate;
+pub mod nothing_at_stake;
 pub mod private_fork;
 pub mod rush;
 pub mod selfish;
 
 pub use collude::Collude;
 pub use equivocate::Equivocate;
+pub use nothing_at_stake::NothingAtStake;
 pub use private_fork::{PrivateFork, PrivateForkPlan};
 pub use rush::Rush;
 pub use selfish::Selfish;

@@ -417,6 +417,7 @@ impl Consensus for PoaEngine {
                 }]
             }
             Input::Produced { mut block, .. } => {
+                self.evidence.retain(|e| !block.evidence.contains(e));
                 seal(&mut block, &self.key, &self.chain_id);
                 let mut out = self.watch(&block.header);
                 out.push(Output::Import(block.clone()));
@@ -424,6 +425,8 @@ impl Consensus for PoaEngine {
                 out
             }
             Input::BlockReceived { block, .. } => {
+                // Evidence a block carries need not be carried again.
+                self.evidence.retain(|e| !block.evidence.contains(e));
                 let mut out = self.watch(&block.header);
                 out.push(Output::Import(block));
                 out

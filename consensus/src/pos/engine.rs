@@ -135,6 +135,23 @@ impl PosEngine {
         &self.ffg
     }
 
+    pub fn key(&self) -> &Keypair {
+        &self.key
+    }
+
+    pub fn chain_id(&self) -> &str {
+        &self.chain_id
+    }
+
+    /// The slot in which validators attest, for an epoch's slot `slot`.
+    pub fn is_attestation_slot(&self, slot: u64) -> bool {
+        slot % self.epoch_slots() == self.epoch_slots() / 2
+    }
+
+    pub fn epoch_of(&self, slot: u64) -> u64 {
+        slot / self.epoch_slots()
+    }
+
     fn epoch_slots(&self) -> u64 {
         self.params.epoch_slots.max(1)
     }
@@ -275,7 +292,17 @@ impl PosEngine {
     /// The epoch's boundary block on the tip's branch: the newest block whose
     /// slot is at most the epoch's first.
     fn boundary(&self, epoch: u64, headers: &dyn Headers) -> Option<Checkpoint> {
-        let mut h = self.tip.clone()?;
+        self.boundary_from(self.tip.clone()?, epoch, headers)
+    }
+
+    /// The epoch's boundary block on the branch of `head`.
+    pub fn boundary_from(
+        &self,
+        head: Header,
+        epoch: u64,
+        headers: &dyn Headers,
+    ) -> Option<Checkpoint> {
+        let mut h = head;
         let first = epoch * self.epoch_slots();
         loop {
             let slot = if h.height == 0 {
@@ -513,6 +540,7 @@ impl Consensus for PosEngine {
                 }
                 block.header.seal = m.signature.0.to_vec();
                 self.record(&block);
+                self.evidence.retain(|e| !block.evidence.contains(e));
                 let mut out = self.watch_block(&block.header);
                 out.push(Output::Import(block.clone()));
                 out.push(Output::Broadcast(block));
@@ -520,6 +548,8 @@ impl Consensus for PosEngine {
             }
             Input::BlockReceived { block, .. } => {
                 self.record(&block);
+                // Evidence a block carries need not be carried again.
+                self.evidence.retain(|e| !block.evidence.contains(e));
                 let mut out = self.watch_block(&block.header);
                 out.push(Output::Import(block));
                 out

@@ -77,6 +77,8 @@ pub enum Attack {
     Collude { nodes: Vec<NodeId>, censor: usize },
     /// Node `twin` runs with node `node`'s authority key.
     Clone { node: NodeId, twin: NodeId },
+    /// Proof-of-stake validators that attest on every fork head they see.
+    NothingAtStake { nodes: Vec<NodeId> },
 }
 
 impl Attack {
@@ -87,14 +89,16 @@ impl Attack {
             | Attack::Selfish { node, .. }
             | Attack::Equivocate { node }
             | Attack::Clone { node, .. } => *node,
-            Attack::Collude { nodes, .. } => nodes.first().copied().unwrap_or(0),
+            Attack::Collude { nodes, .. } | Attack::NothingAtStake { nodes } => {
+                nodes.first().copied().unwrap_or(0)
+            }
         }
     }
 
     /// Every Byzantine node.
     pub fn nodes(&self) -> Vec<NodeId> {
         match self {
-            Attack::Collude { nodes, .. } => nodes.clone(),
+            Attack::Collude { nodes, .. } | Attack::NothingAtStake { nodes } => nodes.clone(),
             Attack::Clone { node, twin } => vec![*node, *twin],
             other => vec![other.node()],
         }
@@ -115,6 +119,8 @@ pub struct SimConfig {
     pub pos: PosParams,
     /// Proof of stake: each node's bonded stake at genesis (0 for none).
     pub stakes: Vec<u64>,
+    /// Evidence slashes (off: it is recorded and costs nothing).
+    pub slashing: bool,
     /// Proof of authority: the first this many nodes are the genesis authorities.
     pub authorities: usize,
     /// Each node's share of the hash power (normalised to sum to 1).
@@ -158,6 +164,7 @@ impl SimConfig {
                 epoch_slots: 8,
             },
             stakes: vec![100; nodes],
+            slashing: true,
             pow,
             hashpower: vec![1.0; nodes],
             net: NetConfig::default(),

@@ -63,7 +63,13 @@ pub fn make(
                 validators,
                 node_key(i),
             );
-            (Box::new(engine), weight)
+            let engine: Box<dyn Consensus> = match &config.attack {
+                Some(Attack::NothingAtStake { nodes }) if nodes.contains(&i) => {
+                    Box::new(crate::byzantine::NothingAtStake::new(engine))
+                }
+                _ => Box::new(engine),
+            };
+            (engine, weight)
         }
         Kind::Poa => {
             let weight: Weight =

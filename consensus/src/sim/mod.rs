@@ -189,7 +189,10 @@ pub fn sim_genesis(config: &SimConfig) -> Genesis {
             Kind::Pos => ConsensusSpec::Pos(config.pos),
         },
         block_reward: 50,
-        slashing: Slashing::default(),
+        slashing: Slashing {
+            enabled: config.slashing,
+            ..Slashing::default()
+        },
         accounts,
         validators: match config.kind {
             Kind::Pow => Vec::new(),
@@ -572,6 +575,18 @@ impl Simulator {
             Msg::GetBlock(hash) => {
                 if !self.nodes[to].published.contains(&hash) {
                     return;
+                }
+                // A nothing-at-stake validator keeps both sides of a split alive:
+                // it passes on no one's blocks but its own (a network proxy, so
+                // the honest hosts stay as they are).
+                if let Some(Attack::NothingAtStake { nodes }) = &self.config.attack {
+                    let own = self.nodes[to]
+                        .core
+                        .block(&hash)
+                        .is_some_and(|b| b.header.producer == self.nodes[to].key.public());
+                    if nodes.contains(&to) && !own {
+                        return;
+                    }
                 }
                 if let Some(b) = self.nodes[to].core.block(&hash) {
                     self.send(to, from, Msg::Block(b));

@@ -15,8 +15,9 @@ pub struct Network {
     config: NetConfig,
     /// Links with their own latency, jitter and loss, by (lower, higher) node.
     links: BTreeMap<(NodeId, NodeId), NetConfig>,
-    /// Group of each node while the network is cut.
-    groups: Option<Vec<usize>>,
+    /// The groups of each node while the network is cut (a node in two groups
+    /// bridges them).
+    groups: Option<Vec<Vec<usize>>>,
     isolated: Vec<bool>,
     rush: Option<Rush>,
 }
@@ -45,7 +46,7 @@ impl Network {
             return false;
         }
         match &self.groups {
-            Some(g) => g[a] == g[b],
+            Some(g) => g[a].iter().any(|x| g[b].contains(x)),
             None => true,
         }
     }
@@ -53,11 +54,11 @@ impl Network {
     pub fn apply(&mut self, change: &NetChange) {
         match change {
             NetChange::Cut(groups) => {
-                // Nodes named in no group form a group of their own.
-                let mut g = vec![usize::MAX; self.isolated.len()];
+                // A node named in no group hears no one; one named in two hears both.
+                let mut g = vec![Vec::new(); self.isolated.len()];
                 for (i, group) in groups.iter().enumerate() {
                     for n in group {
-                        g[*n] = i;
+                        g[*n].push(i);
                     }
                 }
                 self.groups = Some(g);

@@ -163,6 +163,7 @@ pub(super) fn summarize(
                 Attack::Equivocate { .. } => "equivocate".into(),
                 Attack::Collude { .. } => "collude".into(),
                 Attack::Clone { .. } => "clone".into(),
+                Attack::NothingAtStake { .. } => "nothing-at-stake".into(),
             },
             attacker: node,
             attacker_share: hashpower[node],
