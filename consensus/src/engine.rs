@@ -135,6 +135,23 @@ pub enum ConsensusError {
     BadSeal { reason: String },
 }
 
+/// The parent of `header`, which must be known and one below it: the first
+/// check of every engine's `validate`.
+pub fn parent_of(header: &Header, headers: &dyn Headers) -> Result<Header, ConsensusError> {
+    let parent = headers
+        .header(&header.parent)
+        .ok_or(ConsensusError::UnknownParent {
+            parent: header.parent,
+        })?;
+    if Some(header.height) != parent.height.checked_add(1) {
+        return Err(ConsensusError::BadHeight {
+            got: header.height,
+            parent: parent.height,
+        });
+    }
+    Ok(parent)
+}
+
 /// A consensus engine.
 pub trait Consensus {
     /// The kind's name: `pow`, `pos`, `poa` or `bft`.

@@ -337,17 +337,7 @@ impl Consensus for PoaEngine {
         headers: &dyn Headers,
         now_ms: u64,
     ) -> Result<(), ConsensusError> {
-        let parent = headers
-            .header(&header.parent)
-            .ok_or(ConsensusError::UnknownParent {
-                parent: header.parent,
-            })?;
-        if Some(header.height) != parent.height.checked_add(1) {
-            return Err(ConsensusError::BadHeight {
-                got: header.height,
-                parent: parent.height,
-            });
-        }
+        let parent = crate::engine::parent_of(header, headers)?;
         if header.timestamp_ms < parent.timestamp_ms.saturating_add(self.params.period_ms) {
             return Err(ConsensusError::TooSoon {
                 got: header.timestamp_ms,

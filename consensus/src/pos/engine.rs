@@ -430,17 +430,7 @@ impl Consensus for PosEngine {
         headers: &dyn Headers,
         now_ms: u64,
     ) -> Result<(), ConsensusError> {
-        let parent = headers
-            .header(&header.parent)
-            .ok_or(ConsensusError::UnknownParent {
-                parent: header.parent,
-            })?;
-        if Some(header.height) != parent.height.checked_add(1) {
-            return Err(ConsensusError::BadHeight {
-                got: header.height,
-                parent: parent.height,
-            });
-        }
+        let parent = crate::engine::parent_of(header, headers)?;
         self.precheck(header)?;
         let data = PosData::decode(&header.consensus)?;
         let parent_slot = if parent.height == 0 {

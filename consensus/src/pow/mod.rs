@@ -150,17 +150,7 @@ impl Consensus for PowEngine {
         headers: &dyn Headers,
         now_ms: u64,
     ) -> Result<(), ConsensusError> {
-        let parent = headers
-            .header(&header.parent)
-            .ok_or(ConsensusError::UnknownParent {
-                parent: header.parent,
-            })?;
-        if Some(header.height) != parent.height.checked_add(1) {
-            return Err(ConsensusError::BadHeight {
-                got: header.height,
-                parent: parent.height,
-            });
-        }
+        let parent = crate::engine::parent_of(header, headers)?;
         let got = PowData::decode(&header.consensus)?.difficulty;
         let expected = self.next_difficulty(&parent, headers)?;
         if got != expected {
