@@ -1,5 +1,6 @@
 //! Headers, blocks and evidence of misbehaviour.
 
+use crate::attestation::AttestationData;
 use crate::codec;
 use crate::crypto::{CryptoError, Keypair, PublicKey, Signature};
 use crate::hash::{merkle_root, Hash};
@@ -49,8 +50,10 @@ impl Header {
     }
 }
 
-/// Two messages signed by one key for one position (two blocks for one height,
-/// two prevotes for one round): an honest signer never signs both.
+/// Two messages signed by one key that an honest signer never signs both: two
+/// different messages for one position (two blocks for one height, two prevotes
+/// for one round, two attestations for one target epoch), or two attestations of
+/// which one surrounds the other (Casper FFG's second condition).
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 pub struct Evidence {
     pub first: SignedMessage,
@@ -146,6 +149,46 @@ pub enum EvidenceError {
     SameMessage,
     #[error("a message of the evidence is not validly signed: {0}")]
     Signature(#[from] CryptoError),
+    #[error("attestation at epoch {position} is unreadable or targets epoch {target}")]
+    BadAttestation { position: u64, target: u64 },
+    #[error("neither attestation surrounds the other")]
+    NoSurround,
+}
+
+/// What a piece of evidence shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Offence {
+    /// Two different messages of one kind at one position.
+    DoubleSign(MessageKind),
+    /// An attestation whose span surrounds another's.
+    SurroundVote,
+}
+
+impl std::fmt::Display for Offence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Offence::DoubleSign(MessageKind::Block) => write!(f, "double proposal"),
+            Offence::DoubleSign(MessageKind::Attestation) => write!(f, "double vote"),
+            Offence::DoubleSign(k) => write!(f, "double {}", format!("{k:?}").to_lowercase()),
+            Offence::SurroundVote => write!(f, "surround vote"),
+        }
+    }
+}
+
+/// The attestation a signed message carries, checked against its position.
+fn attestation_of(m: &SignedMessage) -> Result<AttestationData, EvidenceError> {
+    let bad = |target| EvidenceError::BadAttestation {
+        position: m.position.height,
+        target,
+    };
+    let data =
+        codec::decode::<AttestationData, { AttestationData::MAX_BYTES }>("attestation", &m.payload)
+            .map_err(|_| bad(u64::MAX))?;
+    if data.target.epoch != m.position.height || m.position.round != 0 {
+        return Err(bad(data.target.epoch));
+    }
+    Ok(data)
 }
 
 impl Evidence {
@@ -158,24 +201,46 @@ impl Evidence {
         self.first.signer
     }
 
-    /// Checks that this is a double-sign on chain `chain_id`: one signer, one
-    /// position, two different payloads, both validly signed. Returns the offender.
-    pub fn verify(&self, chain_id: &str) -> Result<PublicKey, EvidenceError> {
-        if self.first.signer != self.second.signer {
+    /// What the evidence shows, if it is well formed (signatures unchecked).
+    pub fn offence(&self) -> Result<Offence, EvidenceError> {
+        let (a, b) = (&self.first, &self.second);
+        if a.signer != b.signer {
             return Err(EvidenceError::DifferentSigners {
-                first: self.first.signer,
-                second: self.second.signer,
+                first: a.signer,
+                second: b.signer,
             });
         }
-        if self.first.position != self.second.position {
+        let both_attest = a.position.kind == MessageKind::Attestation
+            && b.position.kind == MessageKind::Attestation;
+        if a.position == b.position {
+            if a.payload == b.payload {
+                return Err(EvidenceError::SameMessage);
+            }
+            if both_attest {
+                attestation_of(a)?;
+                attestation_of(b)?;
+            }
+            return Ok(Offence::DoubleSign(a.position.kind));
+        }
+        if !both_attest {
             return Err(EvidenceError::DifferentPositions {
-                first: self.first.position,
-                second: self.second.position,
+                first: a.position,
+                second: b.position,
             });
         }
-        if self.first.payload == self.second.payload {
-            return Err(EvidenceError::SameMessage);
+        let (x, y) = (attestation_of(a)?, attestation_of(b)?);
+        if x.surrounds(&y) || y.surrounds(&x) {
+            Ok(Offence::SurroundVote)
+        } else {
+            Err(EvidenceError::NoSurround)
         }
+    }
+
+    /// Checks that this is evidence on chain `chain_id`: one signer, and either
+    /// one position with two different payloads or two attestations of which one
+    /// surrounds the other, both validly signed. Returns the offender.
+    pub fn verify(&self, chain_id: &str) -> Result<PublicKey, EvidenceError> {
+        self.offence()?;
         self.first.verify(chain_id)?;
         self.second.verify(chain_id)?;
         Ok(self.first.signer)

@@ -35,7 +35,7 @@ pub fn build_block(
     candidates: impl IntoIterator<Item = Transaction>,
     evidence: Vec<Evidence>,
 ) -> Result<Built, BlockError> {
-    let mut overlay = Overlay::new(state, rules);
+    let mut overlay = Overlay::new(state, rules).at(template.timestamp_ms);
     let mut transactions = Vec::new();
     let mut skipped = Vec::new();
     let max_txs = template.max_txs.min(MAX_BLOCK_TXS);

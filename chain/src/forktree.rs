@@ -205,6 +205,11 @@ impl ForkTree {
         self.invalid.contains(hash)
     }
 
+    /// Every known block, in no particular order.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.values()
+    }
+
     /// Blocks with no children.
     pub fn heads(&self) -> Vec<&Node> {
         let mut v: Vec<&Node> = self.heads.iter().map(|h| &self.nodes[h]).collect();
@@ -215,6 +220,29 @@ impl ForkTree {
     /// The valid block of greatest cumulative weight; the first seen among equals.
     pub fn best(&self) -> &Node {
         &self.nodes[&self.best]
+    }
+
+    /// The best valid block among `root` and its descendants (as `best` ranks
+    /// them), or `None` if `root` is unknown or invalid.
+    pub fn best_under(&self, root: &Hash) -> Option<&Node> {
+        if self.invalid.contains(root) {
+            return None;
+        }
+        let mut best = self.nodes.get(root)?;
+        let mut stack = vec![*root];
+        while let Some(h) = stack.pop() {
+            for c in self.children.get(&h).into_iter().flatten() {
+                if self.invalid.contains(c) {
+                    continue;
+                }
+                let n = &self.nodes[c];
+                if Self::better(n, best) {
+                    best = n;
+                }
+                stack.push(*c);
+            }
+        }
+        Some(best)
     }
 
     /// The ancestor of `hash` at `height` (itself at its own height).

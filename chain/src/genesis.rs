@@ -93,6 +93,8 @@ impl Default for PowParams {
 pub struct PosParams {
     pub slot_ms: u64,
     pub epoch_slots: u64,
+    /// Epochs that unbonded stake stays slashable before it is free.
+    pub unbonding_epochs: u64,
 }
 
 impl Default for PosParams {
@@ -100,7 +102,16 @@ impl Default for PosParams {
         PosParams {
             slot_ms: 1_000,
             epoch_slots: 16,
+            unbonding_epochs: 2,
         }
+    }
+}
+
+impl PosParams {
+    pub fn unbonding_delay_ms(&self) -> u64 {
+        self.unbonding_epochs
+            .saturating_mul(self.epoch_slots)
+            .saturating_mul(self.slot_ms)
     }
 }
 
@@ -310,6 +321,10 @@ impl Genesis {
             chain_id: self.chain_id.clone(),
             block_reward: self.block_reward,
             slashing: self.slashing,
+            unbonding_delay_ms: match &self.consensus {
+                ConsensusSpec::Pos(p) => p.unbonding_delay_ms(),
+                _ => 0,
+            },
         }
     }
 

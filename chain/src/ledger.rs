@@ -447,6 +447,40 @@ impl<S: BlockStore> Ledger<S> {
         Ok(out)
     }
 
+    /// The state after `plan.apply`'s last block (or after `plan.ancestor`), worked
+    /// out on a copy: the tip's state with `plan.undo` undone and the stored
+    /// blocks of `plan.apply` executed. Nothing stored changes.
+    pub fn state_at(&self, plan: &ReorgPlan) -> Result<State, LedgerError> {
+        let from = plan.undo.first().copied().unwrap_or(plan.ancestor);
+        if from != self.tip.hash {
+            return Err(LedgerError::PlanNotFromTip {
+                from,
+                tip: self.tip.hash,
+            });
+        }
+        let mut state = self.state.clone();
+        for hash in &plan.undo {
+            let undo = self
+                .store
+                .undo(hash)?
+                .ok_or_else(|| corrupt(format!("no undo record for main-chain block {hash}")))?;
+            state.undo(&undo);
+        }
+        for hash in &plan.apply {
+            let block = self
+                .store
+                .block(hash)?
+                .ok_or(LedgerError::MissingBlock { hash: *hash })?;
+            state
+                .apply_block(&block, &self.rules)
+                .map_err(|source| LedgerError::Block {
+                    hash: *hash,
+                    source: Box::new(source),
+                })?;
+        }
+        Ok(state)
+    }
+
     /// Puts back the branch a failed reorg undid.
     fn restore(&mut self, partial: &ReorgOutcome) -> Result<(), LedgerError> {
         for _ in &partial.applied {

@@ -8,6 +8,7 @@
 //! - `codec`: the one codec (bincode 2.0.1, size-limited, canonical);
 //! - `crypto`: ed25519 keys, strict verification, key files;
 //! - `tx`, `block`: transactions, headers, blocks, evidence;
+//! - `attestation`: what a proof-of-stake vote says (for surround evidence);
 //! - `builder`: building a block from candidate transactions;
 //! - `state`: accounts, the state transition with undo, the LtHash commitment;
 //! - `genesis`: the genesis file;
@@ -16,6 +17,7 @@
 //! - `store`: the `BlockStore` trait, with sled and in-memory stores;
 //! - `ledger`: a store plus the state at its tip: import, undo, reorg, recovery.
 
+pub mod attestation;
 pub mod block;
 pub mod builder;
 pub mod codec;
@@ -29,7 +31,8 @@ pub mod state;
 pub mod store;
 pub mod tx;
 
-pub use block::{Block, Evidence, Header, MessageKind, Position, SignedMessage};
+pub use attestation::{AttestationData, Checkpoint};
+pub use block::{Block, Evidence, Header, MessageKind, Offence, Position, SignedMessage};
 pub use builder::{build_block, BlockTemplate};
 pub use crypto::{Keypair, PublicKey, Signature};
 pub use forktree::{ForkTree, ReorgPlan};

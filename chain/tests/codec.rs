@@ -267,12 +267,14 @@ fn a_non_canonical_encoding_is_refused() {
         balance: 5,
         nonce: 0,
         bonded: 0,
+        unbonding: 0,
+        unbonding_until_ms: 0,
         jailed: false,
     });
-    assert_eq!(canonical, vec![5, 0, 0, 0]);
+    assert_eq!(canonical, vec![5, 0, 0, 0, 0, 0]);
     // 5 written in the three-byte varint form: it means the same, but a hash of
     // these bytes would differ, so they are refused.
-    let long_form = vec![251, 5, 0, 0, 0, 0];
+    let long_form = vec![251, 5, 0, 0, 0, 0, 0, 0];
     assert!(matches!(
         codec::decode::<Account, 100>("account", &long_form),
         Err(CodecError::NotCanonical { .. })

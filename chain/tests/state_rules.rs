@@ -452,3 +452,108 @@ fn the_commitment_is_incremental_and_order_free() {
     assert_eq!(State::from_accounts(accounts).root(), s.root());
     assert_eq!(b.header.state_root, s.root());
 }
+
+#[test]
+fn unbonded_stake_waits_out_the_delay_and_stays_slashable() {
+    let (state, mut rules, k) = setup();
+    rules.unbonding_delay_ms = 1_000;
+    let apply = |s: &State, at: u64, txs: Vec<generals_chain::Transaction>| {
+        let mut o = Overlay::new(s, &rules).at(at);
+        for t in &txs {
+            o.apply_tx(t).expect("applies");
+        }
+        let exec = o.finish(&k[3].public(), Hash::ZERO).expect("finish");
+        let mut s = s.clone();
+        s.commit(&exec).expect("commit");
+        s
+    };
+    let s = apply(
+        &state,
+        5_000,
+        vec![tx(&k[0], 0, 1, Action::Unbond { amount: 60 })],
+    );
+    let a = s.get(&k[0].public()).expect("a");
+    assert_eq!(
+        (a.balance, a.bonded, a.unbonding, a.unbonding_until_ms),
+        (999, 40, 60, 6_000),
+        "out of the stake at once, not yet in the balance"
+    );
+    // Evidence in the meantime takes its share of the unbonding coins too.
+    let mut o = Overlay::new(&s, &rules).at(5_500);
+    o.apply_evidence(0, &double_sign(&k[0], 9), &k[3].public())
+        .expect("evidence");
+    let exec = o.finish(&k[3].public(), Hash::ZERO).expect("finish");
+    let mut slashed = s.clone();
+    slashed.commit(&exec).expect("commit");
+    let a = slashed.get(&k[0].public()).expect("a");
+    assert_eq!((a.bonded, a.unbonding), (30, 60), "10% of 100 at stake");
+    // Before the delay has passed, a transaction finds the coins still locked.
+    let early = apply(&s, 5_999, vec![transfer(&k[0], k[1].public(), 1, 0, 1)]);
+    assert_eq!(early.get(&k[0].public()).expect("a").unbonding, 60);
+    // After it, the account's next block releases them.
+    let late = apply(&s, 6_000, vec![transfer(&k[0], k[1].public(), 1, 0, 1)]);
+    let a = late.get(&k[0].public()).expect("a");
+    assert_eq!((a.balance, a.unbonding), (999 + 60 - 1, 0));
+}
+
+fn attestation(key: &Keypair, source: u64, target: u64) -> SignedMessage {
+    let cp = |epoch: u64| generals_chain::Checkpoint {
+        epoch,
+        hash: Hash::digest(&epoch.to_le_bytes()),
+    };
+    SignedMessage::sign(
+        key,
+        CHAIN,
+        Position {
+            kind: MessageKind::Attestation,
+            height: target,
+            round: 0,
+        },
+        generals_chain::codec::encode(&generals_chain::AttestationData {
+            source: cp(source),
+            target: cp(target),
+        }),
+    )
+}
+
+#[test]
+fn a_surround_vote_is_evidence_and_a_plain_pair_of_votes_is_not() {
+    let (state, rules, k) = setup();
+    let surround = Evidence {
+        first: attestation(&k[0], 1, 4),
+        second: attestation(&k[0], 2, 3),
+    };
+    assert_eq!(
+        surround.offence(),
+        Ok(generals_chain::Offence::SurroundVote)
+    );
+    assert_eq!(
+        surround.offence().map(|o| o.to_string()),
+        Ok("surround vote".into())
+    );
+    let b = block_with_evidence(&state, &rules, k[3].public(), vec![surround]).expect("included");
+    let mut s = state.clone();
+    s.apply_block(&b, &rules).expect("applies");
+    assert!(s.get(&k[0].public()).expect("a").jailed);
+
+    // Consecutive links, and an attestation whose position lies about its
+    // target, are no evidence.
+    let mut lying = attestation(&k[0], 1, 5);
+    lying.position.height = 3;
+    let lying = SignedMessage::sign(&k[0], CHAIN, lying.position, lying.payload);
+    for (first, second) in [
+        (attestation(&k[0], 1, 2), attestation(&k[0], 2, 3)),
+        (attestation(&k[0], 2, 3), lying),
+    ] {
+        let r = block_with_evidence(
+            &state,
+            &rules,
+            k[3].public(),
+            vec![Evidence { first, second }],
+        );
+        assert!(
+            matches!(r, Err(BlockError::Evidence { index: 0, .. })),
+            "{r:?}"
+        );
+    }
+}

@@ -72,6 +72,8 @@ pub struct NodeCore<S: BlockStore> {
     orphan_parent: HashMap<Hash, Hash>,
     /// The newest finalized block: no branch that leaves it out is followed.
     finalized: Option<Hash>,
+    /// The latest justified checkpoint, for engines that have one.
+    justified: Option<Hash>,
 }
 
 impl<S: BlockStore> NodeCore<S> {
@@ -108,6 +110,7 @@ impl<S: BlockStore> NodeCore<S> {
             orphan_order: VecDeque::new(),
             orphan_parent: HashMap::new(),
             finalized: None,
+            justified: None,
         })
     }
 
@@ -172,6 +175,29 @@ impl<S: BlockStore> NodeCore<S> {
         self.finalized
     }
 
+    /// Marks `hash` as the latest justified checkpoint (an engine said so): fork
+    /// choice then follows the best head that descends from it.
+    pub fn justify(&mut self, hash: Hash) -> Result<Option<TipChange>, AddError> {
+        if !self.tree.contains(&hash) || self.justified == Some(hash) {
+            return Ok(None);
+        }
+        self.justified = Some(hash);
+        let mut rejected = Vec::new();
+        self.follow_best(&mut rejected)
+    }
+
+    pub fn justified(&self) -> Option<Hash> {
+        self.justified
+    }
+
+    /// The head fork choice follows: the best under the justified checkpoint, if
+    /// one is set and has a valid branch; otherwise the best of all.
+    fn preferred(&self) -> Hash {
+        self.justified
+            .and_then(|j| self.tree.best_under(&j))
+            .map_or(self.tree.best().hash, |n| n.hash)
+    }
+
     /// Marks every head that leaves the finalized block out as not to be followed.
     fn exclude_conflicting(&mut self) {
         let Some(f) = self.finalized else { return };
@@ -201,8 +227,9 @@ impl<S: BlockStore> NodeCore<S> {
         self.mempool.next_nonce(sender, self.ledger.state())
     }
 
-    /// A block on the tip, which must be `parent`, from the mempool (leaving out
-    /// `exclude`'s transactions), with its roots filled and its seal empty.
+    /// A block on `parent` (the tip, or any other stored block: its state is
+    /// worked out on a copy) from the mempool (leaving out `exclude`'s
+    /// transactions), with its roots filled and its seal empty.
     #[allow(clippy::too_many_arguments)]
     pub fn build_on(
         &self,
@@ -215,10 +242,14 @@ impl<S: BlockStore> NodeCore<S> {
         exclude: &[generals_chain::PublicKey],
     ) -> Option<Block> {
         let ledger = &self.ledger;
-        if ledger.tip().hash != parent {
-            return None;
-        }
-        let state = ledger.state();
+        let side;
+        let state = if ledger.tip().hash == parent {
+            ledger.state()
+        } else {
+            let plan = self.tree.reorg_plan(&ledger.tip().hash, &parent).ok()?;
+            side = ledger.state_at(&plan).ok()?;
+            &side
+        };
         let candidates = self
             .mempool
             .select(state, 1_000, 1 << 20)
@@ -342,7 +373,7 @@ impl<S: BlockStore> NodeCore<S> {
         let from = self.tip();
         let mut total = ReorgOutcome::default();
         loop {
-            let best = self.tree.best().hash;
+            let best = self.preferred();
             let tip = self.tip().hash;
             if best == tip {
                 break;

@@ -92,6 +92,9 @@ pub enum Output {
     SetTimer { id: u64, at_ms: u64 },
     /// This block is final: it will never be reverted.
     Finalize(Hash),
+    /// This block is the latest justified checkpoint: follow the best branch
+    /// through it.
+    Justified(Hash),
     /// Misbehaviour was seen; the host reports it and offers it for inclusion.
     Evidence(Evidence),
     /// Import this block into the local chain.

@@ -141,6 +141,8 @@ pub struct Overlay<'a> {
     rules: &'a ChainRules,
     touched: BTreeMap<PublicKey, Account>,
     fees: u64,
+    /// The block's timestamp: unbonding that has matured by then is released.
+    now_ms: u64,
 }
 
 impl AccountView for Overlay<'_> {
@@ -159,11 +161,28 @@ impl<'a> Overlay<'a> {
             rules,
             touched: BTreeMap::new(),
             fees: 0,
+            now_ms: 0,
         }
     }
 
+    /// Applies the rules as of a block stamped `timestamp_ms`.
+    pub fn at(mut self, timestamp_ms: u64) -> Self {
+        self.now_ms = timestamp_ms;
+        self
+    }
+
+    /// An account as the block sees it: unbonded stake whose delay has passed is
+    /// back in the balance.
     fn get(&self, key: &PublicKey) -> Account {
-        self.account(key).unwrap_or_default()
+        let mut a = self.account(key).unwrap_or_default();
+        if a.unbonding > 0 && a.unbonding_until_ms <= self.now_ms {
+            if let Some(b) = a.balance.checked_add(a.unbonding) {
+                a.balance = b;
+                a.unbonding = 0;
+                a.unbonding_until_ms = 0;
+            }
+        }
+        a
     }
 
     /// Checks the signature, then applies the transaction; on error nothing changes.
@@ -266,10 +285,20 @@ impl<'a> Overlay<'a> {
                     });
                 }
                 sender.bonded -= amount;
-                sender.balance = sender
-                    .balance
-                    .checked_add(amount)
-                    .ok_or_else(|| overflow(b.sender, "balance"))?;
+                if self.rules.unbonding_delay_ms == 0 {
+                    sender.balance = sender
+                        .balance
+                        .checked_add(amount)
+                        .ok_or_else(|| overflow(b.sender, "balance"))?;
+                } else {
+                    // A later unbond restarts the wait for the whole amount.
+                    sender.unbonding = sender
+                        .unbonding
+                        .checked_add(amount)
+                        .ok_or_else(|| overflow(b.sender, "unbonding stake"))?;
+                    sender.unbonding_until_ms =
+                        self.now_ms.saturating_add(self.rules.unbonding_delay_ms);
+                }
             }
         }
         self.touched.insert(b.sender, sender);
@@ -297,11 +326,14 @@ impl<'a> Overlay<'a> {
         if acc.jailed {
             return Err(BlockError::AlreadyJailed { index, offender });
         }
-        let slashed =
-            (acc.bonded as u128 * slashing.fraction_ppm.min(1_000_000) as u128 / 1_000_000) as u64;
-        let reward = (slashed as u128 * slashing.whistleblower_ppm.min(1_000_000) as u128
-            / 1_000_000) as u64;
-        acc.bonded -= slashed;
+        // Stake on its way out is slashable too: leaving does not escape evidence.
+        let at_stake = acc.bonded as u128 + acc.unbonding as u128;
+        let slashed = at_stake * slashing.fraction_ppm.min(1_000_000) as u128 / 1_000_000;
+        let reward =
+            (slashed * slashing.whistleblower_ppm.min(1_000_000) as u128 / 1_000_000) as u64;
+        let from_bonded = slashed.min(acc.bonded as u128) as u64;
+        acc.bonded -= from_bonded;
+        acc.unbonding -= (slashed as u64 - from_bonded).min(acc.unbonding);
         acc.jailed = true;
         self.touched.insert(offender, acc);
         let mut p = self.get(producer);
@@ -415,7 +447,7 @@ impl State {
     }
 
     fn run_rules(&self, block: &Block, rules: &ChainRules) -> Result<Execution, BlockError> {
-        let mut overlay = Overlay::new(self, rules);
+        let mut overlay = Overlay::new(self, rules).at(block.header.timestamp_ms);
         for (index, tx) in block.transactions.iter().enumerate() {
             overlay
                 .apply_verified_tx(tx)

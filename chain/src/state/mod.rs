@@ -26,6 +26,10 @@ pub struct Account {
     pub nonce: u64,
     /// Coins bonded as stake.
     pub bonded: u64,
+    /// Coins unbonded but not yet free: still slashable until `unbonding_until_ms`.
+    pub unbonding: u64,
+    /// When `unbonding` returns to the balance (a block stamped at or after it).
+    pub unbonding_until_ms: u64,
     /// Set when evidence of misbehaviour was included against this key.
     pub jailed: bool,
 }
@@ -37,6 +41,10 @@ pub struct ChainRules {
     /// Minted to each block's producer.
     pub block_reward: u64,
     pub slashing: Slashing,
+    /// How long unbonded stake stays slashable before it returns to the balance;
+    /// zero returns it at once.
+    #[serde(default)]
+    pub unbonding_delay_ms: u64,
 }
 
 /// What evidence costs the offender.

@@ -1,10 +1,10 @@
-//! Equivocation by a proof-of-authority sealer: for every block it seals, it
-//! seals a second one at the same height (one millisecond later) and sends one to
-//! half of its peers and the other to the other half, so the network splits
-//! until fork choice settles it, and the two seals stand as evidence against it.
+//! Equivocation by a proof-of-authority sealer or a proof-of-stake proposer: for
+//! every block it seals, it seals a second one for the same height or slot (one
+//! millisecond later) and sends one to half of its peers and the other to the
+//! other half, so the network splits until fork choice settles it, and the two
+//! seals stand as evidence against it.
 
 use crate::engine::{Consensus, ConsensusError, Headers, Input, NodeId, Output};
-use crate::poa::seal;
 use generals_chain::{Block, Header, Keypair};
 
 #[derive(Debug)]
@@ -13,22 +13,31 @@ pub struct Equivocate<E> {
     key: Keypair,
     chain_id: String,
     peers: Vec<NodeId>,
+    seal: fn(&mut Block, &Keypair, &str),
 }
 
 impl<E: Consensus> Equivocate<E> {
-    pub fn new(inner: E, key: Keypair, chain_id: &str, peers: Vec<NodeId>) -> Self {
+    /// `seal` is the engine's own sealing (`poa::seal` or `pos::engine::seal`).
+    pub fn new(
+        inner: E,
+        key: Keypair,
+        chain_id: &str,
+        peers: Vec<NodeId>,
+        seal: fn(&mut Block, &Keypair, &str),
+    ) -> Self {
         Equivocate {
             inner,
             key,
             chain_id: chain_id.to_string(),
             peers,
+            seal,
         }
     }
 
     fn twin(&self, block: &Block) -> Block {
         let mut b = block.clone();
         b.header.timestamp_ms += 1;
-        seal(&mut b, &self.key, &self.chain_id);
+        (self.seal)(&mut b, &self.key, &self.chain_id);
         b
     }
 }

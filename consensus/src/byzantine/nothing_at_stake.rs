@@ -1,11 +1,14 @@
-//! The nothing-at-stake validator: voting costs it nothing, so when the chain
-//! forks it attests on every fork head it has seen, not only on its own tip, to
-//! be on the winning side whatever wins. Each extra attestation names another
-//! target for the same epoch: a double vote, which honest validators turn into
-//! evidence and, with slashing on, a slash.
+//! The nothing-at-stake validator: signing costs it nothing, so when the chain
+//! forks it works on every fork head it has seen, not only on its own tip, to be
+//! on the winning side whatever wins. When it leads a slot it proposes on every
+//! head (earning the reward on each branch), and at each epoch it attests to
+//! every head's checkpoint. The extra proposals and attestations are double
+//! signatures, which honest validators turn into evidence and, with slashing on,
+//! a slash. It seals its extra blocks itself: the honest engine inside it would
+//! refuse to sign them.
 
 use crate::engine::{Consensus, ConsensusError, Headers, Input, Output};
-use crate::pos::engine::PosEngine;
+use crate::pos::engine::{seal, PosEngine};
 use crate::pos::ffg::AttestationData;
 use generals_chain::{codec, Hash, Header, MessageKind, Position, SignedMessage};
 use std::collections::BTreeMap;
@@ -14,6 +17,8 @@ use std::collections::BTreeMap;
 pub struct NothingAtStake {
     inner: PosEngine,
     heads: BTreeMap<Hash, Header>,
+    /// Blocks asked for on heads other than the tip: parent to slot.
+    side_builds: BTreeMap<Hash, u64>,
 }
 
 impl NothingAtStake {
@@ -21,6 +26,7 @@ impl NothingAtStake {
         NothingAtStake {
             inner,
             heads: BTreeMap::new(),
+            side_builds: BTreeMap::new(),
         }
     }
 
@@ -28,35 +34,48 @@ impl NothingAtStake {
         self.heads.remove(&header.parent);
         self.heads.insert(header.hash(), header.clone());
     }
-}
 
-impl Consensus for NothingAtStake {
-    delegate_rules!();
+    /// Heads other than the tip, recent enough to be worth extending.
+    fn other_heads(&mut self, slot: u64) -> Vec<Header> {
+        let horizon = slot.saturating_sub(2 * self.inner.epoch_slots());
+        self.heads
+            .retain(|_, h| PosEngine::slot_of(h) >= horizon || h.height == 0);
+        let tip = self.inner.tip().map(Header::hash);
+        self.heads
+            .values()
+            .filter(|h| Some(h.hash()) != tip)
+            .cloned()
+            .collect()
+    }
 
-    fn handle(&mut self, input: Input, headers: &dyn Headers) -> Vec<Output> {
-        let attest_epoch = match &input {
-            Input::Timer { id, .. } if self.inner.is_attestation_slot(*id) => {
-                Some(self.inner.epoch_of(*id))
+    /// Proposes for `slot` on every other head where this validator leads it.
+    fn propose_everywhere(&mut self, slot: u64) -> Vec<Output> {
+        let me = self.inner.key().public();
+        let mut out = Vec::new();
+        for head in self.other_heads(slot) {
+            let Ok(snap) = self.inner.snapshot(&head.hash()) else {
+                continue;
+            };
+            if PosEngine::slot_of(&head) >= slot
+                || snap.leader(slot, self.inner.epoch_slots()) != Some(me)
+            {
+                continue;
             }
-            _ => None,
-        };
-        match &input {
-            Input::BlockReceived { block, .. } | Input::Produced { block, .. } => {
-                self.see(&block.header)
-            }
-            _ => {}
+            self.side_builds.insert(head.hash(), slot);
+            out.push(Output::Build {
+                parent: head.hash(),
+                height: head.height + 1,
+                timestamp_ms: self.inner.slot_start(slot),
+                consensus: self.inner.proposal_data(slot),
+                evidence: Vec::new(),
+                exclude: Vec::new(),
+            });
         }
-        let mut out = self.inner.handle(input, headers);
-        for o in &out {
-            if let Output::Import(b) = o {
-                let h = b.header.clone();
-                self.see(&h);
-            }
-        }
-        let Some(epoch) = attest_epoch else {
-            return out;
-        };
-        // Attest on every head, each on its own branch's checkpoint.
+        out
+    }
+
+    /// Attests for `epoch` to every head's checkpoint, each on its own branch.
+    fn attest_everywhere(&mut self, epoch: u64, headers: &dyn Headers, out: &mut Vec<Output>) {
         let source = self.inner.ffg().justified;
         let mut targets = Vec::new();
         for head in self.heads.values().cloned().collect::<Vec<_>>() {
@@ -84,6 +103,50 @@ impl Consensus for NothingAtStake {
             {
                 out.push(Output::BroadcastMessage(m));
             }
+        }
+    }
+}
+
+impl Consensus for NothingAtStake {
+    delegate_rules!();
+
+    fn handle(&mut self, input: Input, headers: &dyn Headers) -> Vec<Output> {
+        let slot = match &input {
+            Input::Timer { id, .. } => Some(*id),
+            _ => None,
+        };
+        match &input {
+            Input::Produced { block, .. } => {
+                let parent = block.header.parent;
+                if self.side_builds.get(&parent) == Some(&PosEngine::slot_of(&block.header)) {
+                    // One of its extra blocks: sealed here, past the honest
+                    // engine's slashing protection.
+                    self.side_builds.remove(&parent);
+                    let mut b = block.clone();
+                    seal(&mut b, self.inner.key(), self.inner.chain_id());
+                    self.inner.record(&b);
+                    self.see(&b.header);
+                    return vec![Output::Import(b.clone()), Output::Broadcast(b)];
+                }
+                // Its own block is seen once sealed, as the inner engine imports it.
+            }
+            Input::BlockReceived { block, .. } => self.see(&block.header),
+            _ => {}
+        }
+        let mut out = self.inner.handle(input, headers);
+        for o in &out {
+            if let Output::Import(b) = o {
+                let h = b.header.clone();
+                self.see(&h);
+            }
+        }
+        let Some(slot) = slot else {
+            return out;
+        };
+        out.extend(self.propose_everywhere(slot));
+        if self.inner.is_attestation_slot(slot) {
+            let epoch = self.inner.epoch_of(slot);
+            self.attest_everywhere(epoch, headers, &mut out);
         }
         out
     }

@@ -43,6 +43,23 @@ impl PosData {
     }
 }
 
+/// Seals a proof-of-stake block with `key`: a signature over the block at its
+/// slot, so two blocks of one slot by one key are evidence as they stand.
+pub fn seal(block: &mut Block, key: &Keypair, chain_id: &str) {
+    let slot = PosData::decode(&block.header.consensus).map_or(0, |d| d.slot);
+    let m = SignedMessage::sign(
+        key,
+        chain_id,
+        Position {
+            kind: MessageKind::Block,
+            height: slot,
+            round: 0,
+        },
+        block.header.seal_hash().0.to_vec(),
+    );
+    block.header.seal = m.signature.0.to_vec();
+}
+
 /// Stakes and randomness after a block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StakeSnapshot {
@@ -103,6 +120,9 @@ pub struct PosEngine {
     proposals_seen: BTreeMap<(u64, PublicKey), Header>,
     attestations_seen: BTreeMap<(u64, PublicKey), SignedMessage>,
     evidence: Vec<Evidence>,
+    /// Whether evidence in a block ejects the offender (the genesis slashing
+    /// switch: off, the chain jails nobody and the validator set keeps them).
+    slashing: bool,
 }
 
 impl PosEngine {
@@ -128,11 +148,41 @@ impl PosEngine {
             proposals_seen: BTreeMap::new(),
             attestations_seen: BTreeMap::new(),
             evidence: Vec::new(),
+            slashing: true,
         }
+    }
+
+    /// Follows the genesis slashing switch: with it off, evidence ejects nobody.
+    pub fn with_slashing(mut self, enabled: bool) -> PosEngine {
+        self.slashing = enabled;
+        self
     }
 
     pub fn ffg(&self) -> &Ffg {
         &self.ffg
+    }
+
+    /// The tip this engine builds on.
+    pub fn tip(&self) -> Option<&Header> {
+        self.tip.as_ref()
+    }
+
+    /// A block's slot (genesis is slot 0).
+    pub fn slot_of(header: &Header) -> u64 {
+        if header.height == 0 {
+            0
+        } else {
+            PosData::decode(&header.consensus).map_or(0, |d| d.slot)
+        }
+    }
+
+    /// The consensus field of this validator's block for `slot`.
+    pub fn proposal_data(&self, slot: u64) -> Vec<u8> {
+        let reveal = self.key.sign(
+            REVEAL_DOMAIN,
+            &reveal_message(&self.chain_id, slot / self.epoch_slots()),
+        );
+        PosData { slot, reveal }.encode()
     }
 
     pub fn key(&self) -> &Keypair {
@@ -152,11 +202,12 @@ impl PosEngine {
         slot / self.epoch_slots()
     }
 
-    fn epoch_slots(&self) -> u64 {
+    pub fn epoch_slots(&self) -> u64 {
         self.params.epoch_slots.max(1)
     }
 
-    fn slot_start(&self, slot: u64) -> u64 {
+    /// When slot `slot` begins.
+    pub fn slot_start(&self, slot: u64) -> u64 {
         self.genesis.timestamp_ms + slot * self.params.slot_ms.max(1)
     }
 
@@ -165,7 +216,7 @@ impl PosEngine {
     }
 
     /// Records a block's body: what it does to the stakes.
-    fn record(&self, block: &Block) {
+    pub fn record(&self, block: &Block) {
         let Ok(data) = PosData::decode(&block.header.consensus) else {
             return;
         };
@@ -178,7 +229,11 @@ impl PosEngine {
                 Action::Transfer { .. } => None,
             })
             .collect();
-        let ejected = block.evidence.iter().map(Evidence::offender).collect();
+        let ejected = if self.slashing {
+            block.evidence.iter().map(Evidence::offender).collect()
+        } else {
+            Vec::new()
+        };
         if let Ok(mut d) = self.deltas.lock() {
             d.insert(
                 block.hash(),
@@ -335,20 +390,13 @@ impl PosEngine {
         let me = self.key.public();
         let epoch = slot / self.epoch_slots();
         // Propose, if the slot is ours.
-        let tip_slot = if tip.height == 0 {
-            0
-        } else {
-            PosData::decode(&tip.consensus).map_or(0, |d| d.slot)
-        };
+        let tip_slot = Self::slot_of(&tip);
         if slot > tip_slot && snap.leader(slot, self.epoch_slots()) == Some(me) {
-            let reveal = self
-                .key
-                .sign(REVEAL_DOMAIN, &reveal_message(&self.chain_id, epoch));
             out.push(Output::Build {
                 parent: tip.hash(),
                 height: tip.height + 1,
                 timestamp_ms: self.slot_start(slot),
-                consensus: PosData { slot, reveal }.encode(),
+                consensus: self.proposal_data(slot),
                 evidence: self.evidence.clone(),
                 exclude: Vec::new(),
             });
@@ -385,16 +433,39 @@ impl PosEngine {
         if m.position.kind != MessageKind::Attestation || m.verify(&self.chain_id).is_err() {
             return Vec::new();
         }
-        let Ok(data) = codec::decode::<AttestationData, 256>("attestation", &m.payload) else {
+        let Ok(data) = codec::decode::<AttestationData, { AttestationData::MAX_BYTES }>(
+            "attestation",
+            &m.payload,
+        ) else {
             return Vec::new();
         };
+        if data.target.epoch != m.position.height || m.position.round != 0 {
+            return Vec::new();
+        }
         let key = (m.position.height, m.signer);
         let mut out = match self.attestations_seen.get(&key).cloned() {
             Some(first) if first.payload != m.payload => return self.catch_double(&first, m),
             Some(_) => return Vec::new(),
             None => {
+                // A vote that surrounds, or is surrounded by, one of the signer's
+                // earlier votes is evidence too.
+                let surround = self
+                    .attestations_seen
+                    .iter()
+                    .filter(|((_, signer), _)| *signer == m.signer)
+                    .find(|(_, earlier)| {
+                        codec::decode::<AttestationData, { AttestationData::MAX_BYTES }>(
+                            "attestation",
+                            &earlier.payload,
+                        )
+                        .is_ok_and(|e| e.surrounds(&data) || data.surrounds(&e))
+                    })
+                    .map(|(_, earlier)| earlier.clone());
                 self.attestations_seen.insert(key, m.clone());
-                Vec::new()
+                match surround {
+                    Some(earlier) => self.catch_double(&earlier, m.clone()),
+                    None => Vec::new(),
+                }
             }
         };
         let Some(tip) = self.tip.clone() else {
@@ -407,8 +478,12 @@ impl PosEngine {
             return out;
         };
         for e in self.ffg.attest(m.signer, stake, snap.total(), data) {
-            if let FfgEvent::Finalized(c) = e {
-                out.push(Output::Finalize(c.hash));
+            match e {
+                FfgEvent::Finalized(c) => out.push(Output::Finalize(c.hash)),
+                FfgEvent::Justified(c) if c == self.ffg.justified => {
+                    out.push(Output::Justified(c.hash))
+                }
+                FfgEvent::Justified(_) => {}
             }
         }
         out
@@ -438,7 +513,10 @@ impl Consensus for PosEngine {
         } else {
             PosData::decode(&parent.consensus)?.slot
         };
-        if data.slot <= parent_slot || header.timestamp_ms != self.slot_start(data.slot) {
+        if data.slot <= parent_slot
+            || header.timestamp_ms < self.slot_start(data.slot)
+            || header.timestamp_ms >= self.slot_start(data.slot + 1)
+        {
             return Err(ConsensusError::BadConsensusData {
                 reason: format!(
                     "slot {} after slot {parent_slot}, stamped {}",
@@ -510,16 +588,6 @@ impl Consensus for PosEngine {
                 let Ok(data) = PosData::decode(&block.header.consensus) else {
                     return Vec::new();
                 };
-                let m = SignedMessage::sign(
-                    &self.key,
-                    &self.chain_id,
-                    Position {
-                        kind: MessageKind::Block,
-                        height: data.slot,
-                        round: 0,
-                    },
-                    block.header.seal_hash().0.to_vec(),
-                );
                 // Never two blocks for one slot, whatever happened before.
                 if self
                     .protection
@@ -528,7 +596,7 @@ impl Consensus for PosEngine {
                 {
                     return Vec::new();
                 }
-                block.header.seal = m.signature.0.to_vec();
+                seal(&mut block, &self.key, &self.chain_id);
                 self.record(&block);
                 self.evidence.retain(|e| !block.evidence.contains(e));
                 let mut out = self.watch_block(&block.header);

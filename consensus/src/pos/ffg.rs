@@ -6,23 +6,10 @@
 //! validator makes two different attestations for one target epoch (double
 //! vote), nor one whose span surrounds another's (surround vote).
 
-use bincode::{Decode, Encode};
 use generals_chain::{Hash, PublicKey};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// An epoch boundary block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode)]
-pub struct Checkpoint {
-    pub epoch: u64,
-    pub hash: Hash,
-}
-
-/// What a validator attests to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode)]
-pub struct AttestationData {
-    pub source: Checkpoint,
-    pub target: Checkpoint,
-}
+pub use generals_chain::{AttestationData, Checkpoint};
 
 /// Why two attestations by one validator are slashable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,10 +28,7 @@ pub fn slashable(a: &AttestationData, b: &AttestationData) -> Option<Offence> {
     if a.target.epoch == b.target.epoch {
         return Some(Offence::DoubleVote);
     }
-    let surrounds = |x: &AttestationData, y: &AttestationData| {
-        x.source.epoch < y.source.epoch && y.target.epoch < x.target.epoch
-    };
-    if surrounds(a, b) || surrounds(b, a) {
+    if a.surrounds(b) || b.surrounds(a) {
         return Some(Offence::SurroundVote);
     }
     None

@@ -162,6 +162,7 @@ impl SimConfig {
             pos: PosParams {
                 slot_ms: 4_000,
                 epoch_slots: 8,
+                unbonding_epochs: 2,
             },
             stakes: vec![100; nodes],
             slashing: true,
@@ -242,12 +243,14 @@ impl SimConfig {
             if a.nodes().iter().any(|n| *n >= self.nodes) {
                 return Err(format!("attacker node {:?} does not exist", a.nodes()));
             }
-            let poa_only = matches!(
-                a,
-                Attack::Equivocate { .. } | Attack::Collude { .. } | Attack::Clone { .. }
-            );
-            if poa_only != (self.kind == Kind::Poa) {
-                return Err("equivocate, collude and clone attack proof of authority; private-fork and selfish attack proof of work".into());
+            let fits = match a {
+                Attack::PrivateFork { .. } | Attack::Selfish { .. } => self.kind == Kind::Pow,
+                Attack::Collude { .. } | Attack::Clone { .. } => self.kind == Kind::Poa,
+                Attack::Equivocate { .. } => matches!(self.kind, Kind::Poa | Kind::Pos),
+                Attack::NothingAtStake { .. } => self.kind == Kind::Pos,
+            };
+            if !fits {
+                return Err("private-fork and selfish attack proof of work; collude and clone proof of authority; nothing-at-stake proof of stake; equivocate proof of authority and proof of stake".into());
             }
             match a {
                 Attack::Selfish { gamma, .. } if !(0.0..=1.0).contains(gamma) => {

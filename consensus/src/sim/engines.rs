@@ -62,11 +62,19 @@ pub fn make(
                 genesis,
                 validators,
                 node_key(i),
-            );
+            )
+            .with_slashing(config.slashing);
             let engine: Box<dyn Consensus> = match &config.attack {
                 Some(Attack::NothingAtStake { nodes }) if nodes.contains(&i) => {
                     Box::new(crate::byzantine::NothingAtStake::new(engine))
                 }
+                Some(Attack::Equivocate { node }) if *node == i => Box::new(Equivocate::new(
+                    engine,
+                    node_key(i),
+                    CHAIN_ID,
+                    crate::poa::peers_of(i, config.nodes),
+                    crate::pos::engine::seal,
+                )),
                 _ => Box::new(engine),
             };
             (engine, weight)
@@ -95,6 +103,7 @@ pub fn make(
                     key,
                     CHAIN_ID,
                     crate::poa::peers_of(i, config.nodes),
+                    crate::poa::seal,
                 )),
                 Some(Attack::Collude { nodes, censor }) if nodes.contains(&i) => {
                     let victims = (0..config.authorities)

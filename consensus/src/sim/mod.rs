@@ -680,7 +680,12 @@ impl Simulator {
                         self.stats.finalized[node] = self.stats.finalized[node].max(n.height);
                     }
                     // A finalized block is never reverted.
-                    let _ = self.nodes[node].core.finalize(hash);
+                    let change = self.nodes[node].core.finalize(hash);
+                    work.extend(self.tip_changed(node, change.ok().flatten()));
+                }
+                Output::Justified(hash) => {
+                    let change = self.nodes[node].core.justify(hash);
+                    work.extend(self.tip_changed(node, change.ok().flatten()));
                 }
                 Output::Evidence(evidence) => {
                     let t = self.at();
@@ -720,9 +725,15 @@ impl Simulator {
             };
             self.log.record(now_ms, Some(node), &kind);
         }
-        let Some(change) = added.tip_change else {
+        self.tip_changed(node, added.tip_change)
+    }
+
+    /// Logs a change of a node's tip and tells its engine; returns what it asks.
+    fn tip_changed(&mut self, node: NodeId, change: Option<crate::core::TipChange>) -> Vec<Output> {
+        let Some(change) = change else {
             return Vec::new();
         };
+        let now_ms = self.local(node);
         if !change.undone.is_empty() {
             self.stats.reorgs += 1;
             self.stats.max_reorg_depth = self.stats.max_reorg_depth.max(change.undone.len());

@@ -53,6 +53,40 @@ pub struct SimReport {
     pub jailed: Vec<usize>,
     /// Proof of stake: each node's newest finalized height.
     pub finalized: Vec<u64>,
+    /// Each node's bonded stake and balance at the reference node's tip.
+    pub bonded: Vec<u64>,
+    pub balances: Vec<u64>,
+    /// Proof of stake: slots in which a node's key sealed two or more blocks
+    /// (on different forks, or twins), as its own fork tree holds them.
+    pub double_slots: Vec<u64>,
+}
+
+/// For each node, the slots in which its own fork tree holds two or more blocks
+/// sealed by its key.
+fn double_slots(
+    config: &SimConfig,
+    cores: &[&NodeCore<MemoryStore>],
+    keys: &[PublicKey],
+) -> Vec<u64> {
+    if config.kind != super::config::Kind::Pos {
+        return vec![0; keys.len()];
+    }
+    let count = |i: usize| {
+        let core = cores[i];
+        let mut per_slot = std::collections::BTreeMap::<u64, u32>::new();
+        for n in core.tree().nodes() {
+            let Some(h) = core.ledger().store().header(&n.hash).ok().flatten() else {
+                continue;
+            };
+            if h.producer == keys[i] {
+                *per_slot
+                    .entry(crate::pos::engine::PosEngine::slot_of(&h))
+                    .or_default() += 1;
+            }
+        }
+        per_slot.values().filter(|c| **c > 1).count() as u64
+    };
+    (0..keys.len()).map(count).collect()
 }
 
 /// The authorities at a node's tip (proof of authority), by node number.
@@ -196,6 +230,15 @@ pub(super) fn summarize(
         jailed: (0..cores.len())
             .filter(|i| ledger.state().get(&keys[*i]).is_some_and(|a| a.jailed))
             .collect(),
+        bonded: keys
+            .iter()
+            .map(|k| ledger.state().get(k).map_or(0, |a| a.bonded + a.unbonding))
+            .collect(),
+        balances: keys
+            .iter()
+            .map(|k| ledger.state().get(k).map_or(0, |a| a.balance))
+            .collect(),
+        double_slots: double_slots(config, cores, &keys),
         tips,
         final_difficulty,
         sim_time_ms: now,

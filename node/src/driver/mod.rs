@@ -245,7 +245,18 @@ impl Driver {
                 }
                 Output::Finalize(hash) => {
                     let _ = self.p.events.send(NodeEvent::Finalized { hash });
+                    // A finalized block is never reverted.
+                    match self.p.core.finalize(hash) {
+                        Ok(change) => work.extend(self.tip_changed(change)),
+                        Err(e) => tracing::error!(error = %e, "could not finalize"),
+                    }
                 }
+                Output::Justified(hash) => match self.p.core.justify(hash) {
+                    Ok(change) => work.extend(self.tip_changed(change)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not follow the justified checkpoint")
+                    }
+                },
                 Output::SetTimer { id, at_ms } => {
                     self.timers.entry(at_ms).or_default().push(id);
                 }
@@ -322,10 +333,17 @@ impl Driver {
             }
             return (Verdict::Orphan, Vec::new());
         }
-        let Some(change) = added.tip_change else {
+        if added.tip_change.is_none() {
             tracing::debug!(%hash, height, "stored a block off the main chain");
+        }
+        (Verdict::Accepted, self.tip_changed(added.tip_change))
+    }
+
+    /// Reports a change of tip and tells the engine; returns what it asks.
+    fn tip_changed(&mut self, change: Option<generals_consensus::core::TipChange>) -> Vec<Output> {
+        let Some(change) = change else {
             self.update_metrics();
-            return (Verdict::Accepted, Vec::new());
+            return Vec::new();
         };
         if !change.undone.is_empty() {
             let depth = change.undone.len();
@@ -348,14 +366,13 @@ impl Driver {
         }
         self.update_metrics();
         let tip = self.p.core.ledger().tip_header().clone();
-        let outputs = self.p.engine.handle(
+        self.p.engine.handle(
             Input::NewTip {
                 tip,
                 now_ms: now_ms(),
             },
             self.p.core.ledger().store(),
-        );
-        (Verdict::Accepted, outputs)
+        )
     }
 
     /// A block from the mempool on the tip, which must be `parent`; the engine
