@@ -193,3 +193,27 @@ impl std::io::Write for W {
         Ok(())
     }
 }
+
+#[test]
+fn a_node_that_missed_justifications_catches_up_from_the_chain() {
+    // Node 3 alone on one side while the other five (five sixths of the stake)
+    // justify and finalize without it; after the heal it learns those links
+    // from the attestations blocks carry, and finalizes with the rest.
+    let mut c = SimConfig::pos(6, 7, 300);
+    let epoch = c.pos.slot_ms * c.pos.epoch_slots;
+    c.schedule = vec![
+        (
+            5 * epoch,
+            NetChange::Cut(vec![vec![0, 1, 2, 4, 5], vec![3]]),
+        ),
+        (15 * epoch, NetChange::Heal),
+    ];
+    let r = run(&c);
+    assert!(r.converged, "{:?}", r.tips);
+    assert!(
+        r.finalized.iter().all(|f| *f + 24 >= r.height),
+        "finalized {:?} of {}",
+        r.finalized,
+        r.height
+    );
+}

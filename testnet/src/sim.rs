@@ -15,20 +15,36 @@ pub enum AttackKind {
     PrivateFork,
     /// Eyal and Sirer's selfish mining.
     Selfish,
-    /// Proof of authority: a sealer that seals two blocks at each of its heights.
+    /// Proof of authority or stake: a sealer that seals two blocks at each of its
+    /// heights or slots, one to each half of its peers.
     Equivocate,
     /// Proof of authority: authorities (--colluders) that vote the others out
     /// and censor the workload's first --censor accounts.
     Collude,
     /// Proof of authority: node --twin runs with node --attacker's key.
     Clone,
+    /// Proof of stake: validators (--colluders) that propose and attest on
+    /// every fork head they see.
+    NothingAtStake,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct SimArgs {
-    /// Consensus kind: pow or poa (pos and bft arrive with their engines).
+    /// Consensus kind: pow, poa or pos (bft arrives with its engine).
     #[arg(long, default_value = "pow")]
     consensus: String,
+    /// Proof of stake: each node's bonded stake, e.g. 40,30,20,10 (100 each if
+    /// left out).
+    #[arg(long, value_delimiter = ',')]
+    stakes: Vec<u64>,
+    /// Proof of stake: slot length in ms, and slots per epoch.
+    #[arg(long, default_value_t = 4_000)]
+    slot_ms: u64,
+    #[arg(long, default_value_t = 8)]
+    epoch_slots: u64,
+    /// Proof of stake: evidence costs nothing (the genesis slashing switch off).
+    #[arg(long)]
+    no_slashing: bool,
     /// Number of nodes.
     #[arg(long, default_value_t = 4)]
     nodes: usize,
@@ -94,8 +110,9 @@ pub struct SimArgs {
     /// Proof of authority: the block period in ms.
     #[arg(long, default_value_t = 5_000)]
     period_ms: u64,
-    /// Collude: the colluding nodes.
-    #[arg(long, value_delimiter = ',', default_values_t = vec![0usize, 1, 2])]
+    /// Collude and nothing-at-stake: the misbehaving nodes (default 0,1,2 for
+    /// collude, the last two nodes for nothing-at-stake).
+    #[arg(long, value_delimiter = ',')]
     colluders: Vec<usize>,
     /// Collude: how many workload accounts the colluders censor.
     #[arg(long, default_value_t = 2)]
@@ -206,8 +223,30 @@ impl SimArgs {
                 c.authorities = self.authorities.unwrap_or(self.nodes);
                 c
             }
-            other => bail!("the {other:?} engine is not built yet; the simulator runs: pow, poa"),
+            "pos" => {
+                let mut c = SimConfig::pos(self.nodes, seed, self.blocks);
+                if self.slot_ms == 0 || self.epoch_slots == 0 {
+                    bail!("--slot-ms and --epoch-slots must be at least 1");
+                }
+                c.pos.slot_ms = self.slot_ms;
+                c.pos.epoch_slots = self.epoch_slots;
+                c.announce_ms = self.slot_ms;
+                if !self.stakes.is_empty() {
+                    if self.stakes.len() != self.nodes {
+                        bail!("{} stakes for {} nodes", self.stakes.len(), self.nodes);
+                    }
+                    c.stakes = self.stakes.clone();
+                }
+                c.slashing = !self.no_slashing;
+                c
+            }
+            other => {
+                bail!("the {other:?} engine is not built yet; the simulator runs: pow, poa, pos")
+            }
         };
+        if self.no_slashing && self.consensus != "pos" {
+            bail!("--no-slashing is for proof of stake (--consensus pos)");
+        }
         c.net = NetConfig {
             latency_ms: self.latency_ms,
             jitter_ms: self.jitter_ms,
@@ -262,8 +301,19 @@ impl SimArgs {
                 node: self.attacker,
             }),
             AttackKind::Collude => Some(Attack::Collude {
-                nodes: self.colluders.clone(),
+                nodes: if self.colluders.is_empty() {
+                    vec![0, 1, 2]
+                } else {
+                    self.colluders.clone()
+                },
                 censor: self.censor,
+            }),
+            AttackKind::NothingAtStake => Some(Attack::NothingAtStake {
+                nodes: if self.colluders.is_empty() {
+                    vec![self.nodes - 2, self.nodes - 1]
+                } else {
+                    self.colluders.clone()
+                },
             }),
             AttackKind::Clone => Some(Attack::Clone {
                 node: self.attacker,
@@ -300,8 +350,11 @@ impl SimArgs {
                 node: self.attacker,
                 gamma: self.gamma,
             },
-            AttackKind::Equivocate | AttackKind::Collude | AttackKind::Clone => {
-                unreachable!("proof-of-authority attacks returned above")
+            AttackKind::Equivocate
+            | AttackKind::Collude
+            | AttackKind::Clone
+            | AttackKind::NothingAtStake => {
+                unreachable!("attacks without hash power returned above")
             }
         });
         Ok(c)
@@ -322,6 +375,7 @@ pub fn run(args: SimArgs) -> Result<()> {
             None => sweep_honest(&args, k),
             Some(AttackKind::Selfish) => sweep_selfish(&args, k),
             Some(AttackKind::PrivateFork) => sweep_private_fork(&args, k),
+            Some(_) if args.consensus == "pos" => sweep_pos(&args, k),
             Some(_) => sweep_poa(&args, k),
         },
     }
@@ -365,10 +419,10 @@ fn single(args: &SimArgs) -> Result<()> {
         report.sim_time_ms as f64 / 1000.0,
         wall.as_secs_f64()
     );
-    let target_ms = if args.consensus == "poa" {
-        args.period_ms
-    } else {
-        args.target_ms
+    let target_ms = match args.consensus.as_str() {
+        "poa" => args.period_ms,
+        "pos" => args.slot_ms,
+        _ => args.target_ms,
     };
     println!(
         "main chain: {} blocks, {} produced, {} orphaned, {} reorgs (deepest {}), mean interval {:.1} s (target {:.1} s)",
@@ -398,25 +452,29 @@ fn single(args: &SimArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    println!(
-        "{:<6} {:>11} {:>17} {:>9}",
-        "node",
-        if args.consensus == "poa" {
-            "weight"
-        } else {
-            "hash power"
-        },
-        "main-chain share",
-        "produced"
-    );
-    for i in 0..report.nodes {
+    if args.consensus == "pos" {
+        print_stakes(&config, &report);
+    } else {
         println!(
             "{:<6} {:>11} {:>17} {:>9}",
-            i,
-            pct(report.hashpower[i]),
-            pct(report.shares[i]),
-            report.produced_by[i]
+            "node",
+            if args.consensus == "poa" {
+                "weight"
+            } else {
+                "hash power"
+            },
+            "main-chain share",
+            "produced"
         );
+        for i in 0..report.nodes {
+            println!(
+                "{:<6} {:>11} {:>17} {:>9}",
+                i,
+                pct(report.hashpower[i]),
+                pct(report.shares[i]),
+                report.produced_by[i]
+            );
+        }
     }
     if let Some(a) = &report.attack {
         let result = match (a.kind.as_str(), a.double_spent) {
@@ -479,6 +537,97 @@ fn sweep_honest(args: &SimArgs, k: u64) -> Result<()> {
     );
     for i in 0..args.nodes {
         println!("{:<6} {:>11} {:>22}", i, pct(hashpower[i]), pct(shares[i]));
+    }
+    Ok(())
+}
+
+/// The proof-of-stake table: each validator's stake at genesis and at the end,
+/// its balance, share of the main chain, slots it signed twice, finality.
+fn print_stakes(config: &SimConfig, report: &SimReport) {
+    println!(
+        "slashing: {}; finalized height per node: {:?}",
+        if config.slashing { "on" } else { "off" },
+        report.finalized
+    );
+    println!(
+        "{:<6} {:>7} {:>9} {:>9} {:>17} {:>9} {:>13} {:>7}",
+        "node",
+        "stake",
+        "at end",
+        "balance",
+        "main-chain share",
+        "produced",
+        "double slots",
+        "jailed"
+    );
+    for i in 0..report.nodes {
+        println!(
+            "{:<6} {:>7} {:>9} {:>9} {:>17} {:>9} {:>13} {:>7}",
+            i,
+            config.stakes[i],
+            report.bonded[i],
+            report.balances[i],
+            pct(report.shares[i]),
+            report.produced_by[i],
+            report.double_slots[i],
+            if report.jailed.contains(&i) {
+                "yes"
+            } else {
+                "no"
+            }
+        );
+    }
+}
+
+/// Proof-of-stake attacks over seeds, with slashing on and off side by side:
+/// what the misbehaving validators signed twice, kept and lost.
+fn sweep_pos(args: &SimArgs, k: u64) -> Result<()> {
+    let bad = args
+        .attacked(args.seed, 0.0, 0)?
+        .attack
+        .map(|a| a.nodes())
+        .unwrap_or_default();
+    println!(
+        "{:?} on proof of stake, {} nodes, misbehaving {:?}, {k} seeds from {}",
+        args.attack, args.nodes, bad, args.seed
+    );
+    println!(
+        "{:<9} {:>10} {:>16} {:>8} {:>17} {:>15} {:>15}",
+        "slashing",
+        "converged",
+        "double-signed",
+        "jailed",
+        "honest jailed",
+        "stake kept",
+        "main-chain share"
+    );
+    for slashing in [true, false] {
+        let (mut conv, mut doubled, mut jailed, mut honest_jailed) = (0, 0, 0, 0);
+        let (mut kept, mut share) = (0.0, 0.0);
+        for seed in args.seed..args.seed.saturating_add(k) {
+            let mut c = args.attacked(seed, 0.0, 0)?;
+            c.slashing = slashing;
+            let r = simulate(c.clone(), EventLog::sink())?;
+            conv += u64::from(r.converged);
+            doubled += bad.iter().filter(|i| r.double_slots[**i] > 0).count();
+            jailed += bad.iter().filter(|i| r.jailed.contains(i)).count();
+            honest_jailed += r.jailed.iter().filter(|i| !bad.contains(i)).count();
+            let at_start: u64 = bad.iter().map(|i| c.stakes[*i]).sum();
+            let at_end: u64 = bad.iter().map(|i| r.bonded[*i]).sum();
+            kept += at_end as f64 / at_start.max(1) as f64 / k as f64;
+            share += bad.iter().map(|i| r.shares[*i]).sum::<f64>() / k as f64;
+        }
+        let of = k as usize * bad.len();
+        println!(
+            "{:<9} {:>10} {:>16} {:>8} {:>17} {:>15} {:>15}",
+            if slashing { "on" } else { "off" },
+            format!("{conv}/{k}"),
+            format!("{doubled}/{of}"),
+            format!("{jailed}/{of}"),
+            honest_jailed,
+            pct(kept),
+            pct(share)
+        );
     }
     Ok(())
 }

@@ -66,7 +66,7 @@ impl NothingAtStake {
                 parent: head.hash(),
                 height: head.height + 1,
                 timestamp_ms: self.inner.slot_start(slot),
-                consensus: self.inner.proposal_data(slot),
+                consensus: self.inner.proposal_data(slot, Vec::new()),
                 evidence: Vec::new(),
                 exclude: Vec::new(),
             });

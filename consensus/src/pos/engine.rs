@@ -22,12 +22,19 @@ use generals_chain::{
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+/// Most attestations one block carries.
+pub const MAX_BLOCK_ATTESTATIONS: usize = 128;
+
 /// What a proof-of-stake header carries in its `consensus` field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct PosData {
     pub slot: u64,
     /// The proposer's RANDAO reveal for the slot's epoch.
     pub reveal: Signature,
+    /// Attestations the proposer heard and the chain did not carry yet: a node
+    /// that syncs the chain (or restarts) counts them and so learns which
+    /// checkpoints are justified and final.
+    pub attestations: Vec<SignedMessage>,
 }
 
 impl PosData {
@@ -35,11 +42,10 @@ impl PosData {
         codec::encode(self)
     }
     pub fn decode(bytes: &[u8]) -> Result<PosData, ConsensusError> {
-        codec::decode::<_, 128>("proof-of-stake data", bytes).map_err(|e| {
-            ConsensusError::BadConsensusData {
+        codec::decode::<_, { generals_chain::block::MAX_SEAL_BYTES }>("proof-of-stake data", bytes)
+            .map_err(|e| ConsensusError::BadConsensusData {
                 reason: e.to_string(),
-            }
-        })
+            })
     }
 }
 
@@ -118,7 +124,8 @@ pub struct PosEngine {
     ffg: Ffg,
     protection: Protection,
     proposals_seen: BTreeMap<(u64, PublicKey), Header>,
-    attestations_seen: BTreeMap<(u64, PublicKey), SignedMessage>,
+    /// Every valid attestation heard, by target epoch, signer and payload.
+    attestations_seen: BTreeMap<(u64, PublicKey, Hash), SignedMessage>,
     evidence: Vec<Evidence>,
     /// Whether evidence in a block ejects the offender (the genesis slashing
     /// switch: off, the chain jails nobody and the validator set keeps them).
@@ -177,12 +184,64 @@ impl PosEngine {
     }
 
     /// The consensus field of this validator's block for `slot`.
-    pub fn proposal_data(&self, slot: u64) -> Vec<u8> {
+    pub fn proposal_data(&self, slot: u64, attestations: Vec<SignedMessage>) -> Vec<u8> {
         let reveal = self.key.sign(
             REVEAL_DOMAIN,
             &reveal_message(&self.chain_id, slot / self.epoch_slots()),
         );
-        PosData { slot, reveal }.encode()
+        PosData {
+            slot,
+            reveal,
+            attestations,
+        }
+        .encode()
+    }
+
+    /// Attestations of the last two epochs that the branch of `tip` has not
+    /// carried in its last two epochs of blocks.
+    fn attestations_for(
+        &self,
+        tip: &Header,
+        epoch: u64,
+        headers: &dyn Headers,
+    ) -> Vec<SignedMessage> {
+        let mut carried = std::collections::HashSet::new();
+        let mut h = Some(tip.clone());
+        for _ in 0..2 * self.epoch_slots() {
+            let Some(x) = h.filter(|x| x.height > 0) else {
+                break;
+            };
+            if let Ok(d) = PosData::decode(&x.consensus) {
+                carried.extend(d.attestations.iter().map(|m| m.signature.0));
+            }
+            h = headers.header(&x.parent);
+        }
+        self.attestations_seen
+            .range((epoch.saturating_sub(1), PublicKey::default(), Hash::ZERO)..)
+            .map(|(_, m)| m)
+            .filter(|m| !carried.contains(&m.signature.0))
+            .take(MAX_BLOCK_ATTESTATIONS)
+            .cloned()
+            .collect()
+    }
+
+    /// Rebuilds what a stored block taught: its stakes and the attestations it
+    /// carries (at start-up, from the stored chain).
+    pub fn restore(&mut self, block: &Block) {
+        self.record(block);
+        self.absorb(block);
+    }
+
+    /// Counts the attestations a block carries.
+    fn absorb(&mut self, block: &Block) -> Vec<Output> {
+        let Ok(data) = PosData::decode(&block.header.consensus) else {
+            return Vec::new();
+        };
+        let at = block.header.parent;
+        data.attestations
+            .into_iter()
+            .flat_map(|m| self.count_attestation(m, Some(at)))
+            .collect()
     }
 
     pub fn key(&self) -> &Keypair {
@@ -375,7 +434,7 @@ impl PosEngine {
         }
     }
 
-    fn on_slot(&mut self, slot: u64, now_ms: u64, headers: &dyn Headers) -> Vec<Output> {
+    fn on_slot(&mut self, slot: u64, headers: &dyn Headers) -> Vec<Output> {
         let mut out = vec![Output::SetTimer {
             id: slot + 1,
             at_ms: self.slot_start(slot + 1),
@@ -396,7 +455,7 @@ impl PosEngine {
                 parent: tip.hash(),
                 height: tip.height + 1,
                 timestamp_ms: self.slot_start(slot),
-                consensus: self.proposal_data(slot),
+                consensus: self.proposal_data(slot, self.attestations_for(&tip, epoch, headers)),
                 evidence: self.evidence.clone(),
                 exclude: Vec::new(),
             });
@@ -422,14 +481,16 @@ impl PosEngine {
                         codec::encode(&data),
                     );
                     out.push(Output::BroadcastMessage(m.clone()));
-                    out.extend(self.count_attestation(m, now_ms));
+                    out.extend(self.count_attestation(m, None));
                 }
             }
         }
         out
     }
 
-    fn count_attestation(&mut self, m: SignedMessage, _now_ms: u64) -> Vec<Output> {
+    /// Counts an attestation, weighed by the stakes after block `at` (the tip
+    /// if `None`).
+    fn count_attestation(&mut self, m: SignedMessage, at: Option<Hash>) -> Vec<Output> {
         if m.position.kind != MessageKind::Attestation || m.verify(&self.chain_id).is_err() {
             return Vec::new();
         }
@@ -442,36 +503,42 @@ impl PosEngine {
         if data.target.epoch != m.position.height || m.position.round != 0 {
             return Vec::new();
         }
-        let key = (m.position.height, m.signer);
-        let mut out = match self.attestations_seen.get(&key).cloned() {
-            Some(first) if first.payload != m.payload => return self.catch_double(&first, m),
-            Some(_) => return Vec::new(),
-            None => {
-                // A vote that surrounds, or is surrounded by, one of the signer's
-                // earlier votes is evidence too.
-                let surround = self
-                    .attestations_seen
-                    .iter()
-                    .filter(|((_, signer), _)| *signer == m.signer)
-                    .find(|(_, earlier)| {
-                        codec::decode::<AttestationData, { AttestationData::MAX_BYTES }>(
-                            "attestation",
-                            &earlier.payload,
-                        )
-                        .is_ok_and(|e| e.surrounds(&data) || data.surrounds(&e))
-                    })
-                    .map(|(_, earlier)| earlier.clone());
-                self.attestations_seen.insert(key, m.clone());
-                match surround {
-                    Some(earlier) => self.catch_double(&earlier, m.clone()),
-                    None => Vec::new(),
-                }
-            }
+        let key = (m.position.height, m.signer, Hash::digest(&m.payload));
+        if self.attestations_seen.contains_key(&key) {
+            return Vec::new();
+        }
+        // A second vote for one target epoch, or a vote that surrounds or is
+        // surrounded by one of the signer's earlier votes, is evidence. It still
+        // counts, as in Casper FFG: each link is weighed by everyone who signed it,
+        // which is how equivocators could justify two conflicting checkpoints if
+        // they held a third of the stake.
+        let conflicting = self
+            .attestations_seen
+            .iter()
+            .filter(|((_, signer, _), _)| *signer == m.signer)
+            .find(|((epoch, _, _), earlier)| {
+                *epoch == m.position.height
+                    || codec::decode::<AttestationData, { AttestationData::MAX_BYTES }>(
+                        "attestation",
+                        &earlier.payload,
+                    )
+                    .is_ok_and(|e| e.surrounds(&data) || data.surrounds(&e))
+            })
+            .map(|(_, earlier)| earlier.clone());
+        self.attestations_seen.insert(key, m.clone());
+        let mut out = match conflicting {
+            Some(earlier) => self.catch_double(&earlier, m.clone()),
+            None => Vec::new(),
         };
-        let Some(tip) = self.tip.clone() else {
+        let Some(at) = at.or_else(|| self.tip.as_ref().map(Header::hash)) else {
             return out;
         };
-        let Ok(snap) = self.snapshot(&tip.hash()) else {
+        // A block whose parent is not known yet: weigh by the tip's stakes.
+        let snap = self.snapshot(&at).or_else(|_| match &self.tip {
+            Some(t) => self.snapshot(&t.hash()),
+            None => Err(ConsensusError::UnknownParent { parent: at }),
+        });
+        let Ok(snap) = snap else {
             return out;
         };
         let Some(stake) = snap.stakes.get(&m.signer).copied() else {
@@ -545,7 +612,32 @@ impl Consensus for PosEngine {
                 &reveal_message(&self.chain_id, epoch),
                 &data.reveal,
             )
-            .map_err(|_| ConsensusError::BadSignature)
+            .map_err(|_| ConsensusError::BadSignature)?;
+        if data.attestations.len() > MAX_BLOCK_ATTESTATIONS {
+            return Err(ConsensusError::BadConsensusData {
+                reason: format!(
+                    "{} attestations, at most {MAX_BLOCK_ATTESTATIONS}",
+                    data.attestations.len()
+                ),
+            });
+        }
+        for m in &data.attestations {
+            let readable = m.position.kind == MessageKind::Attestation
+                && m.position.round == 0
+                && codec::decode::<AttestationData, { AttestationData::MAX_BYTES }>(
+                    "attestation",
+                    &m.payload,
+                )
+                .is_ok_and(|d| d.target.epoch == m.position.height);
+            if !readable {
+                return Err(ConsensusError::BadConsensusData {
+                    reason: "an attestation the block carries is not one".into(),
+                });
+            }
+            m.verify(&self.chain_id)
+                .map_err(|_| ConsensusError::BadSignature)?;
+        }
+        Ok(())
     }
 
     fn precheck(&self, header: &Header) -> Result<(), ConsensusError> {
@@ -571,10 +663,18 @@ impl Consensus for PosEngine {
                 if self.next_slot.is_none() {
                     let slot = self.slot_at(now_ms) + 1;
                     self.next_slot = Some(slot);
-                    return vec![Output::SetTimer {
+                    let mut out = vec![Output::SetTimer {
                         id: slot,
                         at_ms: self.slot_start(slot),
                     }];
+                    // What the stored chain taught at start-up (`restore`).
+                    if self.ffg.finalized.epoch > 0 {
+                        out.push(Output::Finalize(self.ffg.finalized.hash));
+                    }
+                    if self.ffg.justified.epoch > 0 {
+                        out.push(Output::Justified(self.ffg.justified.hash));
+                    }
+                    return out;
                 }
                 Vec::new()
             }
@@ -582,7 +682,8 @@ impl Consensus for PosEngine {
                 if Some(id) != self.next_slot {
                     return Vec::new();
                 }
-                self.on_slot(id, now_ms, headers)
+                let _ = now_ms;
+                self.on_slot(id, headers)
             }
             Input::Produced { mut block, .. } => {
                 let Ok(data) = PosData::decode(&block.header.consensus) else {
@@ -609,12 +710,16 @@ impl Consensus for PosEngine {
                 // Evidence a block carries need not be carried again.
                 self.evidence.retain(|e| !block.evidence.contains(e));
                 let mut out = self.watch_block(&block.header);
-                out.push(Output::Import(block));
+                out.push(Output::Import(block.clone()));
+                out.extend(self.absorb(&block));
                 out
             }
             Input::Message {
                 message, now_ms, ..
-            } => self.count_attestation(message, now_ms),
+            } => {
+                let _ = now_ms;
+                self.count_attestation(message, None)
+            }
             Input::Transaction { .. }
             | Input::Tick { .. }
             | Input::Propose { .. }

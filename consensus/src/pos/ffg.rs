@@ -41,14 +41,32 @@ pub enum FfgEvent {
     Finalized(Checkpoint),
 }
 
-/// Justification and finality on one branch.
+/// One link's support: stake behind it, the bonded total it is measured
+/// against, and who gave it.
+#[derive(Clone, Debug, Default)]
+struct Support {
+    stake: u128,
+    total: u128,
+    by: BTreeSet<PublicKey>,
+}
+
+impl Support {
+    /// At least two thirds of the bonded stake.
+    fn supermajority(&self) -> bool {
+        self.total > 0 && self.stake * 3 >= self.total * 2
+    }
+}
+
+/// Justification and finality, over every link this node has heard of. A link
+/// whose source is not (yet) justified here is kept: once its source is
+/// justified (a late attestation, or one carried in a block), it counts, so a
+/// node that missed some epochs catches up in any order.
 #[derive(Clone, Debug)]
 pub struct Ffg {
     pub justified: Checkpoint,
     pub finalized: Checkpoint,
     justified_set: BTreeSet<Checkpoint>,
-    /// Stake behind each link, and who gave it.
-    links: BTreeMap<(Checkpoint, Checkpoint), (u128, BTreeSet<PublicKey>)>,
+    links: BTreeMap<(Checkpoint, Checkpoint), Support>,
 }
 
 impl Ffg {
@@ -79,29 +97,60 @@ impl Ffg {
         data: AttestationData,
     ) -> Vec<FfgEvent> {
         let mut out = Vec::new();
-        if data.target.epoch <= data.source.epoch || !self.is_justified(&data.source) {
+        if data.target.epoch <= data.source.epoch {
             return out;
         }
         let entry = self.links.entry((data.source, data.target)).or_default();
-        if !entry.1.insert(validator) {
+        if !entry.by.insert(validator) {
             return out;
         }
-        entry.0 += stake as u128;
-        // At least two thirds of the bonded stake.
-        if entry.0 * 3 >= total * 2 && !self.is_justified(&data.target) {
-            self.justified_set.insert(data.target);
-            if data.target.epoch > self.justified.epoch {
-                self.justified = data.target;
-            }
-            out.push(FfgEvent::Justified(data.target));
-            if data.target.epoch == data.source.epoch + 1
-                && data.source.epoch >= self.finalized.epoch
-            {
-                self.finalized = data.source;
-                out.push(FfgEvent::Finalized(data.source));
-            }
+        entry.stake += stake as u128;
+        entry.total = entry.total.max(total);
+        let supermajority = entry.supermajority();
+        if supermajority && self.is_justified(&data.source) {
+            self.justify(data.source, data.target, &mut out);
         }
         out
+    }
+
+    /// Justifies `target` by its link from `source`, then every kept link that
+    /// now has a justified source.
+    fn justify(&mut self, source: Checkpoint, target: Checkpoint, out: &mut Vec<FfgEvent>) {
+        let mut work = vec![(source, target)];
+        while let Some((s, t)) = work.pop() {
+            if !self.justified_set.insert(t) {
+                continue;
+            }
+            if t.epoch > self.justified.epoch {
+                self.justified = t;
+            }
+            out.push(FfgEvent::Justified(t));
+            if t.epoch == s.epoch + 1 && s.epoch >= self.finalized.epoch {
+                self.finalized = s;
+                out.push(FfgEvent::Finalized(s));
+            }
+            for ((ls, lt), sup) in self.links.range((t, min_checkpoint())..) {
+                if *ls != t {
+                    break;
+                }
+                if sup.supermajority() && !self.justified_set.contains(lt) {
+                    work.push((*ls, *lt));
+                }
+            }
+        }
+    }
+
+    /// Forgets links whose target is at or before the finalized epoch.
+    pub fn prune(&mut self) {
+        let f = self.finalized.epoch;
+        self.links.retain(|(_, t), _| t.epoch > f);
+    }
+}
+
+fn min_checkpoint() -> Checkpoint {
+    Checkpoint {
+        epoch: 0,
+        hash: Hash::ZERO,
     }
 }
 
@@ -142,10 +191,17 @@ mod tests {
         }
         assert_eq!(f.finalized, cp(1));
         assert_eq!(f.justified, cp(2));
-        // A link from an unjustified source counts for nothing.
+        // A link from an unjustified source counts for nothing yet...
         for v in &vals {
-            assert!(f.attest(*v, 25, 100, link(cp(5), cp(6))).is_empty());
+            assert!(f.attest(*v, 25, 100, link(cp(3), cp(4))).is_empty());
         }
+        // ...until its source is justified, whatever the order of arrival: then
+        // both links count and epoch 3 is final.
+        for v in &vals[..3] {
+            f.attest(*v, 25, 100, link(cp(2), cp(3)));
+        }
+        assert_eq!(f.justified, cp(4));
+        assert_eq!(f.finalized, cp(3));
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub enum EventKind {
     Finalized {
         hash: Hash,
     },
+    Justified {
+        hash: Hash,
+    },
     Evidence {
         offender: PublicKey,
     },

@@ -684,6 +684,9 @@ impl Simulator {
                     work.extend(self.tip_changed(node, change.ok().flatten()));
                 }
                 Output::Justified(hash) => {
+                    let t = self.at();
+                    self.log
+                        .record(t, Some(node), &EventKind::Justified { hash });
                     let change = self.nodes[node].core.justify(hash);
                     work.extend(self.tip_changed(node, change.ok().flatten()));
                 }
