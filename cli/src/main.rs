@@ -101,6 +101,29 @@ enum Command {
         #[command(subcommand)]
         action: AuthorityCmd,
     },
+    /// Proof of stake: bond AMOUNT of the account's balance as stake.
+    Stake {
+        amount: String,
+        /// Key file, or dev:NAME.
+        #[arg(long)]
+        from: String,
+        #[arg(long, default_value = "1")]
+        fee: String,
+    },
+    /// Proof of stake: unbond AMOUNT of stake; it stays slashable, and returns to
+    /// the balance after the chain's unbonding delay.
+    Unstake {
+        amount: String,
+        /// Key file, or dev:NAME.
+        #[arg(long)]
+        from: String,
+        #[arg(long, default_value = "1")]
+        fee: String,
+    },
+    /// Proof of stake: validators with stake, status and what was slashed.
+    Validators,
+    /// Evidence of double signing: on the chain, and seen but not yet included.
+    Evidence,
 }
 
 #[derive(Subcommand)]
@@ -115,6 +138,76 @@ enum AuthorityCmd {
     },
     /// Withdraw this node's proposal about KEY.
     Discard { key: String },
+}
+
+/// `generals stake` and `generals unstake`: a bond or unbond transaction.
+fn stake(c: &Client, json: bool, amount: &str, from: &str, fee: &str, bond: bool) -> Result<()> {
+    let amount = parse_amount("amount", amount)?;
+    let fee = parse_amount("fee", fee)?;
+    let key = keys::load(from)?;
+    let status: Status = c.get("/status")?;
+    let nonce = c
+        .get::<AccountView>(&format!("/account/{}", key.public()))?
+        .next_nonce;
+    let tx = TxBody {
+        chain_id: status.chain_id,
+        sender: key.public(),
+        nonce,
+        fee,
+        action: if bond {
+            Action::Bond { amount }
+        } else {
+            Action::Unbond { amount }
+        },
+    }
+    .sign(&key);
+    let s: Submitted = c.post("/tx", &json!({ "tx": tx }))?;
+    print(json, &s, |s| {
+        println!(
+            "{} {amount} for {}: transaction {} (nonce {nonce})",
+            if bond { "bonding" } else { "unbonding" },
+            key.public(),
+            s.hash
+        );
+        if !bond {
+            println!(
+                "the coins stay slashable and return to the balance after the unbonding delay"
+            );
+        }
+    })
+}
+
+fn print_validators(v: &Validators) {
+    println!(
+        "{:<66} {:<8} {:>10} {:>7} {:>10} {:>9}   (slashing {})",
+        "validator",
+        "status",
+        "bonded",
+        "share",
+        "unbonding",
+        "proposed",
+        if v.slashing { "on" } else { "off" }
+    );
+    for x in &v.validators {
+        let name = x
+            .name
+            .as_deref()
+            .map(|n| format!(" {n}"))
+            .unwrap_or_default();
+        println!(
+            "{:<66} {:<8} {:>10} {:>6.1}% {:>10} {:>9}{name}",
+            x.key.to_string(),
+            x.status,
+            x.bonded,
+            100.0 * x.share,
+            x.unbonding,
+            x.proposed
+        );
+    }
+    println!(
+        "total bonded {}; proposed counts the last 64 blocks",
+        v.total_bonded
+    );
 }
 
 fn print_authorities(a: &Authorities) {
@@ -211,6 +304,19 @@ fn run(cli: Cli) -> Result<()> {
                 println!("peer id    {}", s.peer_id);
                 println!("validator  {}", s.validator);
             })?;
+            if let (Some(p), false) = (&s.pos, json) {
+                let h =
+                    |x: Option<u64>| x.map_or("none yet".to_string(), |h| format!("height {h}"));
+                println!(
+                    "slot       {} (epoch {}, {} slots of {} ms)",
+                    p.slot, p.epoch, p.epoch_slots, p.slot_ms
+                );
+                println!("justified  {}", h(p.justified_height));
+                println!("finalized  {}", h(p.finalized_height));
+                let v: Validators = c.get("/validators")?;
+                println!();
+                print_validators(&v);
+            }
             if s.consensus == "poa" && !json {
                 let a: Authorities = c.get("/authorities")?;
                 println!();
@@ -225,6 +331,12 @@ fn run(cli: Cli) -> Result<()> {
                 println!("account    {}", a.key);
                 println!("balance    {}", a.account.balance);
                 println!("bonded     {}", a.account.bonded);
+                if a.account.unbonding > 0 {
+                    println!(
+                        "unbonding  {} (free from {} ms after the Unix epoch)",
+                        a.account.unbonding, a.account.unbonding_until_ms
+                    );
+                }
                 println!("nonce      {} (next {})", a.account.nonce, a.next_nonce);
                 if a.account.jailed {
                     println!("jailed     yes");
@@ -368,6 +480,32 @@ fn run(cli: Cli) -> Result<()> {
                         "known"
                     };
                     println!("{:<54} {:<10} {:>8}", x.peer_id, state, x.penalty);
+                }
+            })
+        }
+        Command::Stake { amount, from, fee } => stake(&c, json, &amount, &from, &fee, true),
+        Command::Unstake { amount, from, fee } => stake(&c, json, &amount, &from, &fee, false),
+        Command::Validators => {
+            let v: Validators = c.get("/validators")?;
+            print(json, &v, print_validators)
+        }
+        Command::Evidence => {
+            let e: EvidenceList = c.get("/evidence")?;
+            print(json, &e, |e| {
+                if e.included.is_empty() && e.pending.is_empty() {
+                    println!("no evidence");
+                }
+                for (what, list) in [("included", &e.included), ("pending", &e.pending)] {
+                    for x in list {
+                        let at = match x.height {
+                            Some(h) => format!("in block {h}"),
+                            None => "not yet in a block".into(),
+                        };
+                        println!(
+                            "{what:<9} {} by {} (at {} and {}), {at}",
+                            x.offence, x.offender, x.first, x.second
+                        );
+                    }
                 }
             })
         }

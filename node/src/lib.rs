@@ -10,6 +10,8 @@
 //! - `driver`: the event loop;
 //! - `api`: the HTTP API (axum), its JSON types in `api::types`;
 //! - `metrics`: Prometheus metrics;
+//! - `stake`: proof of stake's slashing-protection record in sled, its export
+//!   and import, and the engine's start-up from the stored chain;
 //! - `run`: start-up of a node from its home folder.
 
 // The driver and the API hold libp2p and axum values that have no Debug.
@@ -23,3 +25,4 @@ pub mod miner;
 pub mod net;
 pub mod protocol;
 pub mod run;
+pub mod stake;

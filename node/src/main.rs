@@ -13,7 +13,9 @@ use std::path::PathBuf;
     after_help = "Examples:
   generals-node init --home ./n1 --consensus pow
   generals-node run --home ./n1 --mine
-  generals-node run --home ./n2 --api 127.0.0.1:8646 --bootstrap /ip4/127.0.0.1/tcp/40001/p2p/12D3Koo..."
+  generals-node run --home ./n2 --api 127.0.0.1:8646 --bootstrap /ip4/127.0.0.1/tcp/40001/p2p/12D3Koo...
+  generals-node protection export --home ./n1 > n1-protection.json
+  generals-node protection import --home ./n1b n1-protection.json"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -42,6 +44,28 @@ enum Command {
         #[command(flatten)]
         overrides: Overrides,
     },
+    /// Proof of stake: a stopped node's slashing-protection record (what its
+    /// validator signed), exported as JSON or merged in from another node's.
+    Protection {
+        #[command(subcommand)]
+        action: ProtectionCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProtectionCmd {
+    /// Print the record as JSON.
+    Export {
+        #[arg(long)]
+        home: PathBuf,
+    },
+    /// Merge a JSON record into this node's (the union: nothing either side
+    /// signed will be signed again).
+    Import {
+        #[arg(long)]
+        home: PathBuf,
+        file: PathBuf,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -54,6 +78,21 @@ fn main() -> std::process::ExitCode {
             overrides,
         } => init(home, genesis, consensus, overrides),
         Command::Run { home, overrides } => generals_node::run::run(home, overrides),
+        Command::Protection {
+            action: ProtectionCmd::Export { home },
+        } => generals_node::stake::export(&config::Home::new(&home)).map(|json| println!("{json}")),
+        Command::Protection {
+            action: ProtectionCmd::Import { home, file },
+        } => std::fs::read_to_string(&file)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))
+            .and_then(|json| generals_node::stake::import(&config::Home::new(&home), &json))
+            .map(|p| {
+                println!(
+                    "merged: {} proposals and {} attestations on record",
+                    p.proposals.len(),
+                    p.attestations.len()
+                )
+            }),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -89,45 +89,71 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
     let genesis = h.load_genesis()?;
     let genesis_block = genesis.block()?;
     let validator = h.validator()?;
-    // One match on the kind; the driver then runs whichever engine it got.
-    let (engine, weight, poa): (Box<dyn Consensus>, crate::driver::Weight, Option<PoaEngine>) =
-        match &genesis.consensus {
-            ConsensusSpec::Pow(p) => {
-                let e = PowEngine::new(*p, &genesis_block.header, WorkCheck::Real);
-                let w = e.clone();
-                (Box::new(e), Box::new(move |hd| w.weight(hd)), None)
-            }
-            ConsensusSpec::Poa(p) => {
-                let authorities: Vec<_> = genesis.validators.iter().map(|v| v.key).collect();
-                let make = |key: generals_chain::Keypair, seed| {
-                    PoaEngine::new(
-                        *p,
-                        &genesis.chain_id,
-                        &genesis_block.header,
-                        authorities.clone(),
-                        key,
-                        seed,
-                    )
-                };
-                let engine = make(validator.clone(), rand::random());
-                // A second instance answers the API's questions about authorities.
-                let reader = make(validator.clone(), 0);
-                (
-                    Box::new(engine),
-                    Box::new(|hd: &generals_chain::Header| {
-                        PoaData::decode(&hd.consensus).map_or(0, |d| d.difficulty as u128)
-                    }),
-                    Some(reader),
-                )
-            }
-            other => bail!(
-                "the {} engine is not built yet; this node runs pow and poa chains",
-                other.kind()
-            ),
-        };
     let store = SledStore::open(&h.ledger(), &genesis.chain_id, genesis_block.hash())?;
+    // One match on the kind; the driver then runs whichever engine it got.
+    let pos_record = match &genesis.consensus {
+        ConsensusSpec::Pos(_) => Some(store.record(crate::stake::record_name())?),
+        _ => None,
+    };
+    let mut pos = None;
+    let (weight, poa): (crate::driver::Weight, Option<PoaEngine>) = match &genesis.consensus {
+        ConsensusSpec::Pow(p) => {
+            let e = PowEngine::new(*p, &genesis_block.header, WorkCheck::Real);
+            (Box::new(move |hd| e.weight(hd)), None)
+        }
+        ConsensusSpec::Poa(p) => {
+            let authorities: Vec<_> = genesis.validators.iter().map(|v| v.key).collect();
+            // An instance that answers the API's questions about authorities.
+            let reader = PoaEngine::new(
+                *p,
+                &genesis.chain_id,
+                &genesis_block.header,
+                authorities,
+                validator.clone(),
+                0,
+            );
+            (
+                Box::new(|hd: &generals_chain::Header| {
+                    PoaData::decode(&hd.consensus).map_or(0, |d| d.difficulty as u128)
+                }),
+                Some(reader),
+            )
+        }
+        ConsensusSpec::Pos(p) => {
+            pos = Some((*p, genesis.timestamp_ms));
+            (Box::new(|_: &generals_chain::Header| 1), None)
+        }
+        other => bail!(
+            "the {} engine is not built yet; this node runs pow, poa and pos chains",
+            other.kind()
+        ),
+    };
     let core =
         NodeCore::open(store, &genesis, weight, config.mempool).context("opening the ledger")?;
+    let engine: Box<dyn Consensus> = match &genesis.consensus {
+        ConsensusSpec::Pow(p) => {
+            Box::new(PowEngine::new(*p, &genesis_block.header, WorkCheck::Real))
+        }
+        ConsensusSpec::Poa(p) => Box::new(PoaEngine::new(
+            *p,
+            &genesis.chain_id,
+            &genesis_block.header,
+            genesis.validators.iter().map(|v| v.key).collect(),
+            validator.clone(),
+            rand::random(),
+        )),
+        ConsensusSpec::Pos(p) => {
+            let record = pos_record.context("the slashing-protection record")?;
+            Box::new(crate::stake::engine(
+                *p,
+                &genesis,
+                validator.clone(),
+                record,
+                &core,
+            )?)
+        }
+        other => bail!("the {} engine is not built yet", other.kind()),
+    };
     tracing::info!(height = core.tip().height, tip = %core.tip().hash.short(), "ledger open");
     let identity = h.network_identity()?;
     let topics = Topics::for_chain(&genesis.chain_id);
@@ -199,6 +225,12 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
         metrics,
         validator,
         poa,
+        pos,
+        names: genesis
+            .validators
+            .iter()
+            .filter_map(|v| Some((v.key, v.name.clone()?)))
+            .collect(),
         bootstrap,
         mine: config.mine,
         on_listen,

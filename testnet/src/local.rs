@@ -6,7 +6,7 @@
 
 use anyhow::{bail, Context, Result};
 use generals_chain::crypto::write_key_file;
-use generals_chain::genesis::{GenesisAccount, GenesisValidator, PoaParams, PowParams};
+use generals_chain::genesis::{GenesisAccount, GenesisValidator, PoaParams, PosParams, PowParams};
 use generals_chain::state::Slashing;
 use generals_chain::{ConsensusSpec, Genesis, Hash, Keypair};
 use generals_node::config::{Home, NodeConfig};
@@ -27,9 +27,16 @@ const TARGET_BLOCK_MS: u64 = 2_000;
 pub struct UpArgs {
     #[arg(long, default_value_t = 4)]
     nodes: usize,
-    /// pow or poa (pos and bft arrive with their engines).
+    /// pow, poa or pos (bft arrives with its engine).
     #[arg(long, default_value = "pow")]
     consensus: String,
+    /// Proof of stake: each node's bonded stake, e.g. 400,300,200,100 (1000
+    /// each if left out).
+    #[arg(long, value_delimiter = ',')]
+    stakes: Vec<u64>,
+    /// Proof of stake: evidence costs nothing (the genesis slashing switch off).
+    #[arg(long)]
+    no_slashing: bool,
     /// The testnet's folder.
     #[arg(long, default_value = "testnet-data")]
     dir: PathBuf,
@@ -134,7 +141,7 @@ fn seeded(seed: u64, what: &str, i: usize) -> Keypair {
     Keypair::from_seed(Hash::digest(format!("generals-testnet/{seed}/{what}/{i}").as_bytes()).0)
 }
 
-fn genesis(nodes: usize, seed: u64, kind: &str) -> Genesis {
+fn genesis(nodes: usize, seed: u64, kind: &str, stakes: &[u64], slashing: bool) -> Genesis {
     let mut accounts: Vec<GenesisAccount> = (0..4)
         .map(|i| Keypair::dev(&format!("dev-{i}")))
         .chain((0..LOAD_ACCOUNTS).map(|i| Keypair::dev(&format!("load-{i}"))))
@@ -153,6 +160,12 @@ fn genesis(nodes: usize, seed: u64, kind: &str) -> Genesis {
                 period_ms: TARGET_BLOCK_MS,
                 epoch: 30_000,
             })
+        } else if kind == "pos" {
+            ConsensusSpec::Pos(PosParams {
+                slot_ms: 1_000,
+                epoch_slots: 8,
+                unbonding_epochs: 2,
+            })
         } else {
             ConsensusSpec::Pow(PowParams {
                 target_block_ms: TARGET_BLOCK_MS,
@@ -162,13 +175,19 @@ fn genesis(nodes: usize, seed: u64, kind: &str) -> Genesis {
             })
         },
         block_reward: 50,
-        slashing: Slashing::default(),
+        slashing: Slashing {
+            enabled: slashing,
+            ..Slashing::default()
+        },
         accounts,
-        validators: if kind == "poa" {
+        validators: if kind == "poa" || kind == "pos" {
             (0..nodes)
                 .map(|i| GenesisValidator {
                     key: seeded(seed, "validator", i).public(),
-                    stake: 1,
+                    stake: match kind {
+                        "pos" => stakes.get(i).copied().unwrap_or(1_000),
+                        _ => 1,
+                    },
                     name: Some(format!("n{i}")),
                 })
                 .collect()
@@ -183,12 +202,23 @@ fn create(args: &UpArgs) -> Result<(Genesis, Vec<(PathBuf, u64)>)> {
     if args.nodes == 0 || args.nodes > 32 {
         bail!("--nodes must be 1 to 32");
     }
-    if args.consensus != "pow" && args.consensus != "poa" {
+    if !["pow", "poa", "pos"].contains(&args.consensus.as_str()) {
         ConsensusSpec::default_for(&args.consensus)?;
         bail!(
-            "the {} engine is not built yet; kinds that run now: pow, poa",
+            "the {} engine is not built yet; kinds that run now: pow, poa, pos",
             args.consensus
         );
+    }
+    if !args.stakes.is_empty()
+        && (args.consensus != "pos" || args.stakes.len() != args.nodes || args.stakes.contains(&0))
+    {
+        bail!(
+            "--stakes is for proof of stake: {} stakes above zero",
+            args.nodes
+        );
+    }
+    if args.no_slashing && args.consensus != "pos" {
+        bail!("--no-slashing is for proof of stake (--consensus pos)");
     }
     let shares = if args.hashpower.is_empty() {
         vec![1.0; args.nodes]
@@ -201,7 +231,13 @@ fn create(args: &UpArgs) -> Result<(Genesis, Vec<(PathBuf, u64)>)> {
     let sum: f64 = shares.iter().sum();
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("creating {}", args.dir.display()))?;
-    let g = genesis(args.nodes, args.seed, &args.consensus);
+    let g = genesis(
+        args.nodes,
+        args.seed,
+        &args.consensus,
+        &args.stakes,
+        !args.no_slashing,
+    );
     std::fs::write(args.dir.join("genesis.json"), g.to_json())?;
     let mut homes = Vec::new();
     for (i, share) in shares.iter().enumerate() {
@@ -393,6 +429,14 @@ pub fn up(args: UpArgs) -> Result<()> {
     println!("  generals --node {first} status");
     println!("  generals --node {first} send --from dev:dev-0 --to $(generals keygen --out me.json --quiet) --amount 1000");
     println!("  generals --node {first} tips");
+    if state.consensus == "pos" {
+        println!("  generals --node {first} validators");
+        println!("  generals --node {first} stake 500 --from dev:dev-0");
+        println!("  generals --node {first} evidence");
+    }
+    if state.consensus == "poa" {
+        println!("  generals --node {first} authority list");
+    }
     println!("  generals-testnet status --dir {}", args.dir.display());
     println!(
         "  generals-testnet kill 1 --dir {0}; generals-testnet restart 1 --dir {0}",

@@ -10,7 +10,7 @@ mod memory;
 mod sled;
 
 pub use self::memory::MemoryStore;
-pub use self::sled::{SledStore, LEDGER_MARKER};
+pub use self::sled::{SledRecord, SledStore, LEDGER_MARKER};
 
 use crate::block::{Block, Header};
 use crate::codec::CodecError;

@@ -98,6 +98,28 @@ const P_UNDO: u8 = b'u';
 const K_META: &[u8] = b"mmeta";
 const K_TIP: &[u8] = b"mtip";
 
+/// A small durable record kept beside the ledger, in its own tree of the same
+/// database (a validator's slashing protection). Each write is flushed before
+/// it returns.
+#[derive(Clone, Debug)]
+pub struct SledRecord {
+    db: Db,
+    tree: Tree,
+}
+
+impl SledRecord {
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(key.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    /// Writes `value` under `key`; durable when this returns.
+    pub fn put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.tree.insert(key.as_bytes(), value)?;
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
 fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + rest.len());
     k.push(prefix);
@@ -168,6 +190,14 @@ impl SledStore {
         };
         store.load_journal()?;
         Ok(store)
+    }
+
+    /// The record named `name` beside this ledger.
+    pub fn record(&self, name: &str) -> Result<SledRecord, StoreError> {
+        Ok(SledRecord {
+            db: self.db.clone(),
+            tree: self.db.open_tree(format!("record/{name}"))?,
+        })
     }
 
     /// The chain and genesis named by the folder's marker, without opening it.

@@ -10,7 +10,7 @@
 
 use super::ffg::{AttestationData, Checkpoint, Ffg, FfgEvent};
 use super::leader::{leader, mix, reveal_message, REVEAL_DOMAIN};
-use super::protection::Protection;
+use super::protection::{Protection, ProtectionDb, Refusal};
 use crate::engine::{Consensus, ConsensusError, Headers, Input, Output};
 use crate::poa::{seal_message, MAX_FUTURE_DRIFT_MS};
 use bincode::{Decode, Encode};
@@ -123,6 +123,7 @@ pub struct PosEngine {
     next_slot: Option<u64>,
     ffg: Ffg,
     protection: Protection,
+    protection_db: Option<Box<dyn ProtectionDb>>,
     proposals_seen: BTreeMap<(u64, PublicKey), Header>,
     /// Every valid attestation heard, by target epoch, signer and payload.
     attestations_seen: BTreeMap<(u64, PublicKey, Hash), SignedMessage>,
@@ -152,11 +153,45 @@ impl PosEngine {
             next_slot: None,
             ffg: Ffg::new(genesis.hash()),
             protection: Protection::default(),
+            protection_db: None,
             proposals_seen: BTreeMap::new(),
             attestations_seen: BTreeMap::new(),
             evidence: Vec::new(),
             slashing: true,
         }
+    }
+
+    /// Starts from a saved signing record, and saves every change to `db`
+    /// before the signature it allows is made.
+    pub fn with_protection(mut self, record: Protection, db: Box<dyn ProtectionDb>) -> PosEngine {
+        self.protection = record;
+        self.protection_db = Some(db);
+        self
+    }
+
+    pub fn protection(&self) -> &Protection {
+        &self.protection
+    }
+
+    /// Records a signature about to be made, durably; on any refusal or failure
+    /// the record is as it was and nothing may be signed.
+    fn guard(
+        &mut self,
+        change: impl FnOnce(&mut Protection) -> Result<(), Refusal>,
+    ) -> Result<(), Refusal> {
+        let before = self.protection.clone();
+        change(&mut self.protection)?;
+        if self.protection == before {
+            return Ok(());
+        }
+        self.protection.prune();
+        if let Some(db) = self.protection_db.as_mut() {
+            if let Err(e) = db.save(&self.protection) {
+                self.protection = before;
+                return Err(Refusal::NotSaved(e));
+            }
+        }
+        Ok(())
     }
 
     /// Follows the genesis slashing switch: with it off, evidence ejects nobody.
@@ -468,7 +503,7 @@ impl PosEngine {
                     target,
                 };
                 if data.target.epoch > data.source.epoch
-                    && self.protection.record_attestation(&data).is_ok()
+                    && self.guard(|p| p.record_attestation(&data)).is_ok()
                 {
                     let m = SignedMessage::sign(
                         &self.key,
@@ -690,9 +725,9 @@ impl Consensus for PosEngine {
                     return Vec::new();
                 };
                 // Never two blocks for one slot, whatever happened before.
+                let digest = block.header.seal_hash().to_hex();
                 if self
-                    .protection
-                    .record_proposal(data.slot, &block.header.seal_hash().to_hex())
+                    .guard(|p| p.record_proposal(data.slot, &digest))
                     .is_err()
                 {
                     return Vec::new();

@@ -13,6 +13,10 @@ use std::collections::BTreeMap;
 pub enum Refusal {
     #[error("already proposed for slot {slot}")]
     DoubleProposal { slot: u64 },
+    #[error("slot or epoch {got} is at or below the pruned record's floor {floor}")]
+    BelowFloor { got: u64, floor: u64 },
+    #[error("the signing record could not be saved: {0}")]
+    NotSaved(String),
     #[error("an attestation for target epoch {target} was already signed")]
     DoubleVote { target: u64 },
     #[error(
@@ -33,12 +37,34 @@ pub struct Protection {
     pub proposals: BTreeMap<u64, String>,
     /// Attestations signed, by target epoch: (source epoch, the data's hash).
     pub attestations: BTreeMap<u64, (u64, String)>,
+    /// What pruning left of older entries (EIP-3076's minimal record): nothing
+    /// is signed for a slot at or below `proposal_floor`, nor an attestation
+    /// whose target is at or below `target_floor` or whose source is below
+    /// `source_floor`.
+    #[serde(default)]
+    pub proposal_floor: Option<u64>,
+    #[serde(default)]
+    pub source_floor: Option<u64>,
+    #[serde(default)]
+    pub target_floor: Option<u64>,
+}
+
+/// Entries of each kind kept whole; older ones become floors.
+pub const KEEP: usize = 256;
+
+/// Where a validator's signing record is saved before a signature leaves the
+/// process (the node's sled store; nothing in the simulator).
+pub trait ProtectionDb: Send + std::fmt::Debug {
+    fn save(&mut self, record: &Protection) -> Result<(), String>;
 }
 
 impl Protection {
     /// May a block with seal hash `digest` be proposed for `slot`? The same block
     /// again is fine (a re-broadcast); another block for the slot is not.
     pub fn check_proposal(&self, slot: u64, digest: &str) -> Result<(), Refusal> {
+        if let Some(floor) = self.proposal_floor.filter(|f| slot <= *f) {
+            return Err(Refusal::BelowFloor { got: slot, floor });
+        }
         match self.proposals.get(&slot) {
             Some(d) if d != digest => Err(Refusal::DoubleProposal { slot }),
             _ => Ok(()),
@@ -56,6 +82,12 @@ impl Protection {
     pub fn check_attestation(&self, data: &AttestationData) -> Result<(), Refusal> {
         let digest = digest(data);
         let (s, t) = (data.source.epoch, data.target.epoch);
+        if let Some(floor) = self.target_floor.filter(|f| t <= *f) {
+            return Err(Refusal::BelowFloor { got: t, floor });
+        }
+        if let Some(floor) = self.source_floor.filter(|f| s < *f) {
+            return Err(Refusal::BelowFloor { got: s, floor });
+        }
         if let Some((_, d)) = self.attestations.get(&t) {
             if *d == digest {
                 return Ok(());
@@ -92,6 +124,21 @@ impl Protection {
         Ok(())
     }
 
+    /// Keeps the newest `KEEP` entries of each kind; older ones raise the floors.
+    pub fn prune(&mut self) {
+        while self.proposals.len() > KEEP {
+            if let Some((slot, _)) = self.proposals.pop_first() {
+                self.proposal_floor = Some(self.proposal_floor.map_or(slot, |f| f.max(slot)));
+            }
+        }
+        while self.attestations.len() > KEEP {
+            if let Some((t, (s, _))) = self.attestations.pop_first() {
+                self.target_floor = Some(self.target_floor.map_or(t, |f| f.max(t)));
+                self.source_floor = Some(self.source_floor.map_or(s, |f| f.max(s)));
+            }
+        }
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("the record always serializes")
     }
@@ -103,6 +150,10 @@ impl Protection {
         for (t, v) in other.attestations {
             self.attestations.entry(t).or_insert(v);
         }
+        let max = |a: Option<u64>, b: Option<u64>| a.max(b);
+        self.proposal_floor = max(self.proposal_floor, other.proposal_floor);
+        self.source_floor = max(self.source_floor, other.source_floor);
+        self.target_floor = max(self.target_floor, other.target_floor);
         Ok(())
     }
 }
@@ -155,6 +206,22 @@ mod tests {
         ));
         p.record_attestation(&att(4, 5, b"z"))
             .expect("a later, disjoint span");
+    }
+
+    #[test]
+    fn pruning_leaves_floors_that_still_refuse() {
+        let mut p = Protection::default();
+        for slot in 0..(KEEP as u64 + 10) {
+            p.record_proposal(slot, "aa").expect("new slot");
+            p.record_attestation(&att(slot, slot + 1, b"x"))
+                .expect("new epoch");
+        }
+        p.prune();
+        assert_eq!(p.proposals.len(), KEEP);
+        assert_eq!(p.proposal_floor, Some(9));
+        assert!(p.check_proposal(3, "zz").is_err(), "below the floor");
+        assert!(p.check_attestation(&att(2, 8, b"q")).is_err());
+        p.record_proposal(KEEP as u64 + 10, "bb").expect("above");
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub enum ApiCmd {
     Mine(u64, oneshot::Sender<Result<Vec<Hash>, String>>),
     Miner(bool, oneshot::Sender<bool>),
     Authorities(oneshot::Sender<Result<Authorities, String>>),
+    Validators(oneshot::Sender<Validators>),
+    Evidence(oneshot::Sender<EvidenceList>),
     Propose(Proposal, oneshot::Sender<Result<(), String>>),
     Discard(PublicKey, oneshot::Sender<Result<(), String>>),
     BlockPeer {
@@ -125,6 +127,8 @@ pub fn router(state: AppState) -> Router {
         .route("/authorities", get(authorities))
         .route("/authorities/propose", post(propose))
         .route("/authorities/discard", post(discard))
+        .route("/validators", get(validators))
+        .route("/evidence", get(evidence))
         .route("/metrics", get(metrics))
         .route("/events", get(events))
         .fallback(|| async { not_found("no such endpoint; see the README for the API") })
@@ -277,6 +281,14 @@ async fn authorities(State(s): State<AppState>) -> Result<Json<Authorities>, Api
         .await?
         .map(Json)
         .map_err(|e| ApiError(StatusCode::CONFLICT, e))
+}
+
+async fn validators(State(s): State<AppState>) -> Result<Json<Validators>, ApiError> {
+    Ok(Json(ask(&s, ApiCmd::Validators).await?))
+}
+
+async fn evidence(State(s): State<AppState>) -> Result<Json<EvidenceList>, ApiError> {
+    Ok(Json(ask(&s, ApiCmd::Evidence).await?))
 }
 
 async fn propose(

@@ -19,6 +19,71 @@ pub struct Status {
     pub hashrate: f64,
     pub validator: PublicKey,
     pub listen: Vec<String>,
+    /// Proof of stake: the current slot and epoch, and the heights of the
+    /// latest justified and finalized checkpoints this node follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pos: Option<PosStatus>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PosStatus {
+    pub slot: u64,
+    pub epoch: u64,
+    pub slot_ms: u64,
+    pub epoch_slots: u64,
+    pub justified_height: Option<u64>,
+    pub finalized_height: Option<u64>,
+}
+
+/// One validator, from the chain's state at the tip.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ValidatorView {
+    pub key: PublicKey,
+    /// Its name in the genesis file, if any.
+    pub name: Option<String>,
+    /// active (bonded), unbonding (stake on its way out), jailed (slashed by
+    /// evidence), or exited.
+    pub status: String,
+    pub bonded: u64,
+    pub unbonding: u64,
+    pub unbonding_until_ms: u64,
+    pub jailed: bool,
+    /// Share of the bonded stake.
+    pub share: f64,
+    /// Blocks it proposed among the last 64.
+    pub proposed: u64,
+}
+
+/// `GET /validators`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Validators {
+    pub total_bonded: u64,
+    /// Whether evidence costs stake on this chain (the genesis switch).
+    pub slashing: bool,
+    pub validators: Vec<ValidatorView>,
+}
+
+/// One piece of evidence.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EvidenceView {
+    pub hash: Hash,
+    pub offender: PublicKey,
+    /// double proposal, double vote, surround vote...
+    pub offence: String,
+    /// The positions of the two messages (slot, epoch or height).
+    pub first: u64,
+    pub second: u64,
+    /// The block that carries it, if one on the main chain does.
+    pub height: Option<u64>,
+    pub block: Option<Hash>,
+}
+
+/// `GET /evidence`: evidence included on the main chain, and evidence this node
+/// has seen and offers for inclusion.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EvidenceList {
+    pub included: Vec<EvidenceView>,
+    pub pending: Vec<EvidenceView>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -81,6 +81,10 @@ pub struct DriverParts {
     /// Proof of authority: an engine instance that answers questions about the
     /// authority set (the driving engine is behind a trait object).
     pub poa: Option<PoaEngine>,
+    /// Proof of stake: the slot and epoch lengths, and the genesis time.
+    pub pos: Option<(generals_chain::genesis::PosParams, u64)>,
+    /// Validator names from the genesis file.
+    pub names: BTreeMap<generals_chain::PublicKey, String>,
     pub chain_id: String,
     pub genesis: Hash,
     pub swarm: Swarm<Behaviour>,
@@ -112,6 +116,8 @@ pub struct Driver {
     sync: sync::SyncState,
     /// Standing authority proposals made through the API.
     proposals: BTreeMap<generals_chain::PublicKey, bool>,
+    /// Evidence the engine reported, newest last (bounded).
+    seen_evidence: Vec<Evidence>,
     /// The engine's timers: ids by when they fire (ms since the epoch).
     timers: BTreeMap<u64, Vec<u64>>,
     last_hashes: (Instant, u64),
@@ -137,6 +143,7 @@ impl Driver {
             sync: sync::SyncState::default(),
             timers: BTreeMap::new(),
             proposals: BTreeMap::new(),
+            seen_evidence: Vec::new(),
             last_hashes: (Instant::now(), 0),
             hashrate: 0.0,
             p,
@@ -237,6 +244,12 @@ impl Driver {
                     self.publish(topic, generals_chain::codec::encode(&m));
                 }
                 Output::Evidence(e) => {
+                    if !self.seen_evidence.contains(&e) {
+                        if self.seen_evidence.len() >= 256 {
+                            self.seen_evidence.remove(0);
+                        }
+                        self.seen_evidence.push(e.clone());
+                    }
                     let _ = self.p.events.send(NodeEvent::Evidence {
                         offender: e.offender(),
                     });
@@ -801,6 +814,12 @@ impl Driver {
             ApiCmd::Tips(r) => {
                 let _ = r.send(self.tips());
             }
+            ApiCmd::Validators(r) => {
+                let _ = r.send(self.validators());
+            }
+            ApiCmd::Evidence(r) => {
+                let _ = r.send(self.evidence());
+            }
             ApiCmd::Account(key, r) => {
                 let core = &self.p.core;
                 let account = core.ledger().state().get(&key).copied().unwrap_or_default();
@@ -947,6 +966,104 @@ impl Driver {
         }
     }
 
+    /// Validators from the chain's state at the tip: everyone with stake bonded
+    /// or on its way out, or jailed, and the genesis validators.
+    fn validators(&self) -> Validators {
+        let ledger = self.p.core.ledger();
+        let state = ledger.state();
+        let mut keys: std::collections::BTreeSet<generals_chain::PublicKey> =
+            self.p.names.keys().copied().collect();
+        keys.extend(
+            state
+                .iter()
+                .filter(|(_, a)| a.bonded > 0 || a.unbonding > 0 || a.jailed)
+                .map(|(k, _)| *k),
+        );
+        let tip = ledger.tip().height;
+        let mut proposed: BTreeMap<generals_chain::PublicKey, u64> = BTreeMap::new();
+        for h in tip.saturating_sub(63).max(1)..=tip {
+            if let Some(hash) = ledger.store().hash_at(h).ok().flatten() {
+                if let Some(hd) = ledger.store().header(&hash).ok().flatten() {
+                    *proposed.entry(hd.producer).or_default() += 1;
+                }
+            }
+        }
+        let total: u64 = keys
+            .iter()
+            .filter_map(|k| state.get(k))
+            .filter(|a| !a.jailed || ledger.rules().slashing.enabled)
+            .map(|a| a.bonded)
+            .sum();
+        Validators {
+            total_bonded: total,
+            slashing: ledger.rules().slashing.enabled,
+            validators: keys
+                .into_iter()
+                .map(|key| {
+                    let a = state.get(&key).copied().unwrap_or_default();
+                    let status = if a.jailed {
+                        "jailed"
+                    } else if a.bonded > 0 {
+                        "active"
+                    } else if a.unbonding > 0 {
+                        "unbonding"
+                    } else {
+                        "exited"
+                    };
+                    ValidatorView {
+                        key,
+                        name: self.p.names.get(&key).cloned(),
+                        status: status.into(),
+                        bonded: a.bonded,
+                        unbonding: a.unbonding,
+                        unbonding_until_ms: a.unbonding_until_ms,
+                        jailed: a.jailed,
+                        share: if total == 0 || status == "jailed" {
+                            0.0
+                        } else {
+                            a.bonded as f64 / total as f64
+                        },
+                        proposed: proposed.get(&key).copied().unwrap_or(0),
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// Evidence on the main chain (the newest 10,000 blocks), and evidence seen
+    /// but not carried there yet.
+    fn evidence(&self) -> EvidenceList {
+        let ledger = self.p.core.ledger();
+        let tip = ledger.tip().height;
+        let view = |e: &Evidence, at: Option<(u64, Hash)>| EvidenceView {
+            hash: e.hash(),
+            offender: e.offender(),
+            offence: e
+                .offence()
+                .map_or_else(|err| err.to_string(), |o| o.to_string()),
+            first: e.first.position.height,
+            second: e.second.position.height,
+            height: at.map(|(h, _)| h),
+            block: at.map(|(_, b)| b),
+        };
+        let mut included = Vec::new();
+        for h in (tip.saturating_sub(9_999).max(1)..=tip).rev() {
+            let Some(block) = ledger.block_at(h).ok().flatten() else {
+                continue;
+            };
+            for e in &block.evidence {
+                included.push(view(e, Some((h, block.hash()))));
+            }
+        }
+        let pending = self
+            .seen_evidence
+            .iter()
+            .filter(|e| !included.iter().any(|i| i.hash == e.hash()))
+            .map(|e| view(e, None))
+            .collect();
+        EvidenceList { included, pending }
+    }
+
     /// The authorities at the tip, with what each did over the last 64 blocks.
     fn authorities(&self) -> Result<Authorities, String> {
         let reader = self
@@ -1055,6 +1172,20 @@ impl Driver {
             hashrate: self.hashrate,
             validator: self.p.validator.public(),
             listen: self.listen.iter().map(|a| a.to_string()).collect(),
+            pos: self.p.pos.map(|(params, genesis_ms)| {
+                let slot_ms = params.slot_ms.max(1);
+                let slot = now_ms().saturating_sub(genesis_ms) / slot_ms;
+                let height =
+                    |h: Option<Hash>| h.and_then(|h| core.tree().get(&h).map(|n| n.height));
+                PosStatus {
+                    slot,
+                    epoch: slot / params.epoch_slots.max(1),
+                    slot_ms,
+                    epoch_slots: params.epoch_slots,
+                    justified_height: height(core.justified()),
+                    finalized_height: height(core.finalized()),
+                }
+            }),
         }
     }
 
