@@ -587,9 +587,13 @@ fn sweep_pos(args: &SimArgs, k: u64) -> Result<()> {
         .attack
         .map(|a| a.nodes())
         .unwrap_or_default();
+    let name = args
+        .attack
+        .and_then(|a| clap::ValueEnum::to_possible_value(&a))
+        .map_or_else(String::new, |v| v.get_name().to_string());
     println!(
-        "{:?} on proof of stake, {} nodes, misbehaving {:?}, {k} seeds from {}",
-        args.attack, args.nodes, bad, args.seed
+        "{name} on proof of stake, {} nodes, misbehaving {:?}, {k} seeds from {}",
+        args.nodes, bad, args.seed
     );
     println!(
         "{:<9} {:>10} {:>16} {:>8} {:>17} {:>15} {:>15}",

@@ -497,29 +497,38 @@ impl PosEngine {
         }
         // Attest once an epoch, in its middle slot.
         if slot % self.epoch_slots() == self.epoch_slots() / 2 && snap.stakes.contains_key(&me) {
-            if let Some(target) = self.boundary(epoch, headers) {
-                let data = AttestationData {
-                    source: self.ffg.justified,
-                    target,
-                };
-                if data.target.epoch > data.source.epoch
-                    && self.guard(|p| p.record_attestation(&data)).is_ok()
-                {
-                    let m = SignedMessage::sign(
-                        &self.key,
-                        &self.chain_id,
-                        Position {
-                            kind: MessageKind::Attestation,
-                            height: epoch,
-                            round: 0,
-                        },
-                        codec::encode(&data),
-                    );
-                    out.push(Output::BroadcastMessage(m.clone()));
-                    out.extend(self.count_attestation(m, None));
-                }
-            }
+            out.extend(self.attest(epoch, headers));
         }
+        out
+    }
+
+    /// Attests for `epoch` from the justified checkpoint to the epoch's boundary
+    /// on the tip's branch, if the signing record allows it.
+    fn attest(&mut self, epoch: u64, headers: &dyn Headers) -> Vec<Output> {
+        let Some(target) = self.boundary(epoch, headers) else {
+            return Vec::new();
+        };
+        let data = AttestationData {
+            source: self.ffg.justified,
+            target,
+        };
+        if data.target.epoch <= data.source.epoch
+            || self.guard(|p| p.record_attestation(&data)).is_err()
+        {
+            return Vec::new();
+        }
+        let m = SignedMessage::sign(
+            &self.key,
+            &self.chain_id,
+            Position {
+                kind: MessageKind::Attestation,
+                height: epoch,
+                round: 0,
+            },
+            codec::encode(&data),
+        );
+        let mut out = vec![Output::BroadcastMessage(m.clone())];
+        out.extend(self.count_attestation(m, None));
         out
     }
 
@@ -708,6 +717,19 @@ impl Consensus for PosEngine {
                     }
                     if self.ffg.justified.epoch > 0 {
                         out.push(Output::Justified(self.ffg.justified.hash));
+                    }
+                    // Started after this epoch's attestation slot: attest late
+                    // (a late vote still counts). Whatever was signed before a
+                    // crash, the signing record refuses anything conflicting.
+                    let now_slot = slot - 1;
+                    let me = self.key.public();
+                    let staked = self
+                        .tip
+                        .as_ref()
+                        .and_then(|t| self.snapshot(&t.hash()).ok())
+                        .is_some_and(|s| s.stakes.contains_key(&me));
+                    if now_slot % self.epoch_slots() > self.epoch_slots() / 2 && staked {
+                        out.extend(self.attest(self.epoch_of(now_slot), headers));
                     }
                     return out;
                 }
