@@ -115,7 +115,15 @@ fn bad_input_gets_one_clear_line_and_a_failure() {
         (vec!["sim", "--consensus", "raft"], "not built yet"),
         (
             vec!["sim", "--attack", "equivocate"],
-            "attack proof of authority",
+            "equivocate proof of authority and proof of stake",
+        ),
+        (
+            vec!["sim", "--attack", "nothing-at-stake", "--consensus", "poa"],
+            "nothing-at-stake proof of stake",
+        ),
+        (
+            vec!["sim", "--no-slashing"],
+            "--no-slashing is for proof of stake",
         ),
         (vec!["sim", "--cut", "soon"], "expected SECONDS:VALUE"),
         (
