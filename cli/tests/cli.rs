@@ -254,3 +254,53 @@ fn authority_commands_vote_on_a_poa_node() {
     let human = generals(&api, &["status"]);
     assert!(String::from_utf8_lossy(&human.stdout).contains("in turn"));
 }
+
+#[test]
+fn stake_commands_bond_unbond_and_list_on_a_pos_node() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (_node, api) = start_kind(&tmp.path().join("n"), "pos");
+    let v = json(&api, &["validators"]);
+    assert_eq!(v["validators"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["slashing"], true);
+    json(&api, &["stake", "500", "--from", "dev:dev-0"]);
+    let dev0 = generals_chain::Keypair::dev("dev-0").public().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let bonded = |v: &Value| {
+        v["validators"]
+            .as_array()
+            .expect("validators")
+            .iter()
+            .find(|x| x["key"] == dev0.as_str())
+            .cloned()
+    };
+    loop {
+        let v = json(&api, &["validators"]);
+        if bonded(&v).is_some_and(|x| x["bonded"] == 500 && x["status"] == "active") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the bond never landed: {v}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    json(&api, &["unstake", "200", "--from", "dev:dev-0"]);
+    loop {
+        let a = json(&api, &["balance", "dev:dev-0"]);
+        if a["unbonding"] == 200 {
+            assert_eq!(a["bonded"], 300);
+            assert!(a["unbonding_until_ms"].as_u64() > Some(0));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the unbond never landed: {a}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // More than is bonded is refused with one line.
+    let out = generals(&api, &["unstake", "1000", "--from", "dev:dev-0"]);
+    assert!(!out.status.success());
+    let e = json(&api, &["evidence"]);
+    assert_eq!(e, serde_json::json!({"included": [], "pending": []}));
+    let human = generals(&api, &["status"]);
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("justified") && text.contains("slot"),
+        "{text}"
+    );
+}
