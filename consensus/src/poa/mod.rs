@@ -87,7 +87,8 @@ pub fn seal(block: &mut Block, key: &Keypair, chain_id: &str) {
     block.header.seal = m.signature.0.to_vec();
 }
 
-fn signature_of(header: &Header) -> Result<Signature, ConsensusError> {
+/// The 64-byte signature in a header's seal.
+pub(crate) fn signature_of(header: &Header) -> Result<Signature, ConsensusError> {
     let bytes: [u8; 64] =
         header
             .seal

@@ -66,6 +66,14 @@ pub fn seal(block: &mut Block, key: &Keypair, chain_id: &str) {
     block.header.seal = m.signature.0.to_vec();
 }
 
+/// A header's seal as the signed message it is: the block at its slot.
+fn sealed_message(header: &Header) -> Result<SignedMessage, ConsensusError> {
+    let data = PosData::decode(&header.consensus)?;
+    let mut m = seal_message(header, crate::poa::signature_of(header)?);
+    m.position.height = data.slot;
+    Ok(m)
+}
+
 /// Stakes and randomness after a block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StakeSnapshot {
@@ -412,22 +420,15 @@ impl PosEngine {
     }
 
     fn watch_block(&mut self, header: &Header) -> Vec<Output> {
-        let Ok(data) = PosData::decode(&header.consensus) else {
+        let Ok(message) = sealed_message(header) else {
             return Vec::new();
         };
-        let Ok(sig) = header.seal.as_slice().try_into().map(Signature) else {
-            return Vec::new();
-        };
-        let mut message = seal_message(header, sig);
-        message.position.height = data.slot;
-        let key = (data.slot, header.producer);
+        let key = (message.position.height, header.producer);
         match self.proposals_seen.get(&key).cloned() {
             Some(first) if first.hash() != header.hash() => {
-                let Ok(s1) = first.seal.as_slice().try_into().map(Signature) else {
+                let Ok(m1) = sealed_message(&first) else {
                     return Vec::new();
                 };
-                let mut m1 = seal_message(&first, s1);
-                m1.position.height = data.slot;
                 self.catch_double(&m1, message)
             }
             Some(_) => Vec::new(),
@@ -532,6 +533,18 @@ impl PosEngine {
         out
     }
 
+    /// Forgets what is older than the epoch before the finalized `epoch`: links
+    /// and votes that can no longer change finality, and proposals of old
+    /// slots, so the per-message checks stay small however long the chain.
+    fn forget_before(&mut self, epoch: u64) {
+        let keep = epoch.saturating_sub(1);
+        self.ffg.prune();
+        self.attestations_seen.retain(|(e, _, _), _| *e >= keep);
+        let first_slot = keep * self.epoch_slots();
+        self.proposals_seen
+            .retain(|(slot, _), _| *slot >= first_slot);
+    }
+
     /// Counts an attestation, weighed by the stakes after block `at` (the tip
     /// if `None`).
     fn count_attestation(&mut self, m: SignedMessage, at: Option<Hash>) -> Vec<Output> {
@@ -590,7 +603,10 @@ impl PosEngine {
         };
         for e in self.ffg.attest(m.signer, stake, snap.total(), data) {
             match e {
-                FfgEvent::Finalized(c) => out.push(Output::Finalize(c.hash)),
+                FfgEvent::Finalized(c) => {
+                    self.forget_before(c.epoch);
+                    out.push(Output::Finalize(c.hash))
+                }
                 FfgEvent::Justified(c) if c == self.ffg.justified => {
                     out.push(Output::Justified(c.hash))
                 }
@@ -685,18 +701,8 @@ impl Consensus for PosEngine {
     }
 
     fn precheck(&self, header: &Header) -> Result<(), ConsensusError> {
-        let data = PosData::decode(&header.consensus)?;
-        let sig: [u8; 64] =
-            header
-                .seal
-                .as_slice()
-                .try_into()
-                .map_err(|_| ConsensusError::BadSeal {
-                    reason: format!("{} bytes, a signature is 64", header.seal.len()),
-                })?;
-        let mut m = seal_message(header, Signature(sig));
-        m.position.height = data.slot;
-        m.verify(&self.chain_id)
+        sealed_message(header)?
+            .verify(&self.chain_id)
             .map_err(|_| ConsensusError::BadSignature)
     }
 
