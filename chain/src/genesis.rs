@@ -136,8 +136,15 @@ impl Default for PoaParams {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 #[serde(default, deny_unknown_fields)]
 pub struct BftParams {
+    /// How long a validator waits for a round's proposal (round 0; each later
+    /// round waits half this much longer).
     pub timeout_propose_ms: u64,
+    /// How long it waits for the rest of a round's votes once more than two
+    /// thirds have voted (round 0; growing by half each round).
     pub timeout_vote_ms: u64,
+    /// The pause after a commit before the next height's proposal, which paces
+    /// blocks and lets late precommits arrive (Tendermint's `timeout_commit`).
+    pub timeout_commit_ms: u64,
 }
 
 impl Default for BftParams {
@@ -145,6 +152,7 @@ impl Default for BftParams {
         BftParams {
             timeout_propose_ms: 1_000,
             timeout_vote_ms: 500,
+            timeout_commit_ms: 500,
         }
     }
 }

@@ -74,6 +74,9 @@ pub struct NodeCore<S: BlockStore> {
     finalized: Option<Hash>,
     /// The latest justified checkpoint, for engines that have one.
     justified: Option<Hash>,
+    /// Fork choice follows the newest final block only (BFT: only decided
+    /// blocks become the tip; proposals are kept but not followed).
+    follow_final: bool,
 }
 
 impl<S: BlockStore> NodeCore<S> {
@@ -102,6 +105,9 @@ impl<S: BlockStore> NodeCore<S> {
                 reason: e.to_string(),
             })?;
         }
+        // Under BFT every block of the stored main chain was decided.
+        let follow_final = matches!(genesis.consensus, generals_chain::ConsensusSpec::Bft(_));
+        let finalized = follow_final.then(|| ledger.tip().hash);
         Ok(NodeCore {
             mempool: Mempool::new(&genesis.chain_id, mempool),
             ledger,
@@ -109,8 +115,9 @@ impl<S: BlockStore> NodeCore<S> {
             orphans: BTreeMap::new(),
             orphan_order: VecDeque::new(),
             orphan_parent: HashMap::new(),
-            finalized: None,
+            finalized,
             justified: None,
+            follow_final,
         })
     }
 
@@ -157,18 +164,30 @@ impl<S: BlockStore> NodeCore<S> {
     /// Marks `hash` final (an engine said so). Heads that do not descend from it
     /// are never followed again; a finalized block is never reverted.
     pub fn finalize(&mut self, hash: Hash) -> Result<Option<TipChange>, AddError> {
-        let Some(node) = self.tree.get(&hash) else {
+        if !self.mark_final(hash) {
             return Ok(None);
+        }
+        let mut rejected = Vec::new();
+        self.follow_best(&mut rejected)
+    }
+
+    /// Records `hash` as the newest final block if it is above the current one
+    /// and descends from it (a final block is never left behind, even when
+    /// more than a third of the validators sign a conflicting decision).
+    fn mark_final(&mut self, hash: Hash) -> bool {
+        let Some(node) = self.tree.get(&hash) else {
+            return false;
         };
         if let Some(old) = self.finalized.and_then(|f| self.tree.get(&f)) {
-            if old.height >= node.height {
-                return Ok(None);
+            if old.height >= node.height
+                || self.tree.common_ancestor(&old.hash, &hash).ok() != Some(old.hash)
+            {
+                return false;
             }
         }
         self.finalized = Some(hash);
         self.exclude_conflicting();
-        let mut rejected = Vec::new();
-        self.follow_best(&mut rejected)
+        true
     }
 
     pub fn finalized(&self) -> Option<Hash> {
@@ -193,6 +212,9 @@ impl<S: BlockStore> NodeCore<S> {
     /// The head fork choice follows: the best under the justified checkpoint, if
     /// one is set and has a valid branch; otherwise the best of all.
     fn preferred(&self) -> Hash {
+        if self.follow_final {
+            return self.finalized.unwrap_or(self.tree.best().hash);
+        }
         self.justified
             .and_then(|j| self.tree.best_under(&j))
             .map_or(self.tree.best().hash, |n| n.hash)
@@ -305,11 +327,13 @@ impl<S: BlockStore> NodeCore<S> {
         }
         let mut queue = vec![block];
         let mut first = true;
+        let mut certified = Vec::new();
         while let Some(b) = queue.pop() {
             let h = b.hash();
             match self.accept(&b, engine, now_ms) {
                 Ok(()) => {
                     added.accepted.push(h);
+                    certified.extend(engine.certified(&b.header));
                     if let Some(children) = self.orphans.remove(&h) {
                         self.orphan_order.retain(|(p, _)| *p != h);
                         for c in &children {
@@ -322,6 +346,12 @@ impl<S: BlockStore> NodeCore<S> {
                 Err(e) => added.rejected.push((h, e.to_string())),
             }
             first = false;
+        }
+        // Children carry their parents' commit certificates: the highest
+        // certified block is final (blocks come lowest first).
+        certified.sort_by_key(|h| self.tree.get(h).map(|n| n.height));
+        for h in certified {
+            self.mark_final(h);
         }
         if self.finalized.is_some() {
             self.exclude_conflicting();

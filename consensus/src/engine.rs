@@ -177,6 +177,12 @@ pub trait Consensus {
         Ok(())
     }
 
+    /// The earlier block that this header, once valid, proves decided: a BFT
+    /// block carries its parent's commit certificate. The host marks it final.
+    fn certified(&self, _header: &Header) -> Option<Hash> {
+        None
+    }
+
     /// One step: takes an input, returns what the host should do.
     fn handle(&mut self, input: Input, headers: &dyn Headers) -> Vec<Output>;
 }

@@ -7,13 +7,14 @@
 //! - `core`: what every host does with blocks: validate, store, fork choice, reorg;
 //! - `pow/`: proof of work (SHA-256d, ASERT difficulty, median-time-past);
 //! - `poa/`: proof of authority (Clique: turns, signer limit, votes, evidence);
-//! - `pos/`: proof of stake: leader draw, Casper FFG and slashing protection (the
-//!   engine is still to come);
+//! - `pos/`: proof of stake: leader draw, Casper FFG, slashing protection;
+//! - `bft/`: Tendermint voting with commit certificates and evidence;
 //! - `byzantine/`: misbehaviour as wrappers around honest engines;
 //! - `sim/`: the deterministic simulator.
 //!
-//! Still to come (see `../shared/DESIGN.md`): the PoS engine, `bft/`, `generals/`.
+//! Still to come (see `../shared/DESIGN.md`): `generals/`.
 
+pub mod bft;
 pub mod byzantine;
 pub mod core;
 pub mod engine;

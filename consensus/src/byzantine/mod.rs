@@ -8,7 +8,9 @@
 //! - `rush`: the selfish miner's network position (gamma), a network proxy;
 //! - `equivocate`: a proof-of-authority sealer that seals two blocks a height;
 //! - `collude`: authorities that vote out the others and censor accounts;
-//! - `nothing_at_stake`: a validator that attests on every fork head.
+//! - `nothing_at_stake`: a validator that attests on every fork head;
+//! - `bft`: BFT validators that equivocate, split their votes, forget their
+//!   lock (amnesia) or stay silent.
 //!
 //! Cloning one authority key onto two nodes needs no wrapper: the simulator
 //! gives both nodes the key (`Attack::Clone`).
@@ -38,9 +40,14 @@ macro_rules! delegate_rules {
         fn precheck(&self, header: &Header) -> Result<(), ConsensusError> {
             self.inner.precheck(header)
         }
+
+        fn certified(&self, header: &Header) -> Option<generals_chain::Hash> {
+            self.inner.certified(header)
+        }
     };
 }
 
+pub mod bft;
 pub mod collude;
 pub mod equivocate;
 pub mod nothing_at_stake;
@@ -48,6 +55,7 @@ pub mod private_fork;
 pub mod rush;
 pub mod selfish;
 
+pub use bft::{Amnesia, Silent, SplitPlan, SplitVote, VoteEquivocate};
 pub use collude::Collude;
 pub use equivocate::Equivocate;
 pub use nothing_at_stake::NothingAtStake;

@@ -2,7 +2,7 @@
 //! attack, seed.
 
 use crate::engine::NodeId;
-use generals_chain::genesis::{PoaParams, PosParams, PowParams};
+use generals_chain::genesis::{BftParams, PoaParams, PosParams, PowParams};
 
 const HOUR_MS: u64 = 3_600_000;
 
@@ -32,6 +32,38 @@ pub enum Kind {
     Pow,
     Poa,
     Pos,
+    Bft,
+}
+
+/// What a Byzantine BFT validator does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BftFault {
+    /// Two prevotes and two precommits, for different blocks, to everyone.
+    Equivocate,
+    /// One vote to one half of the honest validators, another to the other.
+    SplitVote,
+    /// Forgets its lock.
+    Amnesia,
+    /// Never proposes nor votes.
+    Silent,
+}
+
+impl BftFault {
+    pub const ALL: [BftFault; 4] = [
+        BftFault::Equivocate,
+        BftFault::SplitVote,
+        BftFault::Amnesia,
+        BftFault::Silent,
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            BftFault::Equivocate => "equivocate",
+            BftFault::SplitVote => "split-vote",
+            BftFault::Amnesia => "amnesia",
+            BftFault::Silent => "silent",
+        }
+    }
 }
 
 /// Latency, jitter and loss of every link.
@@ -79,6 +111,8 @@ pub enum Attack {
     Clone { node: NodeId, twin: NodeId },
     /// Proof-of-stake validators that attest on every fork head they see.
     NothingAtStake { nodes: Vec<NodeId> },
+    /// Byzantine BFT validators, all with one fault (split voters collude).
+    Bft { fault: BftFault, nodes: Vec<NodeId> },
 }
 
 impl Attack {
@@ -89,16 +123,18 @@ impl Attack {
             | Attack::Selfish { node, .. }
             | Attack::Equivocate { node }
             | Attack::Clone { node, .. } => *node,
-            Attack::Collude { nodes, .. } | Attack::NothingAtStake { nodes } => {
-                nodes.first().copied().unwrap_or(0)
-            }
+            Attack::Collude { nodes, .. }
+            | Attack::NothingAtStake { nodes }
+            | Attack::Bft { nodes, .. } => nodes.first().copied().unwrap_or(0),
         }
     }
 
     /// Every Byzantine node.
     pub fn nodes(&self) -> Vec<NodeId> {
         match self {
-            Attack::Collude { nodes, .. } | Attack::NothingAtStake { nodes } => nodes.clone(),
+            Attack::Collude { nodes, .. }
+            | Attack::NothingAtStake { nodes }
+            | Attack::Bft { nodes, .. } => nodes.clone(),
             Attack::Clone { node, twin } => vec![*node, *twin],
             other => vec![other.node()],
         }
@@ -117,7 +153,8 @@ pub struct SimConfig {
     pub pow: PowParams,
     pub poa: PoaParams,
     pub pos: PosParams,
-    /// Proof of stake: each node's bonded stake at genesis (0 for none).
+    pub bft: BftParams,
+    /// Proof of stake and BFT: each node's bonded stake at genesis (0 for none).
     pub stakes: Vec<u64>,
     /// Evidence slashes (off: it is recorded and costs nothing).
     pub slashing: bool,
@@ -164,6 +201,7 @@ impl SimConfig {
                 epoch_slots: 8,
                 unbonding_epochs: 2,
             },
+            bft: BftParams::default(),
             stakes: vec![100; nodes],
             slashing: true,
             pow,
@@ -190,6 +228,14 @@ impl SimConfig {
         let mut c = SimConfig::honest(nodes, seed, blocks);
         c.kind = Kind::Pos;
         c.announce_ms = c.pos.slot_ms;
+        c
+    }
+
+    /// `nodes` honest BFT validators with equal voting power.
+    pub fn bft(nodes: usize, seed: u64, blocks: u64) -> SimConfig {
+        let mut c = SimConfig::honest(nodes, seed, blocks);
+        c.kind = Kind::Bft;
+        c.announce_ms = 2_000;
         c
     }
 
@@ -248,9 +294,10 @@ impl SimConfig {
                 Attack::Collude { .. } | Attack::Clone { .. } => self.kind == Kind::Poa,
                 Attack::Equivocate { .. } => matches!(self.kind, Kind::Poa | Kind::Pos),
                 Attack::NothingAtStake { .. } => self.kind == Kind::Pos,
+                Attack::Bft { .. } => self.kind == Kind::Bft,
             };
             if !fits {
-                return Err("private-fork and selfish attack proof of work; collude and clone proof of authority; nothing-at-stake proof of stake; equivocate proof of authority and proof of stake".into());
+                return Err("private-fork and selfish attack proof of work; collude and clone proof of authority; nothing-at-stake proof of stake; equivocate proof of authority and proof of stake; split-vote, amnesia and silent BFT".into());
             }
             match a {
                 Attack::Selfish { gamma, .. } if !(0.0..=1.0).contains(gamma) => {
@@ -286,10 +333,21 @@ impl SimConfig {
                 ));
             }
         }
-        if self.kind == Kind::Pos
+        if matches!(self.kind, Kind::Pos | Kind::Bft)
             && (self.stakes.len() != self.nodes || self.stakes.iter().all(|s| *s == 0))
         {
-            return Err("proof of stake needs a stake per node, not all zero".into());
+            return Err("proof of stake and BFT need a stake per node, not all zero".into());
+        }
+        if self.kind == Kind::Bft
+            && [
+                self.bft.timeout_propose_ms,
+                self.bft.timeout_vote_ms,
+                self.bft.timeout_commit_ms,
+            ]
+            .iter()
+            .any(|t| *t == 0 || *t > HOUR_MS)
+        {
+            return Err("BFT timeouts must be 1 ms to an hour".into());
         }
         if self.kind == Kind::Pos
             && (self.pos.slot_ms == 0 || self.pos.slot_ms > HOUR_MS || self.pos.epoch_slots < 2)

@@ -79,6 +79,46 @@ pub fn make(
             };
             (engine, weight)
         }
+        Kind::Bft => {
+            use super::config::BftFault;
+            use crate::byzantine::{Amnesia, Silent, SplitPlan, SplitVote, VoteEquivocate};
+            let weight: Weight = Box::new(|_| 1);
+            let validators = (0..config.nodes)
+                .filter(|v| config.stakes[*v] > 0)
+                .map(|v| (node_key(v).public(), config.stakes[v]))
+                .collect();
+            let engine = crate::bft::BftEngine::new(
+                config.bft,
+                CHAIN_ID,
+                genesis,
+                validators,
+                node_key(i),
+            )
+            .with_slashing(config.slashing);
+            let engine: Box<dyn Consensus> = match &config.attack {
+                Some(Attack::Bft { fault, nodes }) if nodes.contains(&i) => match fault {
+                    BftFault::Equivocate => {
+                        Box::new(VoteEquivocate::new(engine, node_key(i), CHAIN_ID))
+                    }
+                    BftFault::Silent => Box::new(Silent::new(engine)),
+                    BftFault::Amnesia => Box::new(Amnesia::new(engine)),
+                    BftFault::SplitVote => {
+                        let honest: Vec<usize> =
+                            (0..config.nodes).filter(|n| !nodes.contains(n)).collect();
+                        let (a, b) = honest.split_at(honest.len() / 2);
+                        let plan = SplitPlan {
+                            half_a: a.to_vec(),
+                            half_b: b.to_vec(),
+                            colluders: nodes.iter().copied().filter(|n| *n != i).collect(),
+                            colluder_keys: nodes.iter().map(|n| node_key(*n).public()).collect(),
+                        };
+                        Box::new(SplitVote::new(engine, node_key(i), CHAIN_ID, plan))
+                    }
+                },
+                _ => Box::new(engine),
+            };
+            (engine, weight)
+        }
         Kind::Poa => {
             let weight: Weight =
                 Box::new(|h| PoaData::decode(&h.consensus).map_or(0, |d| d.difficulty as u128));

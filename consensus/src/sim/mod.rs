@@ -16,7 +16,7 @@ pub mod log;
 pub mod network;
 pub mod report;
 
-pub use config::{Attack, Kind, NetChange, NetConfig, SimConfig};
+pub use config::{Attack, BftFault, Kind, NetChange, NetConfig, SimConfig};
 pub use log::{EventKind, EventLog};
 pub use report::{AttackOutcome, SimReport};
 
@@ -125,6 +125,8 @@ pub struct Stats {
     pub produced: Vec<u64>,
     /// Height of each node's newest finalized block.
     pub finalized: Vec<u64>,
+    /// Each node's decisions (what its engine finalized), by height.
+    pub commits: Vec<std::collections::BTreeMap<u64, Hash>>,
     pub reorgs: u64,
     pub max_reorg_depth: usize,
     pub invalid: u64,
@@ -187,6 +189,7 @@ pub fn sim_genesis(config: &SimConfig) -> Genesis {
             Kind::Pow => ConsensusSpec::Pow(config.pow),
             Kind::Poa => ConsensusSpec::Poa(config.poa),
             Kind::Pos => ConsensusSpec::Pos(config.pos),
+            Kind::Bft => ConsensusSpec::Bft(config.bft),
         },
         block_reward: 50,
         slashing: Slashing {
@@ -196,7 +199,7 @@ pub fn sim_genesis(config: &SimConfig) -> Genesis {
         accounts,
         validators: match config.kind {
             Kind::Pow => Vec::new(),
-            Kind::Pos => (0..config.nodes)
+            Kind::Pos | Kind::Bft => (0..config.nodes)
                 .filter(|i| config.stakes[*i] > 0)
                 .map(|i| GenesisValidator {
                     key: node_key(i).public(),
@@ -284,6 +287,7 @@ impl Simulator {
             stats: Stats {
                 produced: vec![0; config.nodes],
                 finalized: vec![0; config.nodes],
+                commits: vec![Default::default(); config.nodes],
                 ..Stats::default()
             },
             genesis,
@@ -678,6 +682,7 @@ impl Simulator {
                         .record(t, Some(node), &EventKind::Finalized { hash });
                     if let Some(n) = self.nodes[node].core.tree().get(&hash) {
                         self.stats.finalized[node] = self.stats.finalized[node].max(n.height);
+                        self.stats.commits[node].entry(n.height).or_insert(hash);
                     }
                     // A finalized block is never reverted.
                     let change = self.nodes[node].core.finalize(hash);

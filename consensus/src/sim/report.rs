@@ -51,8 +51,11 @@ pub struct SimReport {
     /// (`node-3`), and whether each is jailed by evidence.
     pub authorities: Vec<String>,
     pub jailed: Vec<usize>,
-    /// Proof of stake: each node's newest finalized height.
+    /// Proof of stake and BFT: each node's newest finalized height.
     pub finalized: Vec<u64>,
+    /// BFT: heights at which two honest nodes decided different blocks (the
+    /// safety checker; empty while no more than f validators are Byzantine).
+    pub conflicting_commits: Vec<u64>,
     /// Each node's bonded stake and balance at the reference node's tip.
     pub bonded: Vec<u64>,
     pub balances: Vec<u64>,
@@ -87,6 +90,23 @@ fn double_slots(
         per_slot.values().filter(|c| **c > 1).count() as u64
     };
     (0..keys.len()).map(count).collect()
+}
+
+/// Heights at which two honest nodes' decisions differ.
+fn conflicting_commits(stats: &Stats, attackers: &[usize]) -> Vec<u64> {
+    let mut decided: std::collections::BTreeMap<u64, Hash> = Default::default();
+    let mut conflicts = std::collections::BTreeSet::new();
+    for (i, commits) in stats.commits.iter().enumerate() {
+        if attackers.contains(&i) {
+            continue;
+        }
+        for (h, hash) in commits {
+            if *decided.entry(*h).or_insert(*hash) != *hash {
+                conflicts.insert(*h);
+            }
+        }
+    }
+    conflicts.into_iter().collect()
 }
 
 /// The authorities at a node's tip (proof of authority), by node number.
@@ -198,6 +218,7 @@ pub(super) fn summarize(
                 Attack::Collude { .. } => "collude".into(),
                 Attack::Clone { .. } => "clone".into(),
                 Attack::NothingAtStake { .. } => "nothing-at-stake".into(),
+                Attack::Bft { fault, .. } => fault.name().into(),
             },
             attacker: node,
             attacker_share: hashpower[node],
@@ -227,6 +248,7 @@ pub(super) fn summarize(
             .all(|(_, t)| *t == tips[reference]),
         authorities: authorities(config, cores[reference]),
         finalized: stats.finalized.clone(),
+        conflicting_commits: conflicting_commits(stats, &attackers),
         jailed: (0..cores.len())
             .filter(|i| ledger.state().get(&keys[*i]).is_some_and(|a| a.jailed))
             .collect(),
