@@ -164,6 +164,9 @@ pub struct BftEngine {
     proposals: BTreeMap<u64, (ProposalBody, SignedMessage)>,
     /// Votes of this height: (kind, round) -> signer -> (value, message).
     votes: BTreeMap<(MessageKind, u64), BTreeMap<PublicKey, (Option<Hash>, SignedMessage)>>,
+    /// Second, conflicting votes (evidence): counted only toward a decision,
+    /// as a commit certificate counts every precommit signed for its block.
+    doubles: BTreeMap<(MessageKind, u64), BTreeMap<PublicKey, (Option<Hash>, SignedMessage)>>,
     /// Messages of the next height, unchecked until it starts.
     future: Vec<SignedMessage>,
     /// "For the first time" rules that fired: (line, round).
@@ -207,6 +210,7 @@ impl BftEngine {
             blocks: HashMap::new(),
             proposals: BTreeMap::new(),
             votes: BTreeMap::new(),
+            doubles: BTreeMap::new(),
             future: Vec::new(),
             fired: BTreeSet::new(),
             seen: HashSet::new(),
@@ -372,6 +376,7 @@ impl BftEngine {
         self.valid = None;
         self.proposals.clear();
         self.votes.clear();
+        self.doubles.clear();
         self.fired.clear();
         self.seen.clear();
         let h = self.height;
@@ -598,11 +603,10 @@ impl BftEngine {
     fn later_round(&self) -> Option<u64> {
         let set = self.set.as_ref()?;
         let mut by_round: BTreeMap<u64, BTreeSet<PublicKey>> = BTreeMap::new();
-        for ((_, r), by) in self.votes.range((MessageKind::Prevote, self.round + 1)..) {
-            by_round.entry(*r).or_default().extend(by.keys());
-        }
-        for ((_, r), by) in self.votes.range((MessageKind::Precommit, self.round + 1)..) {
-            by_round.entry(*r).or_default().extend(by.keys());
+        for ((_, r), by) in &self.votes {
+            if *r > self.round {
+                by_round.entry(*r).or_default().extend(by.keys());
+            }
         }
         for (r, (_, m)) in self.proposals.range(self.round + 1..) {
             by_round.entry(*r).or_default().insert(m.signer);
@@ -625,29 +629,30 @@ impl BftEngine {
             if *kind != MessageKind::Precommit {
                 continue;
             }
-            let mut tally: BTreeMap<Hash, u128> = BTreeMap::new();
-            for (k, (v, _)) in by {
+            // Every signer's precommit for v counts, its double too: 2f+1
+            // signatures on v decide v whatever else their signers signed.
+            let doubles = self.doubles.get(&(*kind, *r));
+            let mut tally: BTreeMap<Hash, BTreeMap<PublicKey, SignedMessage>> = BTreeMap::new();
+            for (k, (v, m)) in by.iter().chain(doubles.into_iter().flatten()) {
                 if let Some(v) = v {
-                    *tally.entry(*v).or_default() += set.power_of(k);
+                    tally.entry(*v).or_default().insert(*k, m.clone());
                 }
             }
-            if let Some((v, _)) = tally.into_iter().find(|(_, p)| set.is_quorum(*p)) {
-                found = Some((*r, v));
+            if let Some((v, cert)) = tally
+                .into_iter()
+                .find(|(_, c)| set.is_quorum(c.keys().map(|k| set.power_of(k)).sum()))
+            {
+                found = Some((v, cert.into_values().collect::<Vec<_>>()));
                 break;
             }
         }
-        let Some((r, v)) = found else { return false };
+        let Some((v, cert)) = found else { return false };
         if !self.is_valid(&v, headers) {
             return false;
         }
         let Some(block) = self.blocks.get(&v).cloned() else {
             return false;
         };
-        let cert: Vec<SignedMessage> = self.votes[&(MessageKind::Precommit, r)]
-            .values()
-            .filter(|(x, _)| *x == Some(v))
-            .map(|(_, m)| m.clone())
-            .collect();
         // Line 51: decision_p[h_p] = v.
         out.push(Output::Import(block.clone()));
         out.push(Output::Finalize(v));
@@ -668,6 +673,11 @@ impl BftEngine {
         match by.get(&m.signer) {
             Some((v, first)) if *v != value => {
                 let first = first.clone();
+                self.doubles
+                    .entry((m.position.kind, m.position.round))
+                    .or_default()
+                    .entry(m.signer)
+                    .or_insert((value, m.clone()));
                 self.report(first, m, out);
             }
             Some(_) => {}
@@ -774,17 +784,23 @@ impl BftEngine {
     }
 
     /// Sends again this round's and the last round's messages, the proposal
-    /// with its block, so that a lost message is not lost for good (gossip).
+    /// with its block and the prevotes that justify it, so that a lost message
+    /// is not lost for good (gossip).
     fn gossip(&mut self, out: &mut Vec<Output>) {
         let from = self.round.saturating_sub(1);
+        // The rounds whose prevotes prove a lock (a proposal's valid round,
+        // our lock's and valid value's): without them a re-proposal of a
+        // locked block cannot be accepted (line 28).
+        let mut pol: BTreeSet<u64> = self.locked.iter().chain(&self.valid).map(|x| x.0).collect();
         if let Some((body, m)) = self.proposals.get(&self.round) {
             if let Some(b) = self.blocks.get(&body.block) {
                 out.push(Output::Broadcast(b.clone()));
             }
             out.push(Output::BroadcastMessage(m.clone()));
+            pol.extend(body.valid_round);
         }
-        for ((_, r), by) in &self.votes {
-            if *r >= from {
+        for ((kind, r), by) in &self.votes {
+            if *r >= from || (*kind == MessageKind::Prevote && pol.contains(r)) {
                 out.extend(
                     by.values()
                         .map(|(_, m)| Output::BroadcastMessage(m.clone())),

@@ -92,21 +92,50 @@ fn double_slots(
     (0..keys.len()).map(count).collect()
 }
 
-/// Heights at which two honest nodes' decisions differ.
-fn conflicting_commits(stats: &Stats, attackers: &[usize]) -> Vec<u64> {
+/// BFT: heights at which two honest nodes' decisions differ, counting what
+/// each engine decided and what each node's chain holds (blocks taken from
+/// commit certificates while syncing).
+fn conflicting_commits(
+    config: &SimConfig,
+    cores: &[&NodeCore<MemoryStore>],
+    stats: &Stats,
+    attackers: &[usize],
+) -> Vec<u64> {
+    if config.kind != super::config::Kind::Bft {
+        return Vec::new();
+    }
     let mut decided: std::collections::BTreeMap<u64, Hash> = Default::default();
     let mut conflicts = std::collections::BTreeSet::new();
     for (i, commits) in stats.commits.iter().enumerate() {
         if attackers.contains(&i) {
             continue;
         }
-        for (h, hash) in commits {
-            if *decided.entry(*h).or_insert(*hash) != *hash {
-                conflicts.insert(*h);
+        let store = cores[i].ledger().store();
+        let chain = (1..=cores[i].tip().height)
+            .filter_map(|h| Some((h, store.hash_at(h).ok().flatten()?)));
+        for (h, hash) in commits.iter().map(|(h, x)| (*h, *x)).chain(chain) {
+            if *decided.entry(h).or_insert(hash) != hash {
+                conflicts.insert(h);
             }
         }
     }
     conflicts.into_iter().collect()
+}
+
+/// Each node's newest final height: what its engine finalized, or what its
+/// chain took as final from commit certificates.
+fn finalized(cores: &[&NodeCore<MemoryStore>], stats: &Stats) -> Vec<u64> {
+    cores
+        .iter()
+        .zip(&stats.finalized)
+        .map(|(c, f)| {
+            let core_final = c
+                .finalized()
+                .and_then(|h| c.tree().get(&h))
+                .map_or(0, |n| n.height);
+            core_final.max(*f)
+        })
+        .collect()
 }
 
 /// The authorities at a node's tip (proof of authority), by node number.
@@ -247,8 +276,8 @@ pub(super) fn summarize(
             .filter(|(i, _)| !attackers.contains(i))
             .all(|(_, t)| *t == tips[reference]),
         authorities: authorities(config, cores[reference]),
-        finalized: stats.finalized.clone(),
-        conflicting_commits: conflicting_commits(stats, &attackers),
+        finalized: finalized(cores, stats),
+        conflicting_commits: conflicting_commits(config, cores, stats, &attackers),
         jailed: (0..cores.len())
             .filter(|i| ledger.state().get(&keys[*i]).is_some_and(|a| a.jailed))
             .collect(),
