@@ -495,14 +495,23 @@ impl BftEngine {
             && self.validate(&b.header, headers, self.now).is_ok()
     }
 
+    /// The power of the validators that signed a `kind` vote in `round` (for
+    /// `value`, or for anything). A signer that also signed another value
+    /// still counts for this one: the paper's "2f+1 ⟨PREVOTE, h, r, id(v)⟩"
+    /// are signed messages, whoever else their signers wrote to.
     fn power(&self, kind: MessageKind, round: u64, value: Option<Option<Hash>>) -> u128 {
         let Some(set) = &self.set else { return 0 };
-        self.votes.get(&(kind, round)).map_or(0, |by| {
-            by.iter()
-                .filter(|(_, (v, _))| value.is_none_or(|want| *v == want))
-                .map(|(k, _)| set.power_of(k))
-                .sum()
-        })
+        let key = (kind, round);
+        let signers: BTreeSet<&PublicKey> = self
+            .votes
+            .get(&key)
+            .into_iter()
+            .chain(self.doubles.get(&key))
+            .flatten()
+            .filter(|(_, (v, _))| value.is_none_or(|want| *v == want))
+            .map(|(k, _)| k)
+            .collect();
+        signers.into_iter().map(|k| set.power_of(k)).sum()
     }
 
     fn quorum(&self, kind: MessageKind, round: u64, value: Option<Option<Hash>>) -> bool {
