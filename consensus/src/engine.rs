@@ -183,6 +183,12 @@ pub trait Consensus {
         None
     }
 
+    /// Where a BFT validator stands (height, round, step, lock); `None` for
+    /// the other engines.
+    fn round_state(&self) -> Option<crate::bft::BftStatus> {
+        None
+    }
+
     /// One step: takes an input, returns what the host should do.
     fn handle(&mut self, input: Input, headers: &dyn Headers) -> Vec<Output>;
 }

@@ -8,11 +8,7 @@
 //! `GENERALS_BFT_SEEDS` sets how many seeds each safety test runs (default 8;
 //! 1,000 or more for a long run).
 
-use generals_consensus::sim::{
-    Attack, BftFault, EventLog, NetChange, NetConfig, SimConfig, SimReport, Simulator,
-};
-use rand::{seq::SliceRandom, Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use generals_consensus::sim::{Attack, BftFault, EventLog, NetChange, SimConfig, SimReport, Simulator};
 
 fn run(config: &SimConfig) -> SimReport {
     Simulator::new(config.clone(), EventLog::sink())
@@ -29,35 +25,11 @@ fn seeds() -> u64 {
         .unwrap_or(8)
 }
 
-/// n validators, `byz` of them with `fault`, on a network whose latency,
-/// jitter and loss are drawn from the seed, cut in two for a while.
-fn hostile(n: usize, fault: BftFault, byz: Vec<usize>, seed: u64, blocks: u64) -> SimConfig {
-    let mut c = SimConfig::bft(n, seed, blocks);
-    c.attack = Some(Attack::Bft { fault, nodes: byz });
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
-    c.net = NetConfig {
-        latency_ms: rng.gen_range(5..400),
-        jitter_ms: rng.gen_range(0..400),
-        loss: rng.gen_range(0.0..0.25),
-    };
-    let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut rng);
-    let k = rng.gen_range(1..n);
-    let (a, b) = order.split_at(k);
-    let start = rng.gen_range(0..20_000);
-    let end = start + rng.gen_range(1_000..40_000);
-    c.schedule = vec![
-        (start, NetChange::Cut(vec![a.to_vec(), b.to_vec()])),
-        (end, NetChange::Heal),
-    ];
-    c
-}
-
 fn safe_and_live(n: usize, f: usize) {
     for fault in BftFault::ALL {
         for seed in 0..seeds() {
             let byz: Vec<usize> = (n - f..n).collect();
-            let c = hostile(n, fault, byz.clone(), seed, 12);
+            let c = SimConfig::hostile_bft(n, fault, byz.clone(), seed, 12);
             let r = run(&c);
             let what = format!("{} n={n} f={f} seed {seed}: {:?}", fault.name(), c.net);
             assert!(
@@ -136,13 +108,7 @@ fn two_colluding_split_voters_of_four_break_safety() {
     // colluders hear both and tell each side a different block.
     let mut seen = 0;
     for seed in 0..4 {
-        let mut c = SimConfig::bft(4, seed, 10);
-        c.attack = Some(Attack::Bft {
-            fault: BftFault::SplitVote,
-            nodes: vec![2, 3],
-        });
-        c.schedule = vec![(0, NetChange::Cut(vec![vec![0, 2, 3], vec![1, 2, 3]]))];
-        let r = run(&c);
+        let r = run(&SimConfig::split_brain_bft(4, 2, seed, 10));
         if !r.conflicting_commits.is_empty() {
             seen += 1;
         }
@@ -175,7 +141,7 @@ fn one_split_voter_of_four_is_caught_and_slashed() {
 fn the_same_seed_gives_the_same_run() {
     let once = || {
         let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
-        let c = hostile(4, BftFault::Equivocate, vec![3], 11, 8);
+        let c = SimConfig::hostile_bft(4, BftFault::Equivocate, vec![3], 11, 8);
         Simulator::new(c, EventLog::new(Box::new(W(buf.clone()))))
             .expect("config")
             .run()

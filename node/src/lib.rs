@@ -18,6 +18,7 @@
 #![allow(missing_debug_implementations)]
 
 pub mod api;
+pub mod bft;
 pub mod config;
 pub mod driver;
 pub mod metrics;

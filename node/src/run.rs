@@ -8,7 +8,7 @@ use crate::driver::{Driver, DriverParts};
 use crate::metrics::Metrics;
 use crate::miner::Miner;
 use crate::{net, protocol::Topics};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use generals_chain::{ConsensusSpec, SledStore};
 use generals_consensus::core::NodeCore;
 use generals_consensus::poa::{PoaData, PoaEngine};
@@ -93,6 +93,7 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
     // One match on the kind; the driver then runs whichever engine it got.
     let pos_record = match &genesis.consensus {
         ConsensusSpec::Pos(_) => Some(store.record(crate::stake::record_name())?),
+        ConsensusSpec::Bft(_) => Some(store.record(crate::bft::record_name())?),
         _ => None,
     };
     let mut pos = None;
@@ -123,10 +124,7 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
             pos = Some((*p, genesis.timestamp_ms));
             (Box::new(|_: &generals_chain::Header| 1), None)
         }
-        other => bail!(
-            "the {} engine is not built yet; this node runs pow, poa and pos chains",
-            other.kind()
-        ),
+        ConsensusSpec::Bft(_) => (Box::new(|_: &generals_chain::Header| 1), None),
     };
     let core =
         NodeCore::open(store, &genesis, weight, config.mempool).context("opening the ledger")?;
@@ -152,7 +150,16 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
                 &core,
             )?)
         }
-        other => bail!("the {} engine is not built yet", other.kind()),
+        ConsensusSpec::Bft(p) => {
+            let record = pos_record.context("the BFT signing record")?;
+            Box::new(crate::bft::engine(
+                *p,
+                &genesis,
+                validator.clone(),
+                record,
+                &core,
+            )?)
+        }
     };
     tracing::info!(height = core.tip().height, tip = %core.tip().hash.short(), "ledger open");
     let identity = h.network_identity()?;

@@ -6,7 +6,9 @@
 
 use anyhow::{bail, Context, Result};
 use generals_chain::crypto::write_key_file;
-use generals_chain::genesis::{GenesisAccount, GenesisValidator, PoaParams, PosParams, PowParams};
+use generals_chain::genesis::{
+    BftParams, GenesisAccount, GenesisValidator, PoaParams, PosParams, PowParams,
+};
 use generals_chain::state::Slashing;
 use generals_chain::{ConsensusSpec, Genesis, Hash, Keypair};
 use generals_node::config::{Home, NodeConfig};
@@ -27,14 +29,15 @@ const TARGET_BLOCK_MS: u64 = 2_000;
 pub struct UpArgs {
     #[arg(long, default_value_t = 4)]
     nodes: usize,
-    /// pow, poa or pos (bft arrives with its engine).
+    /// pow, poa, pos or bft.
     #[arg(long, default_value = "pow")]
     consensus: String,
-    /// Proof of stake: each node's bonded stake, e.g. 400,300,200,100 (1000
-    /// each if left out).
+    /// Proof of stake and BFT: each node's bonded stake (voting power), e.g.
+    /// 400,300,200,100 (1000 each if left out).
     #[arg(long, value_delimiter = ',')]
     stakes: Vec<u64>,
-    /// Proof of stake: evidence costs nothing (the genesis slashing switch off).
+    /// Proof of stake and BFT: evidence costs nothing (the genesis slashing
+    /// switch off).
     #[arg(long)]
     no_slashing: bool,
     /// The testnet's folder.
@@ -166,6 +169,12 @@ fn genesis(nodes: usize, seed: u64, kind: &str, stakes: &[u64], slashing: bool) 
                 epoch_slots: 8,
                 unbonding_epochs: 2,
             })
+        } else if kind == "bft" {
+            ConsensusSpec::Bft(BftParams {
+                timeout_propose_ms: 1_000,
+                timeout_vote_ms: 500,
+                timeout_commit_ms: 500,
+            })
         } else {
             ConsensusSpec::Pow(PowParams {
                 target_block_ms: TARGET_BLOCK_MS,
@@ -180,12 +189,12 @@ fn genesis(nodes: usize, seed: u64, kind: &str, stakes: &[u64], slashing: bool) 
             ..Slashing::default()
         },
         accounts,
-        validators: if kind == "poa" || kind == "pos" {
+        validators: if kind == "poa" || kind == "pos" || kind == "bft" {
             (0..nodes)
                 .map(|i| GenesisValidator {
                     key: seeded(seed, "validator", i).public(),
                     stake: match kind {
-                        "pos" => stakes.get(i).copied().unwrap_or(1_000),
+                        "pos" | "bft" => stakes.get(i).copied().unwrap_or(1_000),
                         _ => 1,
                     },
                     name: Some(format!("n{i}")),
@@ -202,23 +211,18 @@ fn create(args: &UpArgs) -> Result<(Genesis, Vec<(PathBuf, u64)>)> {
     if args.nodes == 0 || args.nodes > 32 {
         bail!("--nodes must be 1 to 32");
     }
-    if !["pow", "poa", "pos"].contains(&args.consensus.as_str()) {
-        ConsensusSpec::default_for(&args.consensus)?;
-        bail!(
-            "the {} engine is not built yet; kinds that run now: pow, poa, pos",
-            args.consensus
-        );
-    }
+    ConsensusSpec::default_for(&args.consensus)?;
+    let staked = args.consensus == "pos" || args.consensus == "bft";
     if !args.stakes.is_empty()
-        && (args.consensus != "pos" || args.stakes.len() != args.nodes || args.stakes.contains(&0))
+        && (!staked || args.stakes.len() != args.nodes || args.stakes.contains(&0))
     {
         bail!(
-            "--stakes is for proof of stake: {} stakes above zero",
+            "--stakes is for proof of stake and BFT: {} stakes above zero",
             args.nodes
         );
     }
-    if args.no_slashing && args.consensus != "pos" {
-        bail!("--no-slashing is for proof of stake (--consensus pos)");
+    if args.no_slashing && !staked {
+        bail!("--no-slashing is for proof of stake and BFT (--consensus pos or bft)");
     }
     let shares = if args.hashpower.is_empty() {
         vec![1.0; args.nodes]
@@ -429,7 +433,7 @@ pub fn up(args: UpArgs) -> Result<()> {
     println!("  generals --node {first} status");
     println!("  generals --node {first} send --from dev:dev-0 --to $(generals keygen --out me.json --quiet) --amount 1000");
     println!("  generals --node {first} tips");
-    if state.consensus == "pos" {
+    if state.consensus == "pos" || state.consensus == "bft" {
         println!("  generals --node {first} validators");
         println!("  generals --node {first} stake 500 --from dev:dev-0");
         println!("  generals --node {first} evidence");

@@ -4,7 +4,7 @@
 use crate::theory::{nakamoto_catch_up, selfish_revenue};
 use anyhow::{bail, Context, Result};
 use generals_consensus::sim::{
-    Attack, EventLog, NetChange, NetConfig, SimConfig, SimReport, Simulator,
+    Attack, BftFault, EventLog, NetChange, NetConfig, SimConfig, SimReport, Simulator,
 };
 use std::path::PathBuf;
 use std::time::Instant;
@@ -16,8 +16,17 @@ pub enum AttackKind {
     /// Eyal and Sirer's selfish mining.
     Selfish,
     /// Proof of authority or stake: a sealer that seals two blocks at each of its
-    /// heights or slots, one to each half of its peers.
+    /// heights or slots, one to each half of its peers. BFT: validators
+    /// (--colluders) that sign two prevotes and precommits each round.
     Equivocate,
+    /// BFT: validators (--colluders) that vote one way to half the honest
+    /// validators and another way to the other half; when one proposes, it
+    /// proposes twin blocks.
+    SplitVote,
+    /// BFT: validators (--colluders) that forget their lock.
+    Amnesia,
+    /// BFT: validators (--colluders) that never propose nor vote.
+    Silent,
     /// Proof of authority: authorities (--colluders) that vote the others out
     /// and censor the workload's first --censor accounts.
     Collude,
@@ -30,7 +39,7 @@ pub enum AttackKind {
 
 #[derive(clap::Args, Debug)]
 pub struct SimArgs {
-    /// Consensus kind: pow, poa or pos (bft arrives with its engine).
+    /// Consensus kind: pow, poa, pos or bft.
     #[arg(long, default_value = "pow")]
     consensus: String,
     /// Proof of stake: each node's bonded stake, e.g. 40,30,20,10 (100 each if
@@ -42,9 +51,15 @@ pub struct SimArgs {
     slot_ms: u64,
     #[arg(long, default_value_t = 8)]
     epoch_slots: u64,
-    /// Proof of stake: evidence costs nothing (the genesis slashing switch off).
+    /// Proof of stake and BFT: evidence costs nothing (the genesis slashing
+    /// switch off).
     #[arg(long)]
     no_slashing: bool,
+    /// BFT with --seeds: draw each run's latency, jitter, loss and a healing
+    /// cut from its seed (off: the --latency-ms, --jitter-ms, --loss and
+    /// --cut given).
+    #[arg(long)]
+    hostile: bool,
     /// Number of nodes.
     #[arg(long, default_value_t = 4)]
     nodes: usize,
@@ -240,12 +255,23 @@ impl SimArgs {
                 c.slashing = !self.no_slashing;
                 c
             }
+            "bft" => {
+                let mut c = SimConfig::bft(self.nodes, seed, self.blocks);
+                if !self.stakes.is_empty() {
+                    if self.stakes.len() != self.nodes {
+                        bail!("{} stakes for {} nodes", self.stakes.len(), self.nodes);
+                    }
+                    c.stakes = self.stakes.clone();
+                }
+                c.slashing = !self.no_slashing;
+                c
+            }
             other => {
-                bail!("the {other:?} engine is not built yet; the simulator runs: pow, poa, pos")
+                bail!("unknown consensus kind {other:?}; the simulator runs: pow, poa, pos, bft")
             }
         };
-        if self.no_slashing && self.consensus != "pos" {
-            bail!("--no-slashing is for proof of stake (--consensus pos)");
+        if self.no_slashing && !["pos", "bft"].contains(&self.consensus.as_str()) {
+            bail!("--no-slashing is for proof of stake and BFT (--consensus pos or bft)");
         }
         c.net = NetConfig {
             latency_ms: self.latency_ms,
@@ -295,6 +321,20 @@ impl SimArgs {
                 self.attacker,
                 self.nodes
             );
+        }
+        if self.consensus == "bft" {
+            let fault = match kind {
+                AttackKind::Equivocate => BftFault::Equivocate,
+                AttackKind::SplitVote => BftFault::SplitVote,
+                AttackKind::Amnesia => BftFault::Amnesia,
+                AttackKind::Silent => BftFault::Silent,
+                _ => bail!("BFT attacks are equivocate, split-vote, amnesia and silent"),
+            };
+            c.attack = Some(Attack::Bft {
+                fault,
+                nodes: self.bft_byzantine(),
+            });
+            return Ok(c);
         }
         let poa = match kind {
             AttackKind::Equivocate => Some(Attack::Equivocate {
@@ -350,6 +390,9 @@ impl SimArgs {
                 node: self.attacker,
                 gamma: self.gamma,
             },
+            AttackKind::SplitVote | AttackKind::Amnesia | AttackKind::Silent => {
+                bail!("split-vote, amnesia and silent attack BFT (--consensus bft)")
+            }
             AttackKind::Equivocate
             | AttackKind::Collude
             | AttackKind::Clone
@@ -358,6 +401,18 @@ impl SimArgs {
             }
         });
         Ok(c)
+    }
+}
+
+impl SimArgs {
+    /// BFT's Byzantine validators: --colluders, or the last f = (n-1)/3.
+    fn bft_byzantine(&self) -> Vec<usize> {
+        if self.colluders.is_empty() {
+            let f = (self.nodes.saturating_sub(1) / 3).max(1);
+            (self.nodes.saturating_sub(f)..self.nodes).collect()
+        } else {
+            self.colluders.clone()
+        }
     }
 }
 
@@ -375,6 +430,7 @@ pub fn run(args: SimArgs) -> Result<()> {
             None => sweep_honest(&args, k),
             Some(AttackKind::Selfish) => sweep_selfish(&args, k),
             Some(AttackKind::PrivateFork) => sweep_private_fork(&args, k),
+            _ if args.consensus == "bft" => sweep_bft(&args, k),
             Some(_) if args.consensus == "pos" => sweep_pos(&args, k),
             Some(_) => sweep_poa(&args, k),
         },
@@ -422,6 +478,7 @@ fn single(args: &SimArgs) -> Result<()> {
     let target_ms = match args.consensus.as_str() {
         "poa" => args.period_ms,
         "pos" => args.slot_ms,
+        "bft" => config.bft.timeout_commit_ms,
         _ => args.target_ms,
     };
     println!(
@@ -452,7 +509,17 @@ fn single(args: &SimArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    if args.consensus == "pos" {
+    if args.consensus == "bft" {
+        println!(
+            "conflicting decisions (two honest nodes, one height): {}",
+            if report.conflicting_commits.is_empty() {
+                "none".to_string()
+            } else {
+                format!("at heights {:?}", report.conflicting_commits)
+            }
+        );
+    }
+    if args.consensus == "pos" || args.consensus == "bft" {
         print_stakes(&config, &report);
     } else {
         println!(
@@ -714,5 +781,79 @@ fn sweep_private_fork(args: &SimArgs, k: u64) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// BFT: each fault (or the one asked for) over `k` seeds, with the
+/// Byzantine validators of --colluders (default f = (n-1)/3), then f+1
+/// colluding split voters with the honest validators cut in two halves.
+fn sweep_bft(args: &SimArgs, k: u64) -> Result<()> {
+    let n = args.nodes;
+    let byz = args.bft_byzantine();
+    let faults: Vec<BftFault> = match args.attack {
+        None => BftFault::ALL.to_vec(),
+        Some(_) => match args.attacked(args.seed, 0.0, 0)?.attack {
+            Some(Attack::Bft { fault, .. }) => vec![fault],
+            _ => bail!("BFT attacks are equivocate, split-vote, amnesia and silent"),
+        },
+    };
+    println!(
+        "BFT, {n} validators, Byzantine {byz:?}, {k} seeds a row, {} heights a run{}",
+        args.blocks,
+        if args.hostile {
+            "; each run draws latency 5-400 ms, jitter 0-400 ms, loss 0-25% and a cut of 1-40 s from its seed"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "{:<28} {:>6} {:>22} {:>24} {:>18}",
+        "fault", "runs", "conflicting decisions", "all honest decided all", "Byzantine jailed"
+    );
+    let row = |name: String, configs: &mut dyn FnMut(u64) -> Result<SimConfig>| -> Result<()> {
+        let (mut conflicts, mut live, mut jailed) = (0u64, 0u64, 0u64);
+        for seed in args.seed..args.seed.saturating_add(k) {
+            let c = configs(seed)?;
+            let bad = c.attack.as_ref().map(Attack::nodes).unwrap_or_default();
+            let r = simulate(c, EventLog::sink())?;
+            conflicts += u64::from(!r.conflicting_commits.is_empty());
+            live += u64::from(
+                (0..n)
+                    .filter(|i| !bad.contains(i))
+                    .all(|i| r.finalized[i] >= args.blocks),
+            );
+            jailed += u64::from(!bad.is_empty() && bad.iter().all(|b| r.jailed.contains(b)));
+        }
+        println!(
+            "{name:<28} {k:>6} {conflicts:>22} {:>24} {:>18}",
+            format!("{live}/{k}"),
+            format!("{jailed}/{k}")
+        );
+        Ok(())
+    };
+    for fault in faults {
+        let name = format!("{} x{}", fault.name(), byz.len());
+        row(name, &mut |seed| {
+            let mut c = if args.hostile {
+                SimConfig::hostile_bft(n, fault, byz.clone(), seed, args.blocks)
+            } else {
+                args.base(seed)?
+            };
+            c.attack = Some(Attack::Bft {
+                fault,
+                nodes: byz.clone(),
+            });
+            c.slashing = !args.no_slashing;
+            Ok(c)
+        })?;
+    }
+    let over = (n.saturating_sub(1) / 3) + 1;
+    if over < n {
+        row(
+            format!("split-vote x{over}, honest cut"),
+            &mut |seed| Ok(SimConfig::split_brain_bft(n, over, seed, args.blocks)),
+        )?;
+    }
+    println!("(the last row is beyond the bound: f+1 = {over} of {n} Byzantine)");
     Ok(())
 }

@@ -112,7 +112,7 @@ fn attack_sweeps_print_tables_beside_the_theory() {
 fn bad_input_gets_one_clear_line_and_a_failure() {
     let tmp = tempfile::tempdir().expect("tempdir");
     for (args, says) in [
-        (vec!["sim", "--consensus", "raft"], "not built yet"),
+        (vec!["sim", "--consensus", "raft"], "unknown consensus kind"),
         (
             vec!["sim", "--attack", "equivocate"],
             "equivocate proof of authority and proof of stake",

@@ -79,23 +79,9 @@ fn up_status_down_leaves_no_process_behind() {
 }
 
 #[test]
-fn up_refuses_kinds_without_an_engine() {
+fn up_refuses_unknown_kinds() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("tn");
-    let out = testnet(&[
-        "up",
-        "--consensus",
-        "bft",
-        "--dir",
-        dir.to_str().expect("path"),
-        "--detach",
-    ]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("not built yet") && err.contains("pow"),
-        "{err}"
-    );
     let out = testnet(&[
         "up",
         "--consensus",
@@ -104,7 +90,84 @@ fn up_refuses_kinds_without_an_engine() {
         dir.to_str().expect("path"),
         "--detach",
     ]);
+    assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("pow, pos, poa, bft"));
+}
+
+/// A 4-node BFT testnet: blocks are decided and final; with one node killed
+/// the other three (more than two thirds) go on deciding; with two killed
+/// nothing is decided; a restart brings the quorum back and decisions resume,
+/// the restarted node's included.
+#[test]
+fn a_bft_testnet_decides_with_three_of_four_and_halts_with_two() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("tn");
+    let dir = dir.to_str().expect("path");
+    let out = testnet(&["up", "--nodes", "4", "--consensus", "bft", "--dir", dir, "--detach"]);
+    assert!(out.status.success(), "up: {}", String::from_utf8_lossy(&out.stderr));
+    let nodes: serde_json::Value =
+        serde_json::from_slice(&testnet(&["status", "--dir", dir, "--json"]).stdout).expect("json");
+    let apis: Vec<String> = nodes
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["api"].as_str().expect("api").to_string())
+        .collect();
+    let http = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()
+        .expect("client");
+    let height = |api: &str| -> Option<u64> {
+        let s: serde_json::Value = http.get(format!("{api}/status")).send().ok()?.json().ok()?;
+        s["height"].as_u64()
+    };
+    let wait_for = |api: &str, want: u64, secs: u64| -> u64 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let h = height(api).unwrap_or(0);
+            if h >= want || std::time::Instant::now() > deadline {
+                return h;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    let h = wait_for(&apis[0], 3, 30);
+    assert!(h >= 3, "decided {h}");
+    // Status shows where the validator stands in the round.
+    let s: serde_json::Value = http
+        .get(format!("{}/status", apis[0]))
+        .send()
+        .expect("GET")
+        .json()
+        .expect("json");
+    assert_eq!(s["consensus"], "bft");
+    assert!(s["bft"]["height"].as_u64() > s["height"].as_u64(), "{s}");
+    assert!(["propose", "prevote", "precommit"].contains(&s["bft"]["step"].as_str().unwrap_or("")), "{s}");
+
+    // One of four down: the rest decide on.
+    assert!(testnet(&["kill", "3", "--dir", dir]).status.success());
+    let before = height(&apis[0]).expect("node 0 answers");
+    let after = wait_for(&apis[0], before + 3, 40);
+    assert!(after >= before + 3, "with 3 of 4: {before} -> {after}");
+
+    // Two of four down: no quorum, nothing is decided.
+    assert!(testnet(&["kill", "2", "--dir", dir]).status.success());
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let stalled = height(&apis[0]).expect("node 0 answers");
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let still = height(&apis[0]).expect("node 0 answers");
+    assert!(still <= stalled + 1, "with 2 of 4: {stalled} -> {still}");
+
+    // One back: three of four again, and the restarted node catches up.
+    assert!(testnet(&["restart", "2", "--dir", dir]).status.success());
+    let resumed = wait_for(&apis[0], still + 3, 60);
+    assert!(resumed >= still + 3, "after the restart: {still} -> {resumed}");
+    let nodes: serde_json::Value =
+        serde_json::from_slice(&testnet(&["status", "--dir", dir, "--json"]).stdout).expect("json");
+    let api2 = nodes[2]["api"].as_str().expect("api").to_string();
+    let h2 = wait_for(&api2, resumed, 30);
+    assert!(h2 >= resumed, "the restarted node is at {h2}, the others at {resumed}");
+    assert!(testnet(&["down", "--dir", dir]).status.success());
 }
 
 #[test]

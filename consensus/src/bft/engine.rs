@@ -158,7 +158,8 @@ pub struct BftEngine {
     locked: Option<(u64, Hash)>,
     valid: Option<(u64, Hash)>,
     set: Option<ValidatorSet>,
-    /// Candidate blocks (values) of this height and the next.
+    /// Candidate blocks (values) of this height and above (a syncing node gets
+    /// them before it reaches their height).
     blocks: HashMap<Hash, Block>,
     /// The proposal of each round of this height, from its proposer.
     proposals: BTreeMap<u64, (ProposalBody, SignedMessage)>,
@@ -925,7 +926,7 @@ impl BftEngine {
     fn on_block(&mut self, block: Block, headers: &dyn Headers, out: &mut Vec<Output>) {
         self.book.record(&block, round_of(&block.header));
         let h = block.height();
-        if (h == self.height || h == self.height + 1)
+        if h >= self.height
             && self.blocks.len() < MAX_CANDIDATES
             && sealed_message(&block.header).is_ok_and(|m| m.verify(&self.chain_id).is_ok())
         {
@@ -1057,6 +1058,10 @@ impl Consensus for BftEngine {
 
     fn certified(&self, header: &Header) -> Option<Hash> {
         (header.height >= 2).then_some(header.parent)
+    }
+
+    fn round_state(&self) -> Option<BftStatus> {
+        Some(self.status())
     }
 
     fn handle(&mut self, input: Input, headers: &dyn Headers) -> Vec<Output> {

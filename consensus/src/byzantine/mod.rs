@@ -44,6 +44,10 @@ macro_rules! delegate_rules {
         fn certified(&self, header: &Header) -> Option<generals_chain::Hash> {
             self.inner.certified(header)
         }
+
+        fn round_state(&self) -> Option<crate::bft::BftStatus> {
+            self.inner.round_state()
+        }
     };
 }
 

@@ -239,6 +239,60 @@ impl SimConfig {
         c
     }
 
+    /// BFT under attack: `byz` validators with `fault`, on a network whose
+    /// latency (5-400 ms), jitter (0-400 ms) and loss (0-25%) are drawn from
+    /// the seed, cut in two random groups for 1-40 s within the first 20 s,
+    /// then healed.
+    pub fn hostile_bft(
+        nodes: usize,
+        fault: BftFault,
+        byz: Vec<NodeId>,
+        seed: u64,
+        blocks: u64,
+    ) -> SimConfig {
+        use rand::{seq::SliceRandom, Rng, SeedableRng};
+        let mut c = SimConfig::bft(nodes, seed, blocks);
+        c.attack = Some(Attack::Bft { fault, nodes: byz });
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
+        c.net = NetConfig {
+            latency_ms: rng.gen_range(5..400),
+            jitter_ms: rng.gen_range(0..400),
+            loss: rng.gen_range(0.0..0.25),
+        };
+        let mut order: Vec<usize> = (0..nodes).collect();
+        order.shuffle(&mut rng);
+        let k = rng.gen_range(1..nodes.max(2));
+        let (a, b) = order.split_at(k.min(nodes));
+        let start = rng.gen_range(0..20_000);
+        let end = start + rng.gen_range(1_000..40_000);
+        c.schedule = vec![
+            (start, NetChange::Cut(vec![a.to_vec(), b.to_vec()])),
+            (end, NetChange::Heal),
+        ];
+        c
+    }
+
+    /// Beyond the bound: `f + 1` colluding split voters of `nodes`, with the
+    /// honest validators cut into two halves that only the colluders bridge.
+    pub fn split_brain_bft(nodes: usize, colluders: usize, seed: u64, blocks: u64) -> SimConfig {
+        let mut c = SimConfig::bft(nodes, seed, blocks);
+        let byz: Vec<usize> = (nodes.saturating_sub(colluders)..nodes).collect();
+        let honest: Vec<usize> = (0..nodes.saturating_sub(colluders)).collect();
+        let (a, b) = honest.split_at(honest.len() / 2);
+        c.schedule = vec![(
+            0,
+            NetChange::Cut(vec![
+                a.iter().chain(&byz).copied().collect(),
+                b.iter().chain(&byz).copied().collect(),
+            ]),
+        )];
+        c.attack = Some(Attack::Bft {
+            fault: BftFault::SplitVote,
+            nodes: byz,
+        });
+        c
+    }
+
     /// Hash power shares normalised to sum to 1.
     pub fn shares(&self) -> Vec<f64> {
         let mut v = self.hashpower.clone();

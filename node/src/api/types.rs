@@ -23,6 +23,22 @@ pub struct Status {
     /// latest justified and finalized checkpoints this node follows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pos: Option<PosStatus>,
+    /// BFT: the height being decided, its round and step, the lock, and the
+    /// round's proposer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bft: Option<BftStatusView>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct BftStatusView {
+    pub height: u64,
+    pub round: u64,
+    /// propose, prevote or precommit.
+    pub step: String,
+    pub locked_round: Option<u64>,
+    pub valid_round: Option<u64>,
+    pub proposer: Option<PublicKey>,
+    pub validators: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -239,9 +239,16 @@ impl Driver {
                 Output::Submit(tx) => {
                     let _ = self.p.core.submit(tx);
                 }
-                Output::BroadcastMessage(m) | Output::SendMessage { message: m, .. } => {
+                Output::BroadcastMessage(m) => {
                     let topic = self.topics.consensus.clone();
                     self.publish(topic, generals_chain::codec::encode(&m));
+                }
+                // A message sent again for a peer that missed it (a BFT commit
+                // for a node that fell behind): gossip drops a repeat of the
+                // same bytes, so it goes stamped with the time.
+                Output::SendMessage { message: m, .. } => {
+                    let topic = self.topics.consensus.clone();
+                    self.publish(topic, generals_chain::codec::encode(&(m, now_ms())));
                 }
                 Output::Evidence(e) => {
                     if !self.seen_evidence.contains(&e) {
@@ -671,10 +678,19 @@ impl Driver {
             };
             self.accept_tx(tx, Some(source))
         } else if topic == self.topics.consensus {
-            match generals_chain::codec::decode::<SignedMessage, 65_536>(
+            let decoded = generals_chain::codec::decode::<SignedMessage, 65_536>(
                 "consensus message",
                 &message.data,
-            ) {
+            )
+            .or_else(|e| {
+                generals_chain::codec::decode::<(SignedMessage, u64), 65_536>(
+                    "consensus message",
+                    &message.data,
+                )
+                .map(|(m, _)| m)
+                .map_err(|_| e)
+            });
+            match decoded {
                 Ok(m) => {
                     self.step(
                         Input::Message {
@@ -1185,6 +1201,15 @@ impl Driver {
                     justified_height: height(core.justified()),
                     finalized_height: height(core.finalized()),
                 }
+            }),
+            bft: self.p.engine.round_state().map(|s| BftStatusView {
+                height: s.height,
+                round: s.round,
+                step: format!("{:?}", s.step).to_lowercase(),
+                locked_round: s.locked_round,
+                valid_round: s.valid_round,
+                proposer: s.proposer,
+                validators: s.validators.len(),
             }),
         }
     }
