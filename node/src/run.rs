@@ -73,7 +73,9 @@ pub fn run(home: PathBuf, overrides: Overrides) -> Result<()> {
     let h = Home::new(&home);
     let mut config = h.load_config()?;
     overrides.apply(&mut config);
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.clone());
+    // Gossipsub warns of every repeat it drops; BFT gossip repeats on purpose.
+    let filter = std::env::var("RUST_LOG")
+        .unwrap_or_else(|_| format!("{},libp2p_gossipsub=error", config.log));
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).context("bad log filter")?)
         .with_writer(std::io::stderr)

@@ -239,17 +239,8 @@ impl Driver {
                 Output::Submit(tx) => {
                     let _ = self.p.core.submit(tx);
                 }
-                Output::BroadcastMessage(m) => {
-                    let topic = self.topics.consensus.clone();
-                    self.publish(topic, generals_chain::codec::encode(&m));
-                }
-                // A message sent again for a peer that missed it (a BFT commit
-                // for a node that fell behind): gossip drops a repeat of the
-                // same bytes, so it goes stamped with the time.
-                Output::SendMessage { message: m, .. } => {
-                    let topic = self.topics.consensus.clone();
-                    self.publish(topic, generals_chain::codec::encode(&(m, now_ms())));
-                }
+                Output::BroadcastMessage(m) => self.publish_message(&m),
+                Output::SendMessage { message: m, .. } => self.publish_message(&m),
                 Output::Evidence(e) => {
                     if !self.seen_evidence.contains(&e) {
                         if self.seen_evidence.len() >= 256 {
@@ -544,6 +535,27 @@ impl Driver {
                 tracing::debug!(error = %e, topic = name, "publish deferred");
                 self.pending.push_back((topic, data, since));
             }
+        }
+    }
+
+    /// Publishes a consensus message. Gossip drops a repeat of bytes it has
+    /// seen, but an engine sends a message again on purpose (BFT gossip, for a
+    /// peer that missed it or restarted): a repeat goes stamped with the time.
+    fn publish_message(&mut self, m: &SignedMessage) {
+        let topic = self.topics.consensus.clone();
+        let plain = generals_chain::codec::encode(m);
+        let first = self
+            .p
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(gossipsub::IdentTopic::new(topic.clone()), plain.clone());
+        match first {
+            Ok(_) => self.p.metrics.message(self.topics.name(&topic), "out"),
+            Err(gossipsub::PublishError::Duplicate) => {
+                self.publish(topic, generals_chain::codec::encode(&(m, now_ms())));
+            }
+            Err(_) => self.publish(topic, plain),
         }
     }
 
