@@ -663,6 +663,12 @@ impl BftEngine {
         let Some(block) = self.blocks.get(&v).cloned() else {
             return false;
         };
+        // Kept with the signing record: after a restart this node's next
+        // proposal still carries its parent's certificate.
+        self.record.commit = cert.clone();
+        if let Some(db) = self.record_db.as_mut() {
+            let _ = db.save(&self.record);
+        }
         // Line 51: decision_p[h_p] = v.
         out.push(Output::Import(block.clone()));
         out.push(Output::Finalize(v));
@@ -858,9 +864,14 @@ impl BftEngine {
 
     fn build(&mut self, out: &mut Vec<Output>) {
         let Some(tip) = self.tip.clone() else { return };
+        let saved = &self.record.commit;
+        let certifies_tip = saved.first().is_some_and(|m| {
+            m.position.height == tip.height && m.payload == vote_payload(Some(tip.hash()))
+        });
         let last_commit = match &self.last_commit {
             Some((b, cert)) if b.hash() == tip.hash() => cert.clone(),
             _ if tip.height == 0 => Vec::new(),
+            _ if certifies_tip => saved.clone(),
             // Decided by others while this node was away: the commit
             // certificate of the tip is in any block built on it.
             _ => match self

@@ -4,7 +4,7 @@
 //! restart, even a SIGKILL, the validator resumes where it stood and never signs
 //! two different messages for one position nor forgets a lock.
 
-use generals_chain::{Hash, MessageKind};
+use generals_chain::{Hash, MessageKind, SignedMessage};
 use serde::{Deserialize, Serialize};
 
 /// Why a signature is refused.
@@ -33,6 +33,10 @@ pub struct BftRecord {
     pub locked: Option<(u64, Hash)>,
     /// The valid value and its round (validRound, validValue).
     pub valid: Option<(u64, Hash)>,
+    /// The precommits that decided the last block this validator decided: the
+    /// commit certificate its next proposal carries, kept across restarts.
+    #[serde(default)]
+    pub commit: Vec<SignedMessage>,
 }
 
 /// Where the record is saved before a signature leaves the process (the node's
@@ -60,6 +64,7 @@ impl BftRecord {
         if height > self.height {
             *self = BftRecord {
                 height,
+                commit: std::mem::take(&mut self.commit),
                 ..BftRecord::default()
             };
         }
