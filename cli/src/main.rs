@@ -317,6 +317,24 @@ fn run(cli: Cli) -> Result<()> {
                 println!();
                 print_validators(&v);
             }
+            if let (Some(b), false) = (&s.bft, json) {
+                println!(
+                    "deciding   height {} round {} step {} ({} validators)",
+                    b.height, b.round, b.step, b.validators
+                );
+                let r = |x: Option<u64>| x.map_or("none".to_string(), |r| format!("round {r}"));
+                println!(
+                    "lock       {}; valid value {}",
+                    r(b.locked_round),
+                    r(b.valid_round)
+                );
+                if let Some(p) = b.proposer {
+                    println!("proposer   {p}");
+                }
+                let v: Validators = c.get("/validators")?;
+                println!();
+                print_validators(&v);
+            }
             if s.consensus == "poa" && !json {
                 let a: Authorities = c.get("/authorities")?;
                 println!();

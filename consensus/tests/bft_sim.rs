@@ -8,7 +8,9 @@
 //! `GENERALS_BFT_SEEDS` sets how many seeds each safety test runs (default 8;
 //! 1,000 or more for a long run).
 
-use generals_consensus::sim::{Attack, BftFault, EventLog, NetChange, SimConfig, SimReport, Simulator};
+use generals_consensus::sim::{
+    Attack, BftFault, EventLog, NetChange, SimConfig, SimReport, Simulator,
+};
 
 fn run(config: &SimConfig) -> SimReport {
     Simulator::new(config.clone(), EventLog::sink())
@@ -93,7 +95,10 @@ fn a_third_silent_halts_decisions_and_they_resume() {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["t"].as_u64())
         .map(|t| t - generals_consensus::sim::SIM_GENESIS_MS)
         .collect();
-    assert!(decided.iter().any(|t| *t < 10_000), "decisions before the cut");
+    assert!(
+        decided.iter().any(|t| *t < 10_000),
+        "decisions before the cut"
+    );
     assert!(
         !decided.iter().any(|t| *t > 12_000 && *t < 70_000),
         "no decision without a quorum"
@@ -133,7 +138,11 @@ fn one_split_voter_of_four_is_caught_and_slashed() {
             fault.name(),
             r.bonded
         );
-        assert!(r.finalized[..3].iter().all(|f| *f >= 20), "{:?}", r.finalized);
+        assert!(
+            r.finalized[..3].iter().all(|f| *f >= 20),
+            "{:?}",
+            r.finalized
+        );
     }
 }
 

@@ -2,7 +2,10 @@
 //! accounts at a steady rate, spread over the nodes; then how many were taken,
 //! included and final, the rate included, and the latency to inclusion and to
 //! finality (p50, p99). For proof of work a block is taken as final once
-//! `--final-depth` blocks stand on it (itself counted).
+//! `--final-depth` blocks stand on it (itself counted); under BFT a block is
+//! final once decided (depth 1). The same run measures this machine's
+//! single-signature verify rate (ed25519 `verify_strict` on one core), and
+//! reports the rate included against it.
 
 use crate::local::{State, LOAD_ACCOUNTS};
 use anyhow::{bail, Context, Result};
@@ -22,9 +25,10 @@ pub struct LoadArgs {
     duration: String,
     #[arg(long, default_value = "testnet-data")]
     dir: PathBuf,
-    /// Blocks on top of a transaction's block (itself counted) for it to be final.
-    #[arg(long, default_value_t = 6)]
-    final_depth: u64,
+    /// Blocks on top of a transaction's block (itself counted) for it to be
+    /// final (default 6; 1 on a BFT testnet, where a decided block is final).
+    #[arg(long)]
+    final_depth: Option<u64>,
     #[arg(long)]
     json: bool,
 }
@@ -41,6 +45,29 @@ pub struct LoadReport {
     pub inclusion_p99_ms: Option<u64>,
     pub finality_p50_ms: Option<u64>,
     pub finality_p99_ms: Option<u64>,
+    /// Single signatures verified per second on one core, in this run.
+    pub verify_per_s: f64,
+    /// Transactions included per second over the verify rate.
+    pub included_to_verify: f64,
+}
+
+/// Signatures verified per second on one core (ed25519 `verify_strict`),
+/// over about half a second.
+fn verify_rate() -> f64 {
+    let key = Keypair::dev("verify-rate");
+    let msg = [7u8; 160];
+    let sig = key.sign(b"generals/bench\0", &msg);
+    let public = key.public();
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < Duration::from_millis(500) {
+        for _ in 0..100 {
+            if public.verify(b"generals/bench\0", &msg, &sig).is_ok() {
+                n += 1;
+            }
+        }
+    }
+    n as f64 / start.elapsed().as_secs_f64()
 }
 
 fn parse_duration(s: &str) -> Result<Duration> {
@@ -80,8 +107,12 @@ pub fn run(args: LoadArgs) -> Result<()> {
     if duration.is_zero() || duration > Duration::from_secs(3600) {
         bail!("--duration must be above 0 and at most an hour");
     }
-    let depth = args.final_depth.max(1);
     let state = State::load(&args.dir)?;
+    let depth = args
+        .final_depth
+        .unwrap_or(if state.consensus == "bft" { 1 } else { 6 })
+        .max(1);
+    let verify_per_s = verify_rate();
     let apis: Vec<String> = state
         .nodes
         .iter()
@@ -218,6 +249,8 @@ pub fn run(args: LoadArgs) -> Result<()> {
         inclusion_p99_ms: percentile(&mut inclusion, 0.99),
         finality_p50_ms: percentile(&mut finality, 0.5),
         finality_p99_ms: percentile(&mut finality, 0.99),
+        verify_per_s,
+        included_to_verify: inclusion.len() as f64 / sent_for.as_secs_f64() / verify_per_s,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -244,6 +277,10 @@ pub fn run(args: LoadArgs) -> Result<()> {
         "to finality        p50 {}  p99 {}",
         ms(report.finality_p50_ms),
         ms(report.finality_p99_ms)
+    );
+    println!(
+        "verify rate        {:.0} signatures/s on one core (this run); included/verify {:.3}",
+        report.verify_per_s, report.included_to_verify
     );
     Ok(())
 }

@@ -427,10 +427,10 @@ pub fn run(args: SimArgs) -> Result<()> {
         None => single(&args),
         Some(0) => bail!("--seeds must be at least 1"),
         Some(k) => match args.attack {
+            _ if args.consensus == "bft" => sweep_bft(&args, k),
             None => sweep_honest(&args, k),
             Some(AttackKind::Selfish) => sweep_selfish(&args, k),
             Some(AttackKind::PrivateFork) => sweep_private_fork(&args, k),
-            _ if args.consensus == "bft" => sweep_bft(&args, k),
             Some(_) if args.consensus == "pos" => sweep_pos(&args, k),
             Some(_) => sweep_poa(&args, k),
         },
@@ -849,10 +849,9 @@ fn sweep_bft(args: &SimArgs, k: u64) -> Result<()> {
     }
     let over = (n.saturating_sub(1) / 3) + 1;
     if over < n {
-        row(
-            format!("split-vote x{over}, honest cut"),
-            &mut |seed| Ok(SimConfig::split_brain_bft(n, over, seed, args.blocks)),
-        )?;
+        row(format!("split-vote x{over}, honest cut"), &mut |seed| {
+            Ok(SimConfig::split_brain_bft(n, over, seed, args.blocks))
+        })?;
     }
     println!("(the last row is beyond the bound: f+1 = {over} of {n} Byzantine)");
     Ok(())

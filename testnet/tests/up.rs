@@ -103,8 +103,21 @@ fn a_bft_testnet_decides_with_three_of_four_and_halts_with_two() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("tn");
     let dir = dir.to_str().expect("path");
-    let out = testnet(&["up", "--nodes", "4", "--consensus", "bft", "--dir", dir, "--detach"]);
-    assert!(out.status.success(), "up: {}", String::from_utf8_lossy(&out.stderr));
+    let out = testnet(&[
+        "up",
+        "--nodes",
+        "4",
+        "--consensus",
+        "bft",
+        "--dir",
+        dir,
+        "--detach",
+    ]);
+    assert!(
+        out.status.success(),
+        "up: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let nodes: serde_json::Value =
         serde_json::from_slice(&testnet(&["status", "--dir", dir, "--json"]).stdout).expect("json");
     let apis: Vec<String> = nodes
@@ -142,7 +155,10 @@ fn a_bft_testnet_decides_with_three_of_four_and_halts_with_two() {
         .expect("json");
     assert_eq!(s["consensus"], "bft");
     assert!(s["bft"]["height"].as_u64() > s["height"].as_u64(), "{s}");
-    assert!(["propose", "prevote", "precommit"].contains(&s["bft"]["step"].as_str().unwrap_or("")), "{s}");
+    assert!(
+        ["propose", "prevote", "precommit"].contains(&s["bft"]["step"].as_str().unwrap_or("")),
+        "{s}"
+    );
 
     // One of four down: the rest decide on.
     assert!(testnet(&["kill", "3", "--dir", dir]).status.success());
@@ -161,12 +177,18 @@ fn a_bft_testnet_decides_with_three_of_four_and_halts_with_two() {
     // One back: three of four again, and the restarted node catches up.
     assert!(testnet(&["restart", "2", "--dir", dir]).status.success());
     let resumed = wait_for(&apis[0], still + 3, 60);
-    assert!(resumed >= still + 3, "after the restart: {still} -> {resumed}");
+    assert!(
+        resumed >= still + 3,
+        "after the restart: {still} -> {resumed}"
+    );
     let nodes: serde_json::Value =
         serde_json::from_slice(&testnet(&["status", "--dir", dir, "--json"]).stdout).expect("json");
     let api2 = nodes[2]["api"].as_str().expect("api").to_string();
     let h2 = wait_for(&api2, resumed, 30);
-    assert!(h2 >= resumed, "the restarted node is at {h2}, the others at {resumed}");
+    assert!(
+        h2 >= resumed,
+        "the restarted node is at {h2}, the others at {resumed}"
+    );
     assert!(testnet(&["down", "--dir", dir]).status.success());
 }
 

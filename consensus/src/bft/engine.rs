@@ -127,6 +127,9 @@ enum Timeout {
     Gossip,
 }
 
+/// Votes by (kind, round), then by signer: the value and the signed message.
+type VoteLog = BTreeMap<(MessageKind, u64), BTreeMap<PublicKey, (Option<Hash>, SignedMessage)>>;
+
 /// Where a validator stands, for `status`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct BftStatus {
@@ -164,10 +167,10 @@ pub struct BftEngine {
     /// The proposal of each round of this height, from its proposer.
     proposals: BTreeMap<u64, (ProposalBody, SignedMessage)>,
     /// Votes of this height: (kind, round) -> signer -> (value, message).
-    votes: BTreeMap<(MessageKind, u64), BTreeMap<PublicKey, (Option<Hash>, SignedMessage)>>,
+    votes: VoteLog,
     /// Second, conflicting votes (evidence): counted only toward a decision,
     /// as a commit certificate counts every precommit signed for its block.
-    doubles: BTreeMap<(MessageKind, u64), BTreeMap<PublicKey, (Option<Hash>, SignedMessage)>>,
+    doubles: VoteLog,
     /// Messages of the next height, unchecked until it starts.
     future: Vec<SignedMessage>,
     /// "For the first time" rules that fired: (line, round).
@@ -383,8 +386,10 @@ impl BftEngine {
         let h = self.height;
         self.blocks.retain(|_, b| b.height() >= h);
         let set = self.set.clone();
-        self.evidence
-            .retain(|e| set.as_ref().is_some_and(|s| s.power.contains_key(&e.offender())));
+        self.evidence.retain(|e| {
+            set.as_ref()
+                .is_some_and(|s| s.power.contains_key(&e.offender()))
+        });
         // A restart resumes the round, lock and votes it had.
         let mut round = 0;
         if self.record.height == self.height {
@@ -599,7 +604,8 @@ impl BftEngine {
                     return false;
                 }
                 let ok = self.is_valid(&v, headers)
-                    && (self.locked.is_none_or(|l| l.0 <= vr) || self.locked.map(|l| l.1) == Some(v));
+                    && (self.locked.is_none_or(|l| l.0 <= vr)
+                        || self.locked.map(|l| l.1) == Some(v));
                 ok.then_some(v)
             }
         };
@@ -888,7 +894,10 @@ impl BftEngine {
         let evidence = self
             .evidence
             .iter()
-            .filter(|e| set.as_ref().is_some_and(|s| s.power.contains_key(&e.offender())))
+            .filter(|e| {
+                set.as_ref()
+                    .is_some_and(|s| s.power.contains_key(&e.offender()))
+            })
             .cloned()
             .collect();
         out.push(Output::Build {
@@ -918,11 +927,7 @@ impl BftEngine {
             return;
         }
         if self
-            .guard(
-                MessageKind::Block,
-                data.round,
-                &block.header.seal_hash().0,
-            )
+            .guard(MessageKind::Block, data.round, &block.header.seal_hash().0)
             .is_err()
         {
             return;
@@ -1053,12 +1058,7 @@ impl Consensus for BftEngine {
             return Ok(());
         }
         let parent_set = self.book.after(&parent.parent)?;
-        self.check_commit(
-            &parent_set,
-            parent.height,
-            parent.hash(),
-            &data.last_commit,
-        )
+        self.check_commit(&parent_set, parent.height, parent.hash(), &data.last_commit)
     }
 
     fn precheck(&self, header: &Header) -> Result<(), ConsensusError> {

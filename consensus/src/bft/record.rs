@@ -92,7 +92,9 @@ impl BftRecord {
     }
 
     pub fn has_signed(&self, kind: MessageKind, round: u64) -> bool {
-        self.signed.iter().any(|(k, r, _)| *k == kind && *r == round)
+        self.signed
+            .iter()
+            .any(|(k, r, _)| *k == kind && *r == round)
     }
 
     pub fn to_json(&self) -> String {

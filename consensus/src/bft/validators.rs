@@ -211,15 +211,16 @@ mod tests {
         let set = ValidatorSet::new([(key(0), 3), (key(1), 2), (key(2), 1)].into());
         let mut count = BTreeMap::<PublicKey, u32>::new();
         for r in 0..60 {
-            *count.entry(set.proposer(r).expect("a proposer")).or_default() += 1;
+            *count
+                .entry(set.proposer(r).expect("a proposer"))
+                .or_default() += 1;
         }
         assert_eq!(count[&key(0)], 30);
         assert_eq!(count[&key(1)], 20);
         assert_eq!(count[&key(2)], 10);
         // Equal power: a plain round robin, each once in any n rounds.
         let eq = ValidatorSet::new((0..4).map(|i| (key(i), 10)).collect());
-        let firsts: std::collections::BTreeSet<_> =
-            (0..4).filter_map(|r| eq.proposer(r)).collect();
+        let firsts: std::collections::BTreeSet<_> = (0..4).filter_map(|r| eq.proposer(r)).collect();
         assert_eq!(firsts.len(), 4);
     }
 

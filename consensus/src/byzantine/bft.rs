@@ -11,7 +11,9 @@
 
 use crate::bft::engine::{seal, vote_payload, BftEngine, ProposalBody};
 use crate::engine::{Consensus, ConsensusError, Headers, Input, NodeId, Output};
-use generals_chain::{codec, Block, Hash, Header, Keypair, MessageKind, Position, PublicKey, SignedMessage};
+use generals_chain::{
+    codec, Block, Hash, Header, Keypair, MessageKind, Position, PublicKey, SignedMessage,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 fn is_vote(m: &SignedMessage) -> bool {

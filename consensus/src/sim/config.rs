@@ -236,6 +236,8 @@ impl SimConfig {
         let mut c = SimConfig::honest(nodes, seed, blocks);
         c.kind = Kind::Bft;
         c.announce_ms = 2_000;
+        // Decisions go on while the run settles; a few seconds show that.
+        c.quiet_ms = 5_000;
         c
     }
 

@@ -87,14 +87,9 @@ pub fn make(
                 .filter(|v| config.stakes[*v] > 0)
                 .map(|v| (node_key(v).public(), config.stakes[v]))
                 .collect();
-            let engine = crate::bft::BftEngine::new(
-                config.bft,
-                CHAIN_ID,
-                genesis,
-                validators,
-                node_key(i),
-            )
-            .with_slashing(config.slashing);
+            let engine =
+                crate::bft::BftEngine::new(config.bft, CHAIN_ID, genesis, validators, node_key(i))
+                    .with_slashing(config.slashing);
             let engine: Box<dyn Consensus> = match &config.attack {
                 Some(Attack::Bft { fault, nodes }) if nodes.contains(&i) => match fault {
                     BftFault::Equivocate => {

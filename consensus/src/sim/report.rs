@@ -111,8 +111,8 @@ fn conflicting_commits(
             continue;
         }
         let store = cores[i].ledger().store();
-        let chain = (1..=cores[i].tip().height)
-            .filter_map(|h| Some((h, store.hash_at(h).ok().flatten()?)));
+        let chain =
+            (1..=cores[i].tip().height).filter_map(|h| Some((h, store.hash_at(h).ok().flatten()?)));
         for (h, hash) in commits.iter().map(|(h, x)| (*h, *x)).chain(chain) {
             if *decided.entry(h).or_insert(hash) != hash {
                 conflicts.insert(h);
