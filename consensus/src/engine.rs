@@ -192,3 +192,24 @@ pub trait Consensus {
     /// One step: takes an input, returns what the host should do.
     fn handle(&mut self, input: Input, headers: &dyn Headers) -> Vec<Output>;
 }
+
+/// What a block does to the stakes: each bond (+) and unbond (-) by sender,
+/// and the offenders its evidence ejects when `slashing` is on. Proof of stake
+/// and BFT both follow their validator sets with it.
+pub fn stake_changes(block: &Block, slashing: bool) -> (Vec<(PublicKey, i128)>, Vec<PublicKey>) {
+    let bonds = block
+        .transactions
+        .iter()
+        .filter_map(|t| match t.body.action {
+            generals_chain::Action::Bond { amount } => Some((t.body.sender, amount as i128)),
+            generals_chain::Action::Unbond { amount } => Some((t.body.sender, -(amount as i128))),
+            generals_chain::Action::Transfer { .. } => None,
+        })
+        .collect();
+    let ejected = if slashing {
+        block.evidence.iter().map(Evidence::offender).collect()
+    } else {
+        Vec::new()
+    };
+    (bonds, ejected)
+}

@@ -23,8 +23,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 /// Rounds above the current one whose messages are kept (more are dropped, so
 /// a faulty validator cannot fill memory with far-future rounds).
 pub const MAX_ROUNDS_AHEAD: u64 = 64;
-/// The highest round a block may carry.
-pub const MAX_ROUND: u64 = 100_000;
+/// The highest round a block may carry (proposer selection walks the rounds,
+/// so a header cannot make a node do unbounded work).
+pub const MAX_ROUND: u64 = 10_000;
 /// Candidate blocks kept for the current and next height.
 const MAX_CANDIDATES: usize = 64;
 /// Messages of the next height kept until it starts.

@@ -4,7 +4,7 @@
 //! that votes at height h is the one after block h-1.
 
 use crate::engine::ConsensusError;
-use generals_chain::{Action, Block, Evidence, Hash, PublicKey};
+use generals_chain::{Block, Hash, PublicKey};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
@@ -136,20 +136,7 @@ impl Book {
 
     /// Records what `block` (decided in `round`) does to the validators.
     pub fn record(&self, block: &Block, round: u64) {
-        let bonds = block
-            .transactions
-            .iter()
-            .filter_map(|t| match t.body.action {
-                Action::Bond { amount } => Some((t.body.sender, amount as i128)),
-                Action::Unbond { amount } => Some((t.body.sender, -(amount as i128))),
-                Action::Transfer { .. } => None,
-            })
-            .collect();
-        let ejected = if self.slashing {
-            block.evidence.iter().map(Evidence::offender).collect()
-        } else {
-            Vec::new()
-        };
+        let (bonds, ejected) = crate::engine::stake_changes(block, self.slashing);
         if let Ok(mut d) = self.deltas.lock() {
             d.insert(
                 block.hash(),

@@ -16,8 +16,8 @@ use crate::poa::{seal_message, MAX_FUTURE_DRIFT_MS};
 use bincode::{Decode, Encode};
 use generals_chain::genesis::PosParams;
 use generals_chain::{
-    codec, Action, Block, Evidence, Hash, Header, Keypair, MessageKind, Position, PublicKey,
-    Signature, SignedMessage,
+    codec, Block, Evidence, Hash, Header, Keypair, MessageKind, Position, PublicKey, Signature,
+    SignedMessage,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -322,20 +322,7 @@ impl PosEngine {
         let Ok(data) = PosData::decode(&block.header.consensus) else {
             return;
         };
-        let bonds = block
-            .transactions
-            .iter()
-            .filter_map(|t| match t.body.action {
-                Action::Bond { amount } => Some((t.body.sender, amount as i128)),
-                Action::Unbond { amount } => Some((t.body.sender, -(amount as i128))),
-                Action::Transfer { .. } => None,
-            })
-            .collect();
-        let ejected = if self.slashing {
-            block.evidence.iter().map(Evidence::offender).collect()
-        } else {
-            Vec::new()
-        };
+        let (bonds, ejected) = crate::engine::stake_changes(block, self.slashing);
         if let Ok(mut d) = self.deltas.lock() {
             d.insert(
                 block.hash(),
