@@ -63,6 +63,21 @@ fn fixture(blocks: usize) -> (Fixture, Ledger<SledStore>) {
 }
 
 /// Every file under `dir` with its bytes, to prove a refused folder is untouched.
+/// The ledger's sled database opened directly, to damage it. sled frees its
+/// file lock a moment after the last handle drops, so this waits for it.
+fn raw_db(dir: &Path) -> sled::Db {
+    for _ in 0..100 {
+        match sled::open(dir.join("db")) {
+            Ok(db) => return db,
+            Err(e) if e.to_string().contains("could not acquire lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            Err(e) => panic!("raw sled: {e}"),
+        }
+    }
+    panic!("raw sled: the lock was never released")
+}
+
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -164,7 +179,7 @@ fn a_damaged_state_is_rebuilt_from_the_blocks() {
         // Damage the account rows directly: one account changed, one unreadable,
         // one invented. Rows live under `a` in the `ledger` tree; the journal
         // under `j` overrides them, so it goes too.
-        let db = sled::open(dir.join("db")).expect("raw sled");
+        let db = raw_db(dir);
         let tree = db.open_tree("ledger").expect("tree");
         for k in tree.scan_prefix(b"j").keys() {
             tree.remove(k.expect("key")).expect("rm");
@@ -197,7 +212,7 @@ fn a_damaged_block_record_is_an_error_not_a_panic() {
     let tip = ledger.tip();
     drop(ledger);
     {
-        let db = sled::open(dir.join("db")).expect("raw sled");
+        let db = raw_db(dir);
         let tree = db.open_tree("ledger").expect("tree");
         tree.insert([&b"h"[..], &tip.hash.0].concat(), vec![1, 2, 3])
             .expect("write");
@@ -209,7 +224,7 @@ fn a_damaged_block_record_is_an_error_not_a_panic() {
         "{err}"
     );
     {
-        let db = sled::open(dir.join("db")).expect("raw sled");
+        let db = raw_db(dir);
         let tree = db.open_tree("ledger").expect("tree");
         tree.remove([&b"n"[..], &2u64.to_be_bytes()].concat())
             .expect("rm");
@@ -283,7 +298,7 @@ fn the_account_journal_compacts_and_reopens_to_the_same_state() {
     assert_eq!(ledger.tip(), tip);
     assert_eq!(ledger.state(), &state);
     drop(ledger);
-    let db = sled::open(dir.join("db")).expect("raw sled");
+    let db = raw_db(&dir);
     let journal = db
         .open_tree("ledger")
         .expect("tree")
@@ -370,4 +385,19 @@ fn after_a_failed_write_the_ledger_refuses_more_until_reopened() {
         ledger.import(&b1),
         Err(LedgerError::Poisoned { .. })
     ));
+}
+
+#[test]
+fn a_ledger_in_use_is_reported_busy_and_opens_once_released() {
+    let (f, ledger) = fixture(2);
+    let (dir, g) = (&f.dir, &f.genesis);
+    let err = open(dir, g).expect_err("the first ledger still holds the lock");
+    assert!(
+        matches!(err, LedgerError::Store(StoreError::Busy { .. })),
+        "{err}"
+    );
+    assert!(err.to_string().contains("in use"), "{err}");
+    drop(ledger);
+    // Dropped a moment ago: sled's threads may hold the lock briefly; open waits.
+    assert_eq!(open(dir, g).expect("released").tip().height, 2);
 }

@@ -69,14 +69,14 @@ type AccountChanges = Vec<(PublicKey, Option<Account>)>;
 /// Opens the sled database. Every write is flushed by `write`, so sled's periodic
 /// flusher thread is off. sled still releases its file lock a moment after the
 /// last handle is dropped (background threads hold the file), so a reopen in the
-/// same process retries for up to ten seconds before calling the ledger busy.
+/// same process retries for up to five seconds before calling the ledger busy.
 fn open_db(path: &Path) -> Result<Db, StoreError> {
     let mut tries = 0;
     loop {
         match ::sled::Config::new().path(path).flush_every_ms(None).open() {
-            Err(::sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            Err(::sled::Error::Io(e)) if is_lock_busy(&e) => {
                 tries += 1;
-                if tries >= 200 {
+                if tries >= 100 {
                     return Err(StoreError::Busy {
                         path: path.to_owned(),
                     });
@@ -86,6 +86,12 @@ fn open_db(path: &Path) -> Result<Db, StoreError> {
             other => return Ok(other?),
         }
     }
+}
+
+/// sled 0.34.7 reports a held file lock as an `Other` error whose text is
+/// "could not acquire lock on ..." (config.rs), not as `WouldBlock`.
+fn is_lock_busy(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock")
 }
 
 const P_BLOCK: u8 = b'b';
