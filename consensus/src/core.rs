@@ -14,6 +14,11 @@ use generals_chain::{
 };
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+/// The most transactions a node puts in a block it builds, and their bytes at
+/// most (the chain's own limits are higher: `MAX_BLOCK_TXS`, `MAX_BLOCK_BYTES`).
+pub const BUILD_MAX_TXS: usize = 4_000;
+pub const BUILD_MAX_BYTES: usize = 2 << 20;
+
 /// Most orphans held at once; the oldest goes first.
 pub const MAX_ORPHANS: usize = 1_024;
 /// Orphans further than this above the tip are refused.
@@ -274,7 +279,7 @@ impl<S: BlockStore> NodeCore<S> {
         };
         let candidates = self
             .mempool
-            .select(state, 1_000, 1 << 20)
+            .select(state, BUILD_MAX_TXS, BUILD_MAX_BYTES)
             .into_iter()
             .filter(|t| !exclude.contains(&t.body.sender));
         let template = generals_chain::BlockTemplate {
@@ -283,7 +288,7 @@ impl<S: BlockStore> NodeCore<S> {
             timestamp_ms,
             producer,
             consensus,
-            max_txs: 1_000,
+            max_txs: BUILD_MAX_TXS,
         };
         generals_chain::build_block(state, ledger.rules(), template, candidates, evidence)
             .ok()

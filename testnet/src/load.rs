@@ -13,6 +13,8 @@ use generals_chain::{Action, Hash, Keypair, TxBody};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug)]
@@ -29,6 +31,10 @@ pub struct LoadArgs {
     /// final (default 6; 1 on a BFT testnet, where a decided block is final).
     #[arg(long)]
     final_depth: Option<u64>,
+    /// Parallel senders, each with its own share of the 64 load accounts and
+    /// of the rate (one HTTP request per transaction).
+    #[arg(long, default_value_t = 8)]
+    senders: usize,
     #[arg(long)]
     json: bool,
 }
@@ -140,30 +146,31 @@ pub fn run(args: LoadArgs) -> Result<()> {
             .context("the first node does not answer")?;
         nonces.push(a["next_nonce"].as_u64().unwrap_or(0));
     }
-    let mut tracked: HashMap<Hash, Tracked> = HashMap::new();
+    let tracked: Mutex<HashMap<Hash, Tracked>> = Mutex::new(HashMap::new());
     let mut seen_height = get(format!("{watch}/status"))
         .and_then(|s| s["height"].as_u64())
         .unwrap_or(0);
-    let mut submitted = 0usize;
-    let start = Instant::now();
-    let interval = Duration::from_secs_f64(1.0 / args.tps);
-    let mut next = start;
-    let mut last_poll = start;
-    let poll = |tracked: &mut HashMap<Hash, Tracked>, seen_height: &mut u64| {
+    let poll = |seen_height: &mut u64| {
         let Some(tip) = get(format!("{watch}/status")).and_then(|s| s["height"].as_u64()) else {
             return;
         };
+        let mut blocks = Vec::new();
         for h in *seen_height + 1..=tip {
             if let Some(b) = get(format!("{watch}/block/{h}")) {
-                for t in b["transactions"].as_array().into_iter().flatten() {
-                    if let Some(x) = t["hash"]
-                        .as_str()
-                        .and_then(|s| s.parse::<Hash>().ok())
-                        .and_then(|h| tracked.get_mut(&h))
-                    {
-                        if x.included.is_none() {
-                            x.included = Some((h, Instant::now()));
-                        }
+                blocks.push((h, b));
+            }
+        }
+        let now = Instant::now();
+        let mut tracked = tracked.lock().expect("tracked");
+        for (h, b) in blocks {
+            for t in b["transactions"].as_array().into_iter().flatten() {
+                if let Some(x) = t["hash"]
+                    .as_str()
+                    .and_then(|s| s.parse::<Hash>().ok())
+                    .and_then(|h| tracked.get_mut(&h))
+                {
+                    if x.included.is_none() {
+                        x.included = Some((h, now));
                     }
                 }
             }
@@ -172,58 +179,114 @@ pub fn run(args: LoadArgs) -> Result<()> {
         for x in tracked.values_mut() {
             if let (Some((h, _)), None) = (x.included, x.finalized) {
                 if tip + 1 >= h + depth {
-                    x.finalized = Some(Instant::now());
+                    x.finalized = Some(now);
                 }
             }
         }
     };
+    // Senders work in parallel, each on its own accounts (so each account's
+    // nonces go out in order), at an equal share of the rate, round the nodes.
+    let senders = args.senders.clamp(1, keys.len());
+    let start = Instant::now();
+    let submitted = AtomicUsize::new(0);
+    let first_refusal: Mutex<Option<String>> = Mutex::new(None);
     let chain_id = state.chain_id.clone();
-    while start.elapsed() < duration {
-        let now = Instant::now();
-        if now >= next {
-            let i = submitted % keys.len();
-            let to = keys[(i + 1) % keys.len()].public();
-            let tx = TxBody {
-                chain_id: chain_id.clone(),
-                sender: keys[i].public(),
-                nonce: nonces[i],
-                fee: 1,
-                action: Action::Transfer { to, amount: 1 },
-            }
-            .sign(&keys[i]);
-            let api = &apis[submitted % apis.len()];
-            submitted += 1;
-            let ok = c
-                .post(format!("{api}/tx"))
-                .json(&serde_json::json!({ "tx": tx }))
-                .send()
-                .is_ok_and(|r| r.status().is_success());
-            if ok {
-                nonces[i] += 1;
-                tracked.insert(
-                    tx.hash(),
-                    Tracked {
-                        sent: now,
-                        included: None,
-                        finalized: None,
-                    },
-                );
-            }
-            next += interval;
-        } else if now.duration_since(last_poll) > Duration::from_millis(250) {
-            poll(&mut tracked, &mut seen_height);
-            last_poll = now;
-        } else {
-            std::thread::sleep((next - now).min(Duration::from_millis(5)));
+    std::thread::scope(|scope| {
+        for w in 0..senders {
+            let (keys, nonces, apis, c) = (&keys, &nonces, &apis, &c);
+            let (tracked, submitted, chain_id) = (&tracked, &submitted, &chain_id);
+            let first_refusal = &first_refusal;
+            scope.spawn(move || {
+                let mine: Vec<usize> = (w..keys.len()).step_by(senders).collect();
+                let mut nonce: Vec<u64> = mine.iter().map(|&i| nonces[i]).collect();
+                let interval = Duration::from_secs_f64(senders as f64 / args.tps);
+                // Staggered so the senders do not fire together.
+                let mut next = start + interval.mul_f64(w as f64 / senders as f64);
+                let mut n = 0usize;
+                while start.elapsed() < duration {
+                    let now = Instant::now();
+                    if now < next {
+                        std::thread::sleep(next - now);
+                        continue;
+                    }
+                    next += interval;
+                    let j = n % mine.len();
+                    let i = mine[j];
+                    let tx = TxBody {
+                        chain_id: chain_id.clone(),
+                        sender: keys[i].public(),
+                        nonce: nonce[j],
+                        fee: 1,
+                        action: Action::Transfer {
+                            to: keys[(i + 1) % keys.len()].public(),
+                            amount: 1,
+                        },
+                    }
+                    .sign(&keys[i]);
+                    // Each account sends to one node, so its nonces never
+                    // reach a node out of order.
+                    let api = &apis[i % apis.len()];
+                    n += 1;
+                    submitted.fetch_add(1, Ordering::Relaxed);
+                    // A repeat after a timeout finds its transaction known:
+                    // then the first try got through.
+                    let ok = match c
+                        .post(format!("{api}/tx"))
+                        .json(&serde_json::json!({ "tx": tx }))
+                        .send()
+                    {
+                        Ok(r) if r.status().is_success() => true,
+                        Ok(r) => {
+                            let why = r.text().unwrap_or_default();
+                            let known = why.contains("already in the mempool");
+                            if !known {
+                                first_refusal.lock().expect("refusal").get_or_insert(why);
+                            }
+                            known
+                        }
+                        Err(e) => {
+                            first_refusal
+                                .lock()
+                                .expect("refusal")
+                                .get_or_insert(e.to_string());
+                            false
+                        }
+                    };
+                    if ok {
+                        nonce[j] += 1;
+                        tracked.lock().expect("tracked").insert(
+                            tx.hash(),
+                            Tracked {
+                                sent: now,
+                                included: None,
+                                finalized: None,
+                            },
+                        );
+                    }
+                }
+            });
         }
-    }
+        while start.elapsed() < duration {
+            std::thread::sleep(Duration::from_millis(250));
+            poll(&mut seen_height);
+        }
+    });
+    let submitted = submitted.into_inner();
     // Wait for what is still open, for at most a minute.
     let sent_for = start.elapsed();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while tracked.values().any(|t| t.finalized.is_none()) && Instant::now() < deadline {
-        poll(&mut tracked, &mut seen_height);
+    let open = || {
+        tracked
+            .lock()
+            .expect("tracked")
+            .values()
+            .any(|t| t.finalized.is_none())
+    };
+    while open() && Instant::now() < deadline {
+        poll(&mut seen_height);
         std::thread::sleep(Duration::from_millis(250));
     }
+    let tracked = tracked.into_inner().expect("tracked");
     let mut inclusion: Vec<u64> = tracked
         .values()
         .filter_map(|t| {
@@ -265,6 +328,9 @@ pub fn run(args: LoadArgs) -> Result<()> {
     );
     println!("submitted          {}", report.submitted);
     println!("accepted           {}", report.accepted);
+    if let Some(why) = first_refusal.into_inner().expect("refusal") {
+        println!("first refusal      {}", why.trim());
+    }
     println!("included           {}", report.included);
     println!("final ({depth} deep)     {}", report.final_);
     println!("included per sec   {:.1}", report.included_tps);

@@ -444,7 +444,11 @@ impl Driver {
             return;
         }
         let state = ledger.state();
-        let candidates = self.p.core.mempool().select(state, 1_000, 1 << 20);
+        let candidates = self.p.core.mempool().select(
+            state,
+            generals_consensus::core::BUILD_MAX_TXS,
+            generals_consensus::core::BUILD_MAX_BYTES,
+        );
         let built = build_block(
             state,
             ledger.rules(),
@@ -454,7 +458,7 @@ impl Driver {
                 timestamp_ms: now_ms().max(min_timestamp_ms),
                 producer: self.p.validator.public(),
                 consensus,
-                max_txs: 1_000,
+                max_txs: generals_consensus::core::BUILD_MAX_TXS,
             },
             candidates,
             Vec::new(),
