@@ -12,12 +12,13 @@
 //! - `byzantine/`: misbehaviour as wrappers around honest engines;
 //! - `sim/`: the deterministic simulator.
 //!
-//! Still to come (see `../shared/DESIGN.md`): `generals/`.
+//! - `generals/`: Lamport, Shostak and Pease's oral and signed messages algorithms.
 
 pub mod bft;
 pub mod byzantine;
 pub mod core;
 pub mod engine;
+pub mod generals;
 pub mod poa;
 pub mod pos;
 pub mod pow;

@@ -4,9 +4,11 @@
 //!
 //! Layout: `main` parses the command line; `local` starts and stops real nodes;
 //! `load` sends a transaction workload and measures it; `sim` runs simulations and
-//! prints their summaries and attack tables; `theory` holds the closed forms the
+//! prints their summaries and attack tables; `lamport` runs the generals
+//! algorithms; `theory` holds the closed forms the
 //! tables are compared with.
 
+mod lamport;
 mod load;
 mod local;
 mod sim;
@@ -31,7 +33,10 @@ use std::process::ExitCode;
   generals-testnet sim --nodes 4 --hashpower 40,30,20,10 --blocks 2000 --no-log
   generals-testnet sim --nodes 4 --cut 100:0,1/2,3 --heal 700 --blocks 150
   generals-testnet sim --attack selfish --gamma 0.5 --seeds 20
-  generals-testnet sim --attack private-fork --confirmations 1,2,4,6 --seeds 50"
+  generals-testnet sim --attack private-fork --confirmations 1,2,4,6 --seeds 50
+  generals-testnet lamport --algorithm om --generals 3 --traitors 2 --strategy lie --trace
+  generals-testnet lamport --algorithm sm --generals 3 --traitors 2 --strategy lie --trace
+  generals-testnet lamport --exhaustive --max-generals 7"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -54,6 +59,8 @@ enum Command {
     Load(load::LoadArgs),
     /// Run the deterministic simulator.
     Sim(Box<sim::SimArgs>),
+    /// Lamport's Byzantine generals: OM(m) and SM(m), one run or --exhaustive.
+    Lamport(lamport::LamportArgs),
     /// Run one node (what `up` starts when no generals-node binary is beside this one).
     #[command(hide = true)]
     Node {
@@ -74,6 +81,7 @@ fn main() -> ExitCode {
         Command::Kill(args) => local::kill_node(args),
         Command::Restart(args) => local::restart(args),
         Command::Load(args) => load::run(args),
+        Command::Lamport(args) => lamport::run(args),
         Command::Node { home, overrides } => generals_node::run::run(home, overrides),
     };
     match result {

@@ -144,3 +144,89 @@ fn bad_input_gets_one_clear_line_and_a_failure() {
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
     }
 }
+
+#[test]
+fn lamport_runs_om_and_sm_and_checks_ic1_and_ic2() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let args = |alg: &'static str| {
+        vec![
+            "lamport",
+            "--algorithm",
+            alg,
+            "--generals",
+            "3",
+            "--traitors",
+            "2",
+            "--order",
+            "attack",
+            "--strategy",
+            "lie",
+            "--trace",
+        ]
+    };
+    let out = testnet(&args("om"), tmp.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("round 2  2 -> 1  retreat"), "{text}");
+    assert!(text.contains("lieutenant 1 (loyal)    retreat"), "{text}");
+    assert!(text.contains("obeys the loyal commander): FAILS"), "{text}");
+    assert!(text.contains("not guaranteed"), "{text}");
+
+    let out = testnet(&args("sm"), tmp.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("REFUSED: general 0's signature does not verify"),
+        "{text}"
+    );
+    assert!(text.contains("lieutenant 1 (loyal)    attack"), "{text}");
+    assert!(text.contains("obeys the loyal commander): holds"), "{text}");
+
+    let out = testnet(
+        &["lamport", "--exhaustive", "--max-generals", "4"],
+        tmp.path(),
+    );
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    // n=3, m=1, one traitor: OM fails, SM holds by Theorem 2.
+    let row = text
+        .lines()
+        .find(|l| l.starts_with(" 3  1  1 |"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        row.contains("FAILS") && row.contains("holds (theorem)"),
+        "{row}"
+    );
+    assert!(!text.contains("against the theorem"), "{text}");
+}
+
+#[test]
+fn lamport_refuses_bad_input_with_a_reason() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (args, why) in [
+        (
+            &["lamport", "--generals", "4", "--traitors", "4"][..],
+            "numbered 0",
+        ),
+        (&["lamport", "--generals", "4", "--m", "3"][..], "at most 2"),
+        (&["lamport", "--generals", "40"][..], "--generals must be"),
+        (&["lamport", "--strategy", "bribe"][..], "not a strategy"),
+        (&["lamport", "--order", "charge"][..], "not an order"),
+        (&["lamport", "--traitors", "1,1"][..], "twice"),
+        (
+            &["lamport", "--exhaustive", "--max-generals", "12"][..],
+            "3 to 8",
+        ),
+    ] {
+        let out = testnet(args, tmp.path());
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(why) && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
+    }
+}
