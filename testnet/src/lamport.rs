@@ -37,8 +37,9 @@ pub struct LamportArgs {
     /// Print every message.
     #[arg(long)]
     trace: bool,
-    /// Every placement of traitors, every strategy and both orders, for each
-    /// number of generals from 3 and every m: a table of where OM and SM hold.
+    /// Every placement of 1 to N-1 traitors, every strategy and both orders,
+    /// for each number of generals N from 3 and every m from 0 to N-2: a
+    /// table of where OM and SM hold.
     #[arg(long)]
     exhaustive: bool,
     /// With --exhaustive: the most generals.
@@ -186,7 +187,7 @@ pub fn exhaustive(max: usize) {
     );
     for n in 3..=max {
         for m in 0..=n - 2 {
-            for t in 1..=(m + 1).min(n - 1) {
+            for t in 1..n {
                 let om = tally(Algorithm::Om, n, m, t);
                 let sm = tally(Algorithm::Sm, n, m, t);
                 let first = if om.example.is_some() {
