@@ -214,3 +214,20 @@ fn colluding_traitors_with_one_more_than_m_split_the_loyal_army_under_sm() {
         [Order::Retreat].into()
     );
 }
+
+#[test]
+fn lemma_1_a_loyal_commander_is_obeyed_under_om_with_more_than_2k_plus_m_generals() {
+    // Lemma 1: OM(m) satisfies IC2 with more than 2k + m generals and at
+    // most k traitors. It also says where IC2 first breaks when m outgrows
+    // the traitors: 4 generals with OM(2) and one traitor fail (4 = 2 + 2).
+    for n in 3..=MAX_N {
+        for m in 0..=n - 2 {
+            for k in (0..n).filter(|k| n > 2 * k + m) {
+                let x = tally(Algorithm::Om, n, m, k);
+                assert_eq!(x.ic2_failed, 0, "OM({m}), n={n}, {k} traitors");
+            }
+        }
+    }
+    assert!(tally(Algorithm::Om, 4, 2, 1).ic2_failed > 0);
+    assert!(tally(Algorithm::Om, 7, 5, 1).ic2_failed > 0);
+}
