@@ -117,8 +117,19 @@ impl State {
     }
 }
 
+/// Whether the process runs. A zombie (exited, its parent not yet reaped
+/// it, as when `down` stops the nodes of a foreground `up`) does not.
 pub fn alive(pid: u32) -> bool {
-    pid > 0 && kill(Pid::from_raw(pid as i32), None).is_ok()
+    if pid == 0 || kill(Pid::from_raw(pid as i32), None).is_err() {
+        return false;
+    }
+    // /proc/PID/stat: "pid (comm) S ...", the state after the last ')'.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => true,
+    }
 }
 
 /// `generals-node run` when that binary sits beside this one; otherwise this
@@ -457,7 +468,20 @@ pub fn up(args: UpArgs) -> Result<()> {
         let _ = tx.send(());
     })
     .context("installing the Ctrl-C handler")?;
-    let _ = rx.recv();
+    // Until Ctrl-C, or until every node has stopped (`down` from another
+    // terminal): the nodes are this process's children, so reap them.
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+        rx.recv_timeout(Duration::from_millis(500))
+    {
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+        while let Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) =
+            waitpid(None, Some(WaitPidFlag::WNOHANG))
+        {}
+        if !state.nodes.iter().any(|n| alive(n.pid)) {
+            println!("every node has stopped");
+            return Ok(());
+        }
+    }
     println!();
     stop_all(&state)
 }

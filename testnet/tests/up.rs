@@ -10,8 +10,11 @@ fn testnet(args: &[&str]) -> std::process::Output {
         .expect("run generals-testnet")
 }
 
+/// Running, and not a zombie waiting for its parent (or init) to reap it.
 fn alive(pid: i32) -> bool {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+        && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_or(true, |s| !s.contains(") Z "))
 }
 
 #[test]
@@ -278,4 +281,52 @@ fn a_poa_testnet_seals_in_turn_and_votes_in_an_authority() {
         .collect();
     assert!(heights.iter().all(|h| *h >= 2), "{heights:?}");
     assert!(testnet(&["down", "--dir", dir]).status.success());
+}
+
+#[test]
+fn down_from_another_terminal_stops_a_foreground_up() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("tn");
+    let dir = dir.to_str().expect("path");
+    let mut up = Command::new(env!("CARGO_BIN_EXE_generals-testnet"))
+        .args(["up", "--nodes", "2", "--consensus", "pow", "--dir", dir])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn up");
+    let mut lines = BufReader::new(up.stdout.take().expect("stdout")).lines();
+    let ready = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.starts_with("running; Ctrl-C"));
+    if !ready {
+        let _ = up.kill();
+        let _ = up.wait();
+        panic!("up never reported running");
+    }
+    // The nodes are `up`'s children: stopped by `down`, they must not linger
+    // as zombies that `down` then waits 10 s for.
+    let out = testnet(&["down", "--dir", dir]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = up.try_wait().expect("try_wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = up.kill();
+            let _ = up.wait();
+            panic!("up still runs 5 s after its nodes stopped; down said {text:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(out.status.success(), "{text}");
+    assert_eq!(text.trim(), "stopped 2 nodes");
+    assert!(status.success());
+    assert!(
+        rest.iter().any(|l| l == "every node has stopped"),
+        "{rest:?}"
+    );
 }
