@@ -255,8 +255,8 @@ impl<S: BlockStore> NodeCore<S> {
     }
 
     /// A block on `parent` (the tip, or any other stored block: its state is
-    /// worked out on a copy) from the mempool (leaving out `exclude`'s
-    /// transactions), with its roots filled and its seal empty.
+    /// worked out on a copy) from the mempool (the transactions `include`
+    /// admits), with its roots filled and its seal empty.
     #[allow(clippy::too_many_arguments)]
     pub fn build_on(
         &self,
@@ -266,7 +266,7 @@ impl<S: BlockStore> NodeCore<S> {
         producer: generals_chain::PublicKey,
         consensus: Vec<u8>,
         evidence: Vec<generals_chain::Evidence>,
-        exclude: &[generals_chain::PublicKey],
+        include: &dyn Fn(&generals_chain::Transaction) -> bool,
     ) -> Option<Block> {
         let ledger = &self.ledger;
         let side;
@@ -281,7 +281,7 @@ impl<S: BlockStore> NodeCore<S> {
             .mempool
             .select(state, BUILD_MAX_TXS, BUILD_MAX_BYTES)
             .into_iter()
-            .filter(|t| !exclude.contains(&t.body.sender));
+            .filter(|t| include(t));
         let template = generals_chain::BlockTemplate {
             parent,
             height,

@@ -79,8 +79,6 @@ pub enum Output {
         timestamp_ms: u64,
         consensus: Vec<u8>,
         evidence: Vec<Evidence>,
-        /// Senders whose transactions are left out (empty for honest engines).
-        exclude: Vec<PublicKey>,
     },
     /// Send a block to one peer.
     SendBlock { to: NodeId, block: Block },
@@ -105,6 +103,57 @@ pub enum Output {
     SendTransaction(Transaction),
     /// Put a transaction in the local mempool only.
     Submit(Transaction),
+    /// Save what this signer must remember across a restart. The host writes
+    /// and flushes it before it carries out any later output of the same step,
+    /// so no signature leaves before its record is durable (raft-rs's `Ready`
+    /// carries its hard state the same way). If it cannot, it carries out none
+    /// of them.
+    Persist(Record),
+}
+
+/// A signer's record as the host stores it: under `name`, the bytes the
+/// engine gave (the engine reads them back through the engine factory).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub name: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// What an engine shows of itself to a user (the node's `/status`), one shape
+/// for every engine; each fills what it has.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineStatus {
+    /// Slot-based engines (proof of stake): the slot and epoch at `now_ms`.
+    pub slots: Option<SlotStatus>,
+    /// Round-based engines (BFT): where this validator stands.
+    pub round: Option<RoundStatus>,
+    /// Proof of authority: the authorities after the tip, sorted.
+    pub authorities: Vec<PublicKey>,
+    /// Proof of authority: this operator's standing proposals (candidate, add).
+    pub proposals: Vec<(PublicKey, bool)>,
+}
+
+/// Slot and epoch of a slot-based engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlotStatus {
+    pub slot: u64,
+    pub epoch: u64,
+    pub slot_ms: u64,
+    pub epoch_slots: u64,
+}
+
+/// Height, round and step of a round-based engine.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoundStatus {
+    pub height: u64,
+    pub round: u64,
+    /// `propose`, `prevote` or `precommit`.
+    pub step: String,
+    pub locked_round: Option<u64>,
+    pub valid_round: Option<u64>,
+    pub proposer: Option<PublicKey>,
+    /// The validators voting at `height`, with their power.
+    pub validators: Vec<(PublicKey, u64)>,
 }
 
 /// Why a header is invalid.
@@ -183,10 +232,32 @@ pub trait Consensus {
         None
     }
 
-    /// Where a BFT validator stands (height, round, step, lock); `None` for
-    /// the other engines.
-    fn round_state(&self) -> Option<crate::bft::BftStatus> {
+    /// What the engine shows a user at `tip` (see `EngineStatus`).
+    fn engine_status(&self, _tip: &Header, _headers: &dyn Headers, _now_ms: u64) -> EngineStatus {
+        EngineStatus::default()
+    }
+
+    /// The producer the rules expect for the child of `parent` (proof of
+    /// authority: the in-turn authority), if the engine has one.
+    fn in_turn(&self, _parent: &Header, _headers: &dyn Headers) -> Option<PublicKey> {
         None
+    }
+
+    /// The difficulty a header states, for engines that have one (proof of work).
+    fn difficulty(&self, _header: &Header) -> Option<u128> {
+        None
+    }
+
+    /// Teaches the engine a block of the stored main chain, oldest first, when
+    /// a node starts on an existing ledger (stakes, validator changes and
+    /// attestations the chain carries).
+    fn restore(&mut self, _block: &Block) {}
+
+    /// Whether a block this engine builds may carry `tx` (every valid
+    /// transaction, for an honest engine). The host asks it for each candidate
+    /// from the mempool.
+    fn includes(&self, _tx: &Transaction) -> bool {
+        true
     }
 
     /// One step: takes an input, returns what the host should do.

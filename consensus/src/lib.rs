@@ -3,8 +3,14 @@
 //! same engine runs inside the deterministic simulator and inside a real node.
 //!
 //! Layout:
-//! - `engine`: the seam: `Consensus`, `Input`, `Output`, `ConsensusError`;
+//! - `engine`: the seam: `Consensus`, `Input`, `Output`, `ConsensusError`,
+//!   `EngineStatus`;
+//! - `host`: the `Host` trait and `drive`, the one loop that carries out an
+//!   engine's outputs (the simulator and the node differ only in their host);
+//! - `factory`: the one engine factory (genesis, key, seed, record, Byzantine
+//!   behaviour -> engine);
 //! - `core`: what every host does with blocks: validate, store, fork choice, reorg;
+//! - `seal`: block seals shared by proof of authority, proof of stake and BFT;
 //! - `pow/`: proof of work (SHA-256d, ASERT difficulty, median-time-past);
 //! - `poa/`: proof of authority (Clique: turns, signer limit, votes, evidence);
 //! - `pos/`: proof of stake: leader draw, Casper FFG, slashing protection;
@@ -18,10 +24,14 @@ pub mod bft;
 pub mod byzantine;
 pub mod core;
 pub mod engine;
+pub mod factory;
 pub mod generals;
+pub mod host;
 pub mod poa;
 pub mod pos;
 pub mod pow;
+pub mod seal;
 pub mod sim;
 
-pub use engine::{Consensus, ConsensusError, Headers, Input, NodeId, Output};
+pub use engine::{Consensus, ConsensusError, EngineStatus, Headers, Input, NodeId, Output, Record};
+pub use host::{drive, Host, Verdict};

@@ -10,7 +10,8 @@ use generals_chain::{
     codec, Block, Hash, Header, Keypair, MessageKind, Position, PublicKey, SignedMessage,
 };
 use generals_consensus::bft::engine::{seal, vote_payload, vote_value, BftData, ProposalBody};
-use generals_consensus::bft::{BftEngine, BftRecord, RecordDb, ValidatorSet};
+use generals_consensus::bft::{BftEngine, BftRecord, ValidatorSet};
+use generals_consensus::factory::bft_record;
 use generals_consensus::{Consensus, Headers, Input, Output};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,13 +27,14 @@ impl Headers for Store {
     }
 }
 
+/// Where the host saves what the engine asks to persist.
 #[derive(Clone, Debug, Default)]
 struct Saved(Arc<Mutex<Option<BftRecord>>>);
 
-impl RecordDb for Saved {
-    fn save(&mut self, record: &BftRecord) -> Result<(), String> {
-        *self.0.lock().map_err(|e| e.to_string())? = Some(record.clone());
-        Ok(())
+impl Saved {
+    fn save(&self, bytes: &[u8]) {
+        let record = bft_record(bytes).expect("a readable record");
+        *self.0.lock().expect("lock") = Some(record);
     }
 }
 
@@ -91,14 +93,13 @@ impl World {
             .clone()
     }
 
-    fn engine(&self, key: Keypair, record: BftRecord, db: Saved) -> BftEngine {
+    fn engine(&self, key: Keypair, record: BftRecord) -> BftEngine {
         let params = BftParams {
             timeout_propose_ms: 1_000,
             timeout_vote_ms: 500,
             timeout_commit_ms: 0,
         };
-        BftEngine::new(params, CHAIN, &self.genesis, self.validators(), key)
-            .with_record(record, Box::new(db))
+        BftEngine::new(params, CHAIN, &self.genesis, self.validators(), key).with_record(record)
     }
 
     /// A block at height 1 proposed in `round`, stamped `ms` after genesis.
@@ -164,12 +165,29 @@ struct Run<'a> {
     engine: BftEngine,
     me: PublicKey,
     votes: Vec<SignedMessage>,
+    db: Saved,
 }
 
 impl Run<'_> {
     fn feed(&mut self, input: Input) {
         for o in self.engine.handle(input, &self.world.store) {
+            // As a host does: the record is saved before anything after it
+            // leaves, and no signed vote comes before the record that holds it.
+            if let Output::Persist(r) = &o {
+                self.db.save(&r.bytes);
+            }
             if let Output::BroadcastMessage(m) = o {
+                if m.signer == self.me {
+                    let on_record = self.db.0.lock().expect("lock").as_ref().is_some_and(|r| {
+                        r.signed.iter().any(|(k, round, p)| {
+                            *k == m.position.kind && *round == m.position.round && *p == m.payload
+                        })
+                    });
+                    assert!(
+                        on_record,
+                        "a signed message left before its record was saved"
+                    );
+                }
                 if m.signer == self.me
                     && matches!(
                         m.position.kind,
@@ -221,8 +239,9 @@ fn run<'a>(world: &'a World, key: Keypair, record: BftRecord, db: Saved) -> Run<
     Run {
         world,
         me: key.public(),
-        engine: world.engine(key, record, db),
+        engine: world.engine(key, record),
         votes: Vec::new(),
+        db,
     }
 }
 

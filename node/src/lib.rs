@@ -1,6 +1,7 @@
 //! generals-node: the node's library and its `generals-node` binary. The driver
 //! owns the engine, the chain (a `NodeCore` on the sled ledger), the network and
-//! the miner, feeds the engine its inputs and turns its outputs into real I/O.
+//! the miner, and feeds the engine its inputs; the consensus crate's one host
+//! loop carries out the engine's outputs through the driver's `Host`.
 //!
 //! Layout:
 //! - `config`: the home folder, `config.toml`, `init`;
@@ -11,14 +12,15 @@
 //! - `api`: the HTTP API (axum), its JSON types in `api::types`;
 //! - `metrics`: Prometheus metrics;
 //! - `stake`: proof of stake's slashing-protection record in sled, its export
-//!   and import, and the engine's start-up from the stored chain;
-//! - `run`: start-up of a node from its home folder.
+//!   and import;
+//! - `run`: start-up of a node from its home folder: the ledger, the engine from
+//!   the one engine factory (with its saved signing record), the network, the
+//!   miner, the API and the driver.
 
 // The driver and the API hold libp2p and axum values that have no Debug.
 #![allow(missing_debug_implementations)]
 
 pub mod api;
-pub mod bft;
 pub mod config;
 pub mod driver;
 pub mod metrics;

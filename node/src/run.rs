@@ -9,11 +9,13 @@ use crate::metrics::Metrics;
 use crate::miner::Miner;
 use crate::{net, protocol::Topics};
 use anyhow::{Context, Result};
-use generals_chain::{ConsensusSpec, SledStore};
+use generals_chain::SledStore;
 use generals_consensus::core::NodeCore;
-use generals_consensus::poa::{PoaData, PoaEngine};
-use generals_consensus::pow::{PowEngine, WorkCheck};
-use generals_consensus::Consensus;
+use generals_consensus::factory::{self, Setup};
+use generals_consensus::pow::WorkCheck;
+
+/// The key a signing record is kept under, in its own sled tree.
+pub const RECORD_KEY: &str = "record";
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -92,77 +94,35 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
     let genesis_block = genesis.block()?;
     let validator = h.validator()?;
     let store = SledStore::open(&h.ledger(), &genesis.chain_id, genesis_block.hash())?;
-    // One match on the kind; the driver then runs whichever engine it got.
-    let pos_record = match &genesis.consensus {
-        ConsensusSpec::Pos(_) => Some(store.record(crate::stake::record_name())?),
-        ConsensusSpec::Bft(_) => Some(store.record(crate::bft::record_name())?),
-        _ => None,
+    // What this signer saved before it stopped (its signing record), if its
+    // kind keeps one.
+    let record = match factory::record_name(&genesis.consensus) {
+        Some(name) => store.record(name)?.get(RECORD_KEY)?,
+        None => None,
     };
-    let mut pos = None;
-    let (weight, poa): (crate::driver::Weight, Option<PoaEngine>) = match &genesis.consensus {
-        ConsensusSpec::Pow(p) => {
-            let e = PowEngine::new(*p, &genesis_block.header, WorkCheck::Real);
-            (Box::new(move |hd| e.weight(hd)), None)
-        }
-        ConsensusSpec::Poa(p) => {
-            let authorities: Vec<_> = genesis.validators.iter().map(|v| v.key).collect();
-            // An instance that answers the API's questions about authorities.
-            let reader = PoaEngine::new(
-                *p,
-                &genesis.chain_id,
-                &genesis_block.header,
-                authorities,
-                validator.clone(),
-                0,
-            );
-            (
-                Box::new(|hd: &generals_chain::Header| {
-                    PoaData::decode(&hd.consensus).map_or(0, |d| d.difficulty as u128)
-                }),
-                Some(reader),
-            )
-        }
-        ConsensusSpec::Pos(p) => {
-            pos = Some((*p, genesis.timestamp_ms));
-            (Box::new(|_: &generals_chain::Header| 1), None)
-        }
-        ConsensusSpec::Bft(_) => (Box::new(|_: &generals_chain::Header| 1), None),
-    };
+    let weight = factory::weight(&genesis)?;
     let core =
         NodeCore::open(store, &genesis, weight, config.mempool).context("opening the ledger")?;
-    let engine: Box<dyn Consensus> = match &genesis.consensus {
-        ConsensusSpec::Pow(p) => {
-            Box::new(PowEngine::new(*p, &genesis_block.header, WorkCheck::Real))
-        }
-        ConsensusSpec::Poa(p) => Box::new(PoaEngine::new(
-            *p,
-            &genesis.chain_id,
-            &genesis_block.header,
-            genesis.validators.iter().map(|v| v.key).collect(),
-            validator.clone(),
-            rand::random(),
-        )),
-        ConsensusSpec::Pos(p) => {
-            let record = pos_record.context("the slashing-protection record")?;
-            Box::new(crate::stake::engine(
-                *p,
-                &genesis,
-                validator.clone(),
-                record,
-                &core,
-            )?)
-        }
-        ConsensusSpec::Bft(p) => {
-            let record = pos_record.context("the BFT signing record")?;
-            Box::new(crate::bft::engine(
-                *p,
-                &genesis,
-                validator.clone(),
-                record,
-                &core,
-            )?)
-        }
-    };
+    let mut engine = factory::build(
+        &genesis,
+        Setup {
+            key: validator.clone(),
+            seed: rand::random(),
+            work: WorkCheck::Real,
+            record,
+            byzantine: None,
+        },
+    )
+    .context("starting the consensus engine")?;
+    // The engine learns what the stored chain holds (stakes, validator
+    // changes, the attestations blocks carry).
+    let ledger = core.ledger();
+    for height in 1..=ledger.tip().height {
+        let block = ledger
+            .block_at(height)?
+            .with_context(|| format!("no stored block at height {height}"))?;
+        engine.restore(&block);
+    }
     tracing::info!(height = core.tip().height, tip = %core.tip().hash.short(), "ledger open");
     let identity = h.network_identity()?;
     let topics = Topics::for_chain(&genesis.chain_id);
@@ -233,8 +193,6 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
         events,
         metrics,
         validator,
-        poa,
-        pos,
         names: genesis
             .validators
             .iter()
@@ -244,7 +202,10 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
         mine: config.mine,
         on_listen,
     });
-    driver.run(shutdown_signal()).await?;
+    driver
+        .run(shutdown_signal())
+        .await
+        .context("the node stopped")?;
     let _ = std::fs::remove_file(h.run_info());
     Ok(())
 }

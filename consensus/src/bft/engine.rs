@@ -7,10 +7,12 @@
 //! in the next block (`BftData::last_commit`), so a node that syncs the chain
 //! checks each block's commit certificate before it takes it.
 
-use super::record::{BftRecord, RecordDb, Refusal};
+use super::record::{BftRecord, Refusal, RECORD_NAME};
 use super::validators::{Book, ValidatorSet};
-use crate::engine::{Consensus, ConsensusError, Headers, Input, NodeId, Output};
-use crate::poa::MAX_FUTURE_DRIFT_MS;
+use crate::engine::{
+    Consensus, ConsensusError, EngineStatus, Headers, Input, NodeId, Output, Record, RoundStatus,
+};
+use crate::seal::MAX_FUTURE_DRIFT_MS;
 use bincode::{Decode, Encode};
 use generals_chain::genesis::BftParams;
 use generals_chain::{
@@ -103,7 +105,7 @@ fn seal_position(header: &Header) -> Position {
 
 /// A header's seal as the signed message it is.
 fn sealed_message(header: &Header) -> Result<SignedMessage, ConsensusError> {
-    let mut m = crate::poa::seal_message(header, crate::poa::signature_of(header)?);
+    let mut m = crate::seal::seal_message(header, crate::seal::signature_of(header)?);
     m.position = seal_position(header);
     Ok(m)
 }
@@ -187,7 +189,9 @@ pub struct BftEngine {
     evidence: Vec<Evidence>,
     evidence_seen: HashSet<Hash>,
     record: BftRecord,
-    record_db: Option<Box<dyn RecordDb>>,
+    /// The record changed in this step: it goes out as `Output::Persist`
+    /// ahead of the step's other outputs.
+    unsaved: bool,
 }
 
 impl BftEngine {
@@ -226,7 +230,7 @@ impl BftEngine {
             evidence: Vec::new(),
             evidence_seen: HashSet::new(),
             record: BftRecord::default(),
-            record_db: None,
+            unsaved: false,
         }
     }
 
@@ -236,11 +240,10 @@ impl BftEngine {
         self
     }
 
-    /// Starts from a saved signing record, and saves every change to `db`
-    /// before the signature it allows leaves the engine.
-    pub fn with_record(mut self, record: BftRecord, db: Box<dyn RecordDb>) -> BftEngine {
+    /// Starts from a saved signing record (after a restart). Every change to
+    /// the record leaves as `Output::Persist` ahead of the signature it allows.
+    pub fn with_record(mut self, record: BftRecord) -> BftEngine {
         self.record = record;
-        self.record_db = Some(db);
         self
     }
 
@@ -282,15 +285,6 @@ impl BftEngine {
         }
     }
 
-    /// Drops the lock and the valid value. Honest code never calls this: it is
-    /// the amnesia attack's handle (`byzantine::Amnesia`).
-    pub fn forget_lock(&mut self) {
-        self.locked = None;
-        self.valid = None;
-        self.record.locked = None;
-        self.record.valid = None;
-    }
-
     fn me(&self) -> PublicKey {
         self.key.public()
     }
@@ -325,21 +319,15 @@ impl BftEngine {
         out.push(Output::SetTimer { id, at_ms });
     }
 
-    /// Records a signature about to be made, durably; on a refusal or a failed
-    /// save nothing may be signed.
+    /// Records a signature about to be made; on a refusal nothing may be
+    /// signed. The record goes out to be saved before the step's outputs.
     fn guard(&mut self, kind: MessageKind, round: u64, payload: &[u8]) -> Result<(), Refusal> {
         let before = self.record.clone();
         self.record.sign(kind, self.height, round, payload)?;
         self.record.locked = self.locked;
         self.record.valid = self.valid;
-        if self.record == before {
-            return Ok(());
-        }
-        if let Some(db) = self.record_db.as_mut() {
-            if let Err(e) = db.save(&self.record) {
-                self.record = before;
-                return Err(Refusal::NotSaved(e));
-            }
+        if self.record != before {
+            self.unsaved = true;
         }
         Ok(())
     }
@@ -673,9 +661,7 @@ impl BftEngine {
         // Kept with the signing record: after a restart this node's next
         // proposal still carries its parent's certificate.
         self.record.commit = cert.clone();
-        if let Some(db) = self.record_db.as_mut() {
-            let _ = db.save(&self.record);
-        }
+        self.unsaved = true;
         // Line 51: decision_p[h_p] = v.
         out.push(Output::Import(block.clone()));
         out.push(Output::Finalize(v));
@@ -911,7 +897,6 @@ impl BftEngine {
             }
             .encode(),
             evidence,
-            exclude: Vec::new(),
         });
     }
 
@@ -1072,8 +1057,24 @@ impl Consensus for BftEngine {
         (header.height >= 2).then_some(header.parent)
     }
 
-    fn round_state(&self) -> Option<BftStatus> {
-        Some(self.status())
+    fn engine_status(&self, _tip: &Header, _headers: &dyn Headers, _now_ms: u64) -> EngineStatus {
+        let s = self.status();
+        EngineStatus {
+            round: Some(RoundStatus {
+                height: s.height,
+                round: s.round,
+                step: format!("{:?}", s.step).to_lowercase(),
+                locked_round: s.locked_round,
+                valid_round: s.valid_round,
+                proposer: s.proposer,
+                validators: s.validators,
+            }),
+            ..EngineStatus::default()
+        }
+    }
+
+    fn restore(&mut self, block: &Block) {
+        BftEngine::restore(self, block);
     }
 
     fn handle(&mut self, input: Input, headers: &dyn Headers) -> Vec<Output> {
@@ -1107,11 +1108,20 @@ impl Consensus for BftEngine {
             Input::Tick { now_ms } | Input::Transaction { now_ms, .. } => self.now = now_ms,
             Input::Propose { .. } | Input::Discard { .. } => {}
         }
+        if std::mem::take(&mut self.unsaved) {
+            out.insert(
+                0,
+                Output::Persist(Record {
+                    name: RECORD_NAME,
+                    bytes: self.record.to_json().into_bytes(),
+                }),
+            );
+        }
         out
     }
 }
 
 /// A signature as it stands in a header seal (for tests and wrappers).
 pub fn seal_signature(header: &Header) -> Option<Signature> {
-    crate::poa::signature_of(header).ok()
+    crate::seal::signature_of(header).ok()
 }

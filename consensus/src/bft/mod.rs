@@ -19,5 +19,5 @@ pub mod record;
 pub mod validators;
 
 pub use engine::{BftData, BftEngine, BftStatus, ProposalBody, Step};
-pub use record::{BftRecord, RecordDb, Refusal};
+pub use record::{BftRecord, Refusal};
 pub use validators::ValidatorSet;

@@ -18,8 +18,6 @@ pub enum Refusal {
         height: u64,
         round: u64,
     },
-    #[error("the signing record could not be saved: {0}")]
-    NotSaved(String),
 }
 
 /// One validator's record at its current height.
@@ -39,11 +37,8 @@ pub struct BftRecord {
     pub commit: Vec<SignedMessage>,
 }
 
-/// Where the record is saved before a signature leaves the process (the node's
-/// sled store; nothing in the simulator).
-pub trait RecordDb: Send + std::fmt::Debug {
-    fn save(&mut self, record: &BftRecord) -> Result<(), String>;
-}
+/// The name the record is saved under (`Output::Persist`).
+pub const RECORD_NAME: &str = "bft-signing-record";
 
 impl BftRecord {
     /// Records a signature of `payload` at (kind, height, round), if the

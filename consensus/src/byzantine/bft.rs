@@ -5,11 +5,9 @@
 //! - `SplitVote`: votes one way to one half of the honest validators and the
 //!   other way to the other half; colluding split voters share one plan, and
 //!   when one of them proposes it proposes twin blocks, one to each half;
-//! - `Amnesia`: forgets its lock before every step (undetectable by evidence:
-//!   it breaks safety only with more than f others);
 //! - `Silent`: never proposes nor votes.
 
-use crate::bft::engine::{seal, vote_payload, BftEngine, ProposalBody};
+use crate::bft::engine::{seal, vote_payload, ProposalBody};
 use crate::engine::{Consensus, ConsensusError, Headers, Input, NodeId, Output};
 use generals_chain::{
     codec, Block, Hash, Header, Keypair, MessageKind, Position, PublicKey, SignedMessage,
@@ -101,27 +99,6 @@ impl<E: Consensus> Consensus for Silent<E> {
             .into_iter()
             .filter(|o| !is_message(o) && !matches!(o, Output::Build { .. }))
             .collect()
-    }
-}
-
-/// Forgets its lock (and valid value) before every step.
-#[derive(Debug)]
-pub struct Amnesia {
-    inner: BftEngine,
-}
-
-impl Amnesia {
-    pub fn new(inner: BftEngine) -> Self {
-        Amnesia { inner }
-    }
-}
-
-impl Consensus for Amnesia {
-    delegate_rules!();
-
-    fn handle(&mut self, input: Input, headers: &dyn Headers) -> Vec<Output> {
-        self.inner.forget_lock();
-        self.inner.handle(input, headers)
     }
 }
 

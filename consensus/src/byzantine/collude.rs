@@ -43,30 +43,11 @@ impl<E: Consensus> Consensus for Collude<E> {
                 );
             }
         }
-        self.inner
-            .handle(input, headers)
-            .into_iter()
-            .map(|o| match o {
-                Output::Build {
-                    parent,
-                    height,
-                    timestamp_ms,
-                    consensus,
-                    evidence,
-                    mut exclude,
-                } => {
-                    exclude.extend(self.censored.iter().copied());
-                    Output::Build {
-                        parent,
-                        height,
-                        timestamp_ms,
-                        consensus,
-                        evidence,
-                        exclude,
-                    }
-                }
-                other => other,
-            })
-            .collect()
+        self.inner.handle(input, headers)
+    }
+
+    /// The group's blocks leave out the censored accounts' transactions.
+    fn includes(&self, tx: &generals_chain::Transaction) -> bool {
+        !self.censored.contains(&tx.body.sender)
     }
 }

@@ -9,17 +9,27 @@
 //! - `equivocate`: a proof-of-authority sealer that seals two blocks a height;
 //! - `collude`: authorities that vote out the others and censor accounts;
 //! - `nothing_at_stake`: a validator that attests on every fork head;
-//! - `bft`: BFT validators that equivocate, split their votes, forget their
-//!   lock (amnesia) or stay silent.
+//! - `bft`: BFT validators that equivocate, split their votes or stay silent;
+//! - `amnesia`: a BFT validator that forgets its lock, by restarting from its
+//!   signing record with the lock cleared.
 //!
 //! Cloning one authority key onto two nodes needs no wrapper: the simulator
 //! gives both nodes the key (`Attack::Clone`).
 
 /// The methods a wrapper passes to its inner engine unchanged: its kind, block
-/// weight and header checks. (A wrapper changes what the engine does, never
-/// which blocks are valid.)
+/// weight and header checks, its status and its start-up from the stored
+/// chain. (A wrapper changes what the engine does, never which blocks are
+/// valid.) `includes` is left to the trait's default (every transaction) unless
+/// the wrapper censors.
 macro_rules! delegate_rules {
     () => {
+        delegate_rules!(except restore);
+
+        fn restore(&mut self, block: &generals_chain::Block) {
+            self.inner.restore(block)
+        }
+    };
+    (except restore) => {
         fn kind(&self) -> &'static str {
             self.inner.kind()
         }
@@ -45,12 +55,26 @@ macro_rules! delegate_rules {
             self.inner.certified(header)
         }
 
-        fn round_state(&self) -> Option<crate::bft::BftStatus> {
-            self.inner.round_state()
+        fn engine_status(
+            &self,
+            tip: &Header,
+            headers: &dyn Headers,
+            now_ms: u64,
+        ) -> crate::engine::EngineStatus {
+            self.inner.engine_status(tip, headers, now_ms)
+        }
+
+        fn in_turn(&self, parent: &Header, headers: &dyn Headers) -> Option<generals_chain::PublicKey> {
+            self.inner.in_turn(parent, headers)
+        }
+
+        fn difficulty(&self, header: &Header) -> Option<u128> {
+            self.inner.difficulty(header)
         }
     };
 }
 
+pub mod amnesia;
 pub mod bft;
 pub mod collude;
 pub mod equivocate;
@@ -59,7 +83,8 @@ pub mod private_fork;
 pub mod rush;
 pub mod selfish;
 
-pub use bft::{Amnesia, Silent, SplitPlan, SplitVote, VoteEquivocate};
+pub use amnesia::Amnesia;
+pub use bft::{Silent, SplitPlan, SplitVote, VoteEquivocate};
 pub use collude::Collude;
 pub use equivocate::Equivocate;
 pub use nothing_at_stake::NothingAtStake;

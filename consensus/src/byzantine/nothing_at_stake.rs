@@ -68,7 +68,6 @@ impl NothingAtStake {
                 timestamp_ms: self.inner.slot_start(slot),
                 consensus: self.inner.proposal_data(slot, Vec::new()),
                 evidence: Vec::new(),
-                exclude: Vec::new(),
             });
         }
         out

@@ -13,13 +13,12 @@
 
 pub mod snapshot;
 
-use crate::engine::{Consensus, ConsensusError, Headers, Input, NodeId, Output};
+use crate::engine::{Consensus, ConsensusError, EngineStatus, Headers, Input, Output};
+use crate::seal::signature_of;
+pub use crate::seal::{seal, seal_message, MAX_FUTURE_DRIFT_MS};
 use bincode::{Decode, Encode};
 use generals_chain::genesis::PoaParams;
-use generals_chain::{
-    codec, Block, Evidence, Hash, Header, Keypair, MessageKind, Position, PublicKey, Signature,
-    SignedMessage,
-};
+use generals_chain::{codec, Evidence, Hash, Header, Keypair, PublicKey};
 pub use snapshot::Snapshot;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
@@ -52,53 +51,8 @@ impl PoaData {
     }
 }
 
-/// How far ahead of the local clock a block may be stamped.
-pub const MAX_FUTURE_DRIFT_MS: u64 = 15_000;
 /// Snapshots kept in memory.
 const SNAPSHOT_CACHE: usize = 4_096;
-
-/// The message a seal signs: the header's seal hash at its height, so that two
-/// seals of one authority at one height are evidence as they stand.
-pub fn seal_message(header: &Header, signature: Signature) -> SignedMessage {
-    SignedMessage {
-        signer: header.producer,
-        position: Position {
-            kind: MessageKind::Block,
-            height: header.height,
-            round: 0,
-        },
-        payload: header.seal_hash().0.to_vec(),
-        signature,
-    }
-}
-
-/// Seals `block` with `key`.
-pub fn seal(block: &mut Block, key: &Keypair, chain_id: &str) {
-    let m = SignedMessage::sign(
-        key,
-        chain_id,
-        Position {
-            kind: MessageKind::Block,
-            height: block.height(),
-            round: 0,
-        },
-        block.header.seal_hash().0.to_vec(),
-    );
-    block.header.seal = m.signature.0.to_vec();
-}
-
-/// The 64-byte signature in a header's seal.
-pub(crate) fn signature_of(header: &Header) -> Result<Signature, ConsensusError> {
-    let bytes: [u8; 64] =
-        header
-            .seal
-            .as_slice()
-            .try_into()
-            .map_err(|_| ConsensusError::BadSeal {
-                reason: format!("{} bytes, a signature is 64", header.seal.len()),
-            })?;
-    Ok(Signature(bytes))
-}
 
 /// The honest proof-of-authority engine of one node.
 #[derive(Debug)]
@@ -328,6 +282,22 @@ impl Consensus for PoaEngine {
         "poa"
     }
 
+    fn engine_status(&self, tip: &Header, headers: &dyn Headers, _now_ms: u64) -> EngineStatus {
+        EngineStatus {
+            authorities: self
+                .snapshot(tip, headers)
+                .map(|s| s.signers.into_iter().collect())
+                .unwrap_or_default(),
+            proposals: self.proposals.iter().map(|(k, a)| (*k, *a)).collect(),
+            ..EngineStatus::default()
+        }
+    }
+
+    fn in_turn(&self, parent: &Header, headers: &dyn Headers) -> Option<PublicKey> {
+        let snap = self.snapshot(parent, headers).ok()?;
+        snap.in_turn(parent.height.checked_add(1)?)
+    }
+
     fn weight(&self, header: &Header) -> u128 {
         PoaData::decode(&header.consensus).map_or(0, |d| d.difficulty as u128)
     }
@@ -404,7 +374,6 @@ impl Consensus for PoaEngine {
                     timestamp_ms: now_ms.max(tip.timestamp_ms + self.params.period_ms),
                     consensus: PoaData { difficulty, vote }.encode(),
                     evidence: self.evidence.clone(),
-                    exclude: Vec::new(),
                 }]
             }
             Input::Produced { mut block, .. } => {
@@ -433,9 +402,4 @@ impl Consensus for PoaEngine {
             Input::Message { .. } | Input::Transaction { .. } | Input::Tick { .. } => Vec::new(),
         }
     }
-}
-
-/// Whom each node of `nodes` peers sends its blocks to: everyone but itself.
-pub fn peers_of(me: NodeId, nodes: usize) -> Vec<NodeId> {
-    (0..nodes).filter(|n| *n != me).collect()
 }

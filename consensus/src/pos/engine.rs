@@ -10,9 +10,11 @@
 
 use super::ffg::{AttestationData, Checkpoint, Ffg, FfgEvent};
 use super::leader::{leader, mix, reveal_message, REVEAL_DOMAIN};
-use super::protection::{Protection, ProtectionDb, Refusal};
-use crate::engine::{Consensus, ConsensusError, Headers, Input, Output};
-use crate::poa::{seal_message, MAX_FUTURE_DRIFT_MS};
+use super::protection::{Protection, Refusal, RECORD_NAME};
+use crate::engine::{
+    Consensus, ConsensusError, EngineStatus, Headers, Input, Output, Record, SlotStatus,
+};
+use crate::seal::{seal_message, signature_of, MAX_FUTURE_DRIFT_MS};
 use bincode::{Decode, Encode};
 use generals_chain::genesis::PosParams;
 use generals_chain::{
@@ -69,7 +71,7 @@ pub fn seal(block: &mut Block, key: &Keypair, chain_id: &str) {
 /// A header's seal as the signed message it is: the block at its slot.
 fn sealed_message(header: &Header) -> Result<SignedMessage, ConsensusError> {
     let data = PosData::decode(&header.consensus)?;
-    let mut m = seal_message(header, crate::poa::signature_of(header)?);
+    let mut m = seal_message(header, signature_of(header)?);
     m.position.height = data.slot;
     Ok(m)
 }
@@ -131,7 +133,9 @@ pub struct PosEngine {
     next_slot: Option<u64>,
     ffg: Ffg,
     protection: Protection,
-    protection_db: Option<Box<dyn ProtectionDb>>,
+    /// The record changed in this step: it goes out as `Output::Persist`
+    /// ahead of the step's other outputs.
+    unsaved: bool,
     proposals_seen: BTreeMap<(u64, PublicKey), Header>,
     /// Every valid attestation heard, by target epoch, signer and payload.
     attestations_seen: BTreeMap<(u64, PublicKey, Hash), SignedMessage>,
@@ -161,7 +165,7 @@ impl PosEngine {
             next_slot: None,
             ffg: Ffg::new(genesis.hash()),
             protection: Protection::default(),
-            protection_db: None,
+            unsaved: false,
             proposals_seen: BTreeMap::new(),
             attestations_seen: BTreeMap::new(),
             evidence: Vec::new(),
@@ -169,11 +173,10 @@ impl PosEngine {
         }
     }
 
-    /// Starts from a saved signing record, and saves every change to `db`
-    /// before the signature it allows is made.
-    pub fn with_protection(mut self, record: Protection, db: Box<dyn ProtectionDb>) -> PosEngine {
+    /// Starts from a saved signing record (after a restart). Every change to
+    /// the record leaves as `Output::Persist` ahead of the signature it allows.
+    pub fn with_protection(mut self, record: Protection) -> PosEngine {
         self.protection = record;
-        self.protection_db = Some(db);
         self
     }
 
@@ -181,8 +184,9 @@ impl PosEngine {
         &self.protection
     }
 
-    /// Records a signature about to be made, durably; on any refusal or failure
-    /// the record is as it was and nothing may be signed.
+    /// Records a signature about to be made; on a refusal the record is as it
+    /// was and nothing may be signed. The record goes out to be saved before
+    /// the step's outputs.
     fn guard(
         &mut self,
         change: impl FnOnce(&mut Protection) -> Result<(), Refusal>,
@@ -193,12 +197,7 @@ impl PosEngine {
             return Ok(());
         }
         self.protection.prune();
-        if let Some(db) = self.protection_db.as_mut() {
-            if let Err(e) = db.save(&self.protection) {
-                self.protection = before;
-                return Err(Refusal::NotSaved(e));
-            }
-        }
+        self.unsaved = true;
         Ok(())
     }
 
@@ -309,8 +308,11 @@ impl PosEngine {
     }
 
     /// When slot `slot` begins.
+    /// Saturates: a slot from a peer may be anything.
     pub fn slot_start(&self, slot: u64) -> u64 {
-        self.genesis.timestamp_ms + slot * self.params.slot_ms.max(1)
+        self.genesis
+            .timestamp_ms
+            .saturating_add(slot.saturating_mul(self.params.slot_ms.max(1)))
     }
 
     fn slot_at(&self, now_ms: u64) -> u64 {
@@ -480,7 +482,6 @@ impl PosEngine {
                 timestamp_ms: self.slot_start(slot),
                 consensus: self.proposal_data(slot, self.attestations_for(&tip, epoch, headers)),
                 evidence: self.evidence.clone(),
-                exclude: Vec::new(),
             });
         }
         // Attest once an epoch, in its middle slot.
@@ -629,7 +630,7 @@ impl Consensus for PosEngine {
         };
         if data.slot <= parent_slot
             || header.timestamp_ms < self.slot_start(data.slot)
-            || header.timestamp_ms >= self.slot_start(data.slot + 1)
+            || header.timestamp_ms >= self.slot_start(data.slot.saturating_add(1))
         {
             return Err(ConsensusError::BadConsensusData {
                 reason: format!(
@@ -693,7 +694,40 @@ impl Consensus for PosEngine {
             .map_err(|_| ConsensusError::BadSignature)
     }
 
+    fn engine_status(&self, _tip: &Header, _headers: &dyn Headers, now_ms: u64) -> EngineStatus {
+        let slot = self.slot_at(now_ms);
+        EngineStatus {
+            slots: Some(SlotStatus {
+                slot,
+                epoch: self.epoch_of(slot),
+                slot_ms: self.params.slot_ms.max(1),
+                epoch_slots: self.epoch_slots(),
+            }),
+            ..EngineStatus::default()
+        }
+    }
+
+    fn restore(&mut self, block: &Block) {
+        PosEngine::restore(self, block);
+    }
+
     fn handle(&mut self, input: Input, headers: &dyn Headers) -> Vec<Output> {
+        let mut out = self.step(input, headers);
+        if std::mem::take(&mut self.unsaved) {
+            let bytes = self.protection.to_json().into_bytes();
+            let record = Record {
+                name: RECORD_NAME,
+                bytes,
+            };
+            out.insert(0, Output::Persist(record));
+        }
+        out
+    }
+}
+
+impl PosEngine {
+    /// One step of the engine (`Consensus::handle` adds the record to save).
+    fn step(&mut self, input: Input, headers: &dyn Headers) -> Vec<Output> {
         match input {
             Input::NewTip { tip, now_ms } => {
                 self.tip = Some(tip);

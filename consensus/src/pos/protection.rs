@@ -15,8 +15,6 @@ pub enum Refusal {
     DoubleProposal { slot: u64 },
     #[error("slot or epoch {got} is at or below the pruned record's floor {floor}")]
     BelowFloor { got: u64, floor: u64 },
-    #[error("the signing record could not be saved: {0}")]
-    NotSaved(String),
     #[error("an attestation for target epoch {target} was already signed")]
     DoubleVote { target: u64 },
     #[error(
@@ -52,11 +50,8 @@ pub struct Protection {
 /// Entries of each kind kept whole; older ones become floors.
 pub const KEEP: usize = 256;
 
-/// Where a validator's signing record is saved before a signature leaves the
-/// process (the node's sled store; nothing in the simulator).
-pub trait ProtectionDb: Send + std::fmt::Debug {
-    fn save(&mut self, record: &Protection) -> Result<(), String>;
-}
+/// The name the record is saved under (`Output::Persist`).
+pub const RECORD_NAME: &str = "slashing-protection";
 
 impl Protection {
     /// May a block with seal hash `digest` be proposed for `slot`? The same block

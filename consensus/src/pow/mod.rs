@@ -141,7 +141,14 @@ impl Consensus for PowEngine {
     }
 
     fn weight(&self, header: &Header) -> u128 {
-        self.difficulty(header).unwrap_or(0)
+        PowEngine::difficulty(self, header).unwrap_or(0)
+    }
+
+    fn difficulty(&self, header: &Header) -> Option<u128> {
+        if header.height == 0 {
+            return None;
+        }
+        PowEngine::difficulty(self, header).ok()
     }
 
     fn validate(

@@ -8,10 +8,16 @@
 //! bytes.
 //!
 //! - `config`: what a run is; `network`: links and partitions; `log`: events;
-//!   `report`: the summary of a run.
+//!   `report`: the summary of a run;
+//! - `engines`: each node's engine, from the engine factory;
+//! - `host`: the simulator's `Host`, through which the one host loop
+//!   (`crate::host::drive`) carries out every engine output;
+//! - `flow`: deliveries, the workload, and how a run settles and ends.
 
 pub mod config;
 mod engines;
+mod flow;
+mod host;
 pub mod log;
 pub mod network;
 pub mod report;
@@ -21,13 +27,14 @@ pub use log::{EventKind, EventLog};
 pub use report::{AttackOutcome, SimReport};
 
 use crate::byzantine::Rush;
-use crate::core::{Added, NodeCore};
-use crate::engine::{Consensus, Input, NodeId, Output};
+use crate::core::NodeCore;
+use crate::engine::{Consensus, Input, NodeId};
+use crate::host::MineJob;
 use generals_chain::genesis::{GenesisAccount, GenesisValidator};
 use generals_chain::state::Slashing;
 use generals_chain::{
-    Action, Block, ConsensusSpec, Evidence, Genesis, Hash, Keypair, MemoryStore, MempoolConfig,
-    PublicKey, SignedMessage, Transaction, TxBody,
+    Block, ConsensusSpec, Genesis, Hash, Keypair, MemoryStore, MempoolConfig, SignedMessage,
+    Transaction,
 };
 use network::Network;
 use rand::{Rng, SeedableRng};
@@ -98,25 +105,20 @@ impl Ord for Scheduled {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Job {
-    parent: Hash,
-    height: u64,
-    min_timestamp_ms: u64,
-    consensus: Vec<u8>,
-    difficulty: u128,
-}
-
 struct SimNode {
     core: NodeCore<MemoryStore>,
-    engine: Box<dyn Consensus>,
+    /// Out only while the host loop drives it.
+    engine: Option<Box<dyn Consensus>>,
     key: Keypair,
     share: f64,
-    job: Option<Job>,
+    job: Option<MineJob>,
     attempt: u64,
     /// Blocks this node has sent or received: the only ones it announces or
     /// serves. A withholding attacker's secret blocks stay secret.
     published: HashSet<Hash>,
+    /// What the engine asked to persist, by record name (a signer restarted
+    /// from here resumes from its record).
+    records: std::collections::BTreeMap<&'static str, Vec<u8>>,
 }
 
 /// Counters kept while running.
@@ -239,12 +241,10 @@ impl Simulator {
         let mut nodes = Vec::with_capacity(config.nodes);
         for (i, share) in shares.iter().enumerate() {
             // A clone runs with the key of the node it copies, rewards and all.
-            let key = match &config.attack {
-                Some(Attack::Clone { node, twin }) if *twin == i => node_key(*node),
-                _ => node_key(i),
-            };
-            let (engine, weight) =
-                engines::make(&config, i, &genesis_block.header, &mut attack_txs);
+            let key = engines::key_of(&config, i);
+            let engine =
+                engines::make(&config, &genesis, i, &mut attack_txs).map_err(|e| e.to_string())?;
+            let weight = crate::factory::weight(&genesis).map_err(|e| e.to_string())?;
             let core = NodeCore::open(
                 MemoryStore::new(),
                 &genesis,
@@ -254,12 +254,13 @@ impl Simulator {
             .map_err(|e| e.to_string())?;
             nodes.push(SimNode {
                 core,
-                engine,
+                engine: Some(engine),
                 key,
                 share: *share,
                 job: None,
                 attempt: 0,
                 published: HashSet::from([genesis_block.hash()]),
+                records: Default::default(),
             });
         }
         let rush = match &config.attack {
@@ -460,7 +461,7 @@ impl Simulator {
         }
     }
 
-    fn start_mining(&mut self, node: NodeId, job: Job) {
+    fn start_mining(&mut self, node: NodeId, job: MineJob) {
         let n = &mut self.nodes[node];
         n.attempt += 1;
         let attempt = n.attempt;
@@ -471,439 +472,6 @@ impl Simulator {
         if rate > 0.0 && self.mining {
             let d = self.exp_delay(difficulty / rate);
             self.schedule(d, Ev::Found { node, attempt });
-        }
-    }
-
-    fn found(&mut self, node: NodeId, attempt: u64) {
-        if !self.mining || self.nodes[node].attempt != attempt {
-            return;
-        }
-        let Some(job) = self.nodes[node].job.clone() else {
-            return;
-        };
-        let now_ms = self.local(node);
-        let timestamp = now_ms.max(job.min_timestamp_ms);
-        let Some(mut block) = self.build_on(
-            node,
-            job.parent,
-            job.height,
-            timestamp,
-            job.consensus,
-            Vec::new(),
-            &[],
-        ) else {
-            return;
-        };
-        // The work was simulated: any nonce stands for the one a miner would find.
-        block.header.seal = self.rng.gen::<u64>().to_le_bytes().to_vec();
-        self.produced(node, block);
-    }
-
-    /// A block from the node's mempool on its tip, which must be `parent`.
-    #[allow(clippy::too_many_arguments)]
-    fn build_on(
-        &self,
-        node: NodeId,
-        parent: Hash,
-        height: u64,
-        timestamp_ms: u64,
-        consensus: Vec<u8>,
-        evidence: Vec<Evidence>,
-        exclude: &[PublicKey],
-    ) -> Option<Block> {
-        let n = &self.nodes[node];
-        n.core.build_on(
-            parent,
-            height,
-            timestamp_ms,
-            n.key.public(),
-            consensus,
-            evidence,
-            exclude,
-        )
-    }
-
-    fn produced(&mut self, node: NodeId, block: Block) {
-        let now_ms = self.at();
-        self.stats.produced[node] += 1;
-        let kind = EventKind::Produced {
-            hash: block.hash(),
-            height: block.height(),
-            txs: block.transactions.len(),
-        };
-        self.log.record(now_ms, Some(node), &kind);
-        self.step(node, Input::Produced { block, now_ms }, None);
-    }
-
-    fn deliver(&mut self, from: NodeId, to: NodeId, msg: Msg) {
-        let now_ms = self.local(to);
-        match msg {
-            Msg::Block(block) => {
-                if self.nodes[to].core.knows(&block.hash()) {
-                    return;
-                }
-                let kind = EventKind::Received {
-                    from,
-                    hash: block.hash(),
-                    height: block.height(),
-                };
-                self.log.record(now_ms, Some(to), &kind);
-                self.nodes[to].published.insert(block.hash());
-                self.step(
-                    to,
-                    Input::BlockReceived {
-                        from,
-                        block,
-                        now_ms,
-                    },
-                    Some(from),
-                );
-            }
-            Msg::Tx(tx) => self.submit(to, tx),
-            Msg::Consensus(message) => {
-                self.step(
-                    to,
-                    Input::Message {
-                        from,
-                        message,
-                        now_ms,
-                    },
-                    Some(from),
-                );
-            }
-            Msg::Tip(hash) => {
-                if let Some(missing) = self.nodes[to].core.missing_ancestor(&hash) {
-                    self.send(to, from, Msg::GetBlock(missing));
-                }
-            }
-            Msg::GetBlock(hash) => {
-                if !self.nodes[to].published.contains(&hash) {
-                    return;
-                }
-                // A nothing-at-stake validator keeps both sides of a split alive:
-                // it passes on no one's blocks but its own (a network proxy, so
-                // the honest hosts stay as they are).
-                if let Some(Attack::NothingAtStake { nodes }) = &self.config.attack {
-                    let own = self.nodes[to]
-                        .core
-                        .block(&hash)
-                        .is_some_and(|b| b.header.producer == self.nodes[to].key.public());
-                    if nodes.contains(&to) && !own {
-                        return;
-                    }
-                }
-                if let Some(b) = self.nodes[to].core.block(&hash) {
-                    self.send(to, from, Msg::Block(b));
-                }
-            }
-        }
-    }
-
-    /// Feeds an input to a node's engine and carries out what it asks, and what
-    /// that leads to, until nothing is left. `from` is the peer the input came from.
-    fn step(&mut self, node: NodeId, input: Input, from: Option<NodeId>) {
-        let n = &mut self.nodes[node];
-        let outputs = n.engine.handle(input, n.core.ledger().store());
-        let mut work: std::collections::VecDeque<Output> = outputs.into();
-        while let Some(out) = work.pop_front() {
-            match out {
-                Output::Mine {
-                    parent,
-                    height,
-                    min_timestamp_ms,
-                    consensus,
-                    difficulty,
-                } => {
-                    let job = Job {
-                        parent,
-                        height,
-                        min_timestamp_ms,
-                        consensus,
-                        difficulty,
-                    };
-                    self.start_mining(node, job);
-                }
-                Output::StopMining => {
-                    let n = &mut self.nodes[node];
-                    n.attempt += 1;
-                    n.job = None;
-                }
-                Output::Import(block) => {
-                    let more = self.import(node, block, from);
-                    work.extend(more);
-                }
-                Output::Broadcast(block) => {
-                    self.nodes[node].published.insert(block.hash());
-                    self.send_all(node, Msg::Block(block));
-                }
-                Output::SendTransaction(tx) => {
-                    let t = self.at();
-                    self.log
-                        .record(t, Some(node), &EventKind::TxSent { hash: tx.hash() });
-                    self.send_all(node, Msg::Tx(tx));
-                }
-                Output::Submit(tx) => self.submit(node, tx),
-                Output::Build {
-                    parent,
-                    height,
-                    timestamp_ms,
-                    consensus,
-                    evidence,
-                    exclude,
-                } => {
-                    let block = self.build_on(
-                        node,
-                        parent,
-                        height,
-                        timestamp_ms,
-                        consensus,
-                        evidence,
-                        &exclude,
-                    );
-                    if let Some(block) = block {
-                        self.produced(node, block);
-                    }
-                }
-                Output::SendBlock { to, block } => {
-                    self.nodes[node].published.insert(block.hash());
-                    self.send(node, to, Msg::Block(block));
-                }
-                Output::BroadcastMessage(m) => self.send_all(node, Msg::Consensus(m)),
-                Output::SendMessage { to, message } => self.send(node, to, Msg::Consensus(message)),
-                Output::SetTimer { id, at_ms } => {
-                    // Set on the node's clock, fired by the simulated one: it wakes a
-                    // skew late, as a real clock that runs behind would.
-                    let delay = at_ms.saturating_sub(self.at());
-                    self.schedule(delay, Ev::Timer { node, id });
-                }
-                Output::Finalize(hash) => {
-                    let t = self.at();
-                    self.log
-                        .record(t, Some(node), &EventKind::Finalized { hash });
-                    if let Some(n) = self.nodes[node].core.tree().get(&hash) {
-                        self.stats.finalized[node] = self.stats.finalized[node].max(n.height);
-                        self.stats.commits[node].entry(n.height).or_insert(hash);
-                    }
-                    // A finalized block is never reverted.
-                    let change = self.nodes[node].core.finalize(hash);
-                    work.extend(self.tip_changed(node, change.ok().flatten()));
-                }
-                Output::Justified(hash) => {
-                    let t = self.at();
-                    self.log
-                        .record(t, Some(node), &EventKind::Justified { hash });
-                    let change = self.nodes[node].core.justify(hash);
-                    work.extend(self.tip_changed(node, change.ok().flatten()));
-                }
-                Output::Evidence(evidence) => {
-                    let t = self.at();
-                    let kind = EventKind::Evidence {
-                        offender: evidence.offender(),
-                    };
-                    self.log.record(t, Some(node), &kind);
-                }
-            }
-        }
-    }
-
-    /// Imports a block at a node; returns the engine's outputs for a new tip.
-    fn import(&mut self, node: NodeId, block: Block, from: Option<NodeId>) -> Vec<Output> {
-        let now_ms = self.local(node);
-        let n = &mut self.nodes[node];
-        let added: Added = match n.core.add_block(block.clone(), n.engine.as_ref(), now_ms) {
-            Ok(a) => a,
-            Err(e) => {
-                self.stats.invalid += 1;
-                let kind = EventKind::Invalid {
-                    hash: block.hash(),
-                    reason: e.to_string(),
-                };
-                self.log.record(now_ms, Some(node), &kind);
-                return Vec::new();
-            }
-        };
-        if let (Some(missing), Some(peer)) = (added.missing_parent, from) {
-            self.send(node, peer, Msg::GetBlock(missing));
-        }
-        for (hash, reason) in &added.rejected {
-            self.stats.invalid += 1;
-            let kind = EventKind::Invalid {
-                hash: *hash,
-                reason: reason.clone(),
-            };
-            self.log.record(now_ms, Some(node), &kind);
-        }
-        self.tip_changed(node, added.tip_change)
-    }
-
-    /// Logs a change of a node's tip and tells its engine; returns what it asks.
-    fn tip_changed(&mut self, node: NodeId, change: Option<crate::core::TipChange>) -> Vec<Output> {
-        let Some(change) = change else {
-            return Vec::new();
-        };
-        let now_ms = self.local(node);
-        if !change.undone.is_empty() {
-            self.stats.reorgs += 1;
-            self.stats.max_reorg_depth = self.stats.max_reorg_depth.max(change.undone.len());
-            let kind = EventKind::Reorg {
-                depth: change.undone.len(),
-                from: change.from.hash,
-                to: change.to.hash,
-                height: change.to.height,
-            };
-            self.log.record(now_ms, Some(node), &kind);
-        }
-        for b in &change.applied {
-            let kind = EventKind::Imported {
-                hash: b.hash(),
-                height: b.height(),
-            };
-            self.log.record(now_ms, Some(node), &kind);
-        }
-        self.watch_payment(node, &change);
-        if self.mining && change.to.height >= self.config.blocks {
-            self.settle();
-        }
-        let n = &mut self.nodes[node];
-        let tip = n.core.ledger().tip_header().clone();
-        n.engine
-            .handle(Input::NewTip { tip, now_ms }, n.core.ledger().store())
-    }
-
-    /// The chain reached its height: the network turns quiet (no cuts, no loss)
-    /// and mining goes on until the honest nodes agree on a tip and still agree
-    /// once every message in flight has landed (a tie between equal branches is
-    /// only broken by a next block).
-    fn settle(&mut self) {
-        if !self.settling {
-            self.settling = true;
-            self.net.quiet();
-            let t = self.at();
-            self.log.record(
-                t,
-                None,
-                &EventKind::Network {
-                    change: "Quiet".into(),
-                },
-            );
-        }
-        if self.mining && self.agreed() {
-            self.pause_mining();
-            let slowest = std::iter::once(&self.config.net)
-                .chain(self.config.links.iter().map(|(_, _, l)| l))
-                .map(|l| l.latency_ms.saturating_add(l.jitter_ms))
-                .max()
-                .unwrap_or(0);
-            let wait = slowest.saturating_mul(4).saturating_add(1);
-            self.schedule(wait, Ev::Verify);
-        }
-    }
-
-    /// The merchant is the reference (first honest) node: it sees the payment
-    /// confirmed once it lies `confirmations` deep in its main chain.
-    fn watch_payment(&mut self, node: NodeId, change: &crate::core::TipChange) {
-        let (
-            Some((payment, _)),
-            Some(Attack::PrivateFork {
-                node: attacker,
-                confirmations,
-                ..
-            }),
-        ) = (self.attack_txs, &self.config.attack)
-        else {
-            return;
-        };
-        let reference = usize::from(*attacker == 0);
-        if node != reference {
-            return;
-        }
-        let holds = |b: &Block| b.transactions.iter().any(|t| t.hash() == payment);
-        if change.undone.iter().any(holds) {
-            self.payment_at = None;
-        }
-        if let Some(b) = change.applied.iter().find(|b| holds(b)) {
-            self.payment_at = Some(b.height());
-        }
-        if let Some(at) = self.payment_at {
-            if change.to.height + 1 >= at.saturating_add(*confirmations) {
-                self.merchant_confirmed = true;
-            }
-        }
-    }
-
-    fn agreed(&self) -> bool {
-        let attackers = self
-            .config
-            .attack
-            .as_ref()
-            .map(Attack::nodes)
-            .unwrap_or_default();
-        let mut honest = (0..self.nodes.len()).filter(|i| !attackers.contains(i));
-        let first = honest.next().map(|i| self.nodes[i].core.tip().hash);
-        honest.all(|i| Some(self.nodes[i].core.tip().hash) == first)
-    }
-
-    fn verify(&mut self) {
-        if self.agreed() {
-            self.end = self.now.saturating_add(self.config.quiet_ms);
-            return;
-        }
-        // Still split: mine on, from every node's current job.
-        self.mining = true;
-        for n in 0..self.nodes.len() {
-            if let Some(job) = self.nodes[n].job.clone() {
-                self.start_mining(n, job);
-            }
-        }
-    }
-
-    fn pause_mining(&mut self) {
-        self.mining = false;
-        for n in &mut self.nodes {
-            n.attempt += 1;
-        }
-    }
-
-    /// A transaction reaches a node's mempool; the engine hears of it if taken.
-    fn submit(&mut self, node: NodeId, tx: Transaction) {
-        if self.nodes[node].core.submit(tx.clone()).is_ok() {
-            let now_ms = self.local(node);
-            self.step(node, Input::Transaction { tx, now_ms }, None);
-        }
-    }
-
-    fn workload(&mut self) {
-        let i = self.rng.gen_range(0..self.wallets.len());
-        let j = self.rng.gen_range(0..self.wallets.len());
-        let node = self.rng.gen_range(0..self.nodes.len());
-        let amount = self.rng.gen_range(1..1_000);
-        let to = self.wallets[j].public();
-        let key = &self.wallets[i];
-        // Like a wallet asking its node for the pending nonce.
-        let nonce = self.nodes[node].core.next_nonce(&key.public());
-        let tx = TxBody {
-            chain_id: CHAIN_ID.into(),
-            sender: key.public(),
-            nonce,
-            fee: 1,
-            action: Action::Transfer { to, amount },
-        }
-        .sign(key);
-        if self.nodes[node].core.submit(tx.clone()).is_ok() {
-            let now_ms = self.local(node);
-            self.step(
-                node,
-                Input::Transaction {
-                    tx: tx.clone(),
-                    now_ms,
-                },
-                None,
-            );
-            self.send_all(node, Msg::Tx(tx));
-        }
-        if self.mining {
-            let d = self.exp_delay(1000.0 / self.config.tps);
-            self.schedule(d, Ev::Workload);
         }
     }
 }

@@ -214,7 +214,7 @@ impl Driver {
                     .unwrap_or(0);
                 let max = (max as usize).min(MAX_HEADERS) as u64;
                 let tip = ledger.tip().height;
-                let headers = (start + 1..=tip.min(start + max))
+                let headers = (start.saturating_add(1)..=tip.min(start.saturating_add(max)))
                     .filter_map(|h| store.hash_at(h).ok().flatten())
                     .filter_map(|hash| store.header(&hash).ok().flatten())
                     .collect();
@@ -273,10 +273,10 @@ impl Driver {
                 self.sync.headers_inflight.remove(&peer);
                 // Headers must link up, each to the one before it, and carry the
                 // work they claim; a peer that sends others is penalised.
-                let linked = headers
-                    .windows(2)
-                    .all(|w| w[1].parent == w[0].hash() && w[1].height == w[0].height + 1);
-                if !linked || headers.iter().any(|h| self.p.engine.precheck(h).is_err()) {
+                let linked = headers.windows(2).all(|w| {
+                    w[1].parent == w[0].hash() && w[0].height.checked_add(1) == Some(w[1].height)
+                });
+                if !linked || headers.iter().any(|h| self.engine().precheck(h).is_err()) {
                     self.penalize(peer, "headers that do not link up or lack their work");
                     return;
                 }

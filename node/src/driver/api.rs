@@ -1,0 +1,172 @@
+//! The API's commands, answered from the driver's loop.
+
+use super::{now_ms, Driver, Generate};
+use crate::api::types::*;
+use crate::api::ApiCmd;
+use generals_consensus::Input;
+use libp2p::PeerId;
+
+impl Driver {
+    pub(super) fn on_api(&mut self, cmd: ApiCmd) {
+        match cmd {
+            ApiCmd::Status(r) => {
+                let _ = r.send(self.status());
+            }
+            ApiCmd::Block(id, r) => {
+                let _ = r.send(self.block_view(id));
+            }
+            ApiCmd::Tips(r) => {
+                let _ = r.send(self.tips());
+            }
+            ApiCmd::Validators(r) => {
+                let _ = r.send(self.validators());
+            }
+            ApiCmd::Evidence(r) => {
+                let _ = r.send(self.evidence());
+            }
+            ApiCmd::Account(key, r) => {
+                let core = &self.p.core;
+                let account = core.ledger().state().get(&key).copied().unwrap_or_default();
+                let _ = r.send(AccountView {
+                    key,
+                    account,
+                    next_nonce: core.next_nonce(&key),
+                });
+            }
+            ApiCmd::Submit(tx, r) => {
+                let hash = tx.hash();
+                let result = match self.p.core.submit(tx.clone()) {
+                    Ok(_) => {
+                        self.template_dirty = true;
+                        self.p
+                            .metrics
+                            .mempool
+                            .set(self.p.core.mempool().len() as i64);
+                        let topic = self.topics.transactions.clone();
+                        self.publish(topic, generals_chain::codec::encode(&tx));
+                        self.step(
+                            Input::Transaction {
+                                tx,
+                                now_ms: now_ms(),
+                            },
+                            None,
+                        );
+                        Ok(hash)
+                    }
+                    Err(e) => Err(e.to_string()),
+                };
+                let _ = r.send(result);
+            }
+            ApiCmd::Authorities(r) => {
+                let _ = r.send(self.authorities());
+            }
+            ApiCmd::Propose(p, r) => {
+                let result = if self.engine().kind() == "poa" {
+                    self.proposals.insert(p.candidate, p.add);
+                    self.step(
+                        Input::Propose {
+                            candidate: p.candidate,
+                            add: p.add,
+                        },
+                        None,
+                    );
+                    Ok(())
+                } else {
+                    Err("this chain has no authorities (it is not proof of authority)".into())
+                };
+                let _ = r.send(result);
+            }
+            ApiCmd::Discard(candidate, r) => {
+                let result = if self.proposals.remove(&candidate).is_some() {
+                    self.step(Input::Discard { candidate }, None);
+                    Ok(())
+                } else {
+                    Err(format!("no proposal about {candidate} to discard"))
+                };
+                let _ = r.send(result);
+            }
+            ApiCmd::Tx(hash, r) => {
+                let _ = r.send(self.find_tx(&hash));
+            }
+            ApiCmd::Mempool(r) => {
+                let txs = self
+                    .p
+                    .core
+                    .mempool()
+                    .iter()
+                    .map(|tx| TxView {
+                        hash: tx.hash(),
+                        tx: tx.clone(),
+                    })
+                    .collect();
+                let _ = r.send(txs);
+            }
+            ApiCmd::Peers(r) => {
+                let mut v: Vec<PeerView> = self
+                    .peers
+                    .iter()
+                    .map(|(id, p)| PeerView {
+                        peer_id: id.to_string(),
+                        connected: p.connected,
+                        blocked: p.blocked,
+                        penalty: p.penalty,
+                        addresses: p.addresses.iter().map(|a| a.to_string()).collect(),
+                    })
+                    .collect();
+                v.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+                let _ = r.send(v);
+            }
+            ApiCmd::Mine(n, r) => {
+                if self.generate.as_ref().is_some_and(|g| !g.reply.is_closed()) {
+                    let _ = r.send(Err("already mining blocks on request".into()));
+                    return;
+                }
+                let was = self.mining;
+                self.generate = Some(Generate {
+                    left: n,
+                    mined: Vec::new(),
+                    was_mining: was,
+                    reply: r,
+                });
+                self.mining = true;
+                self.p.miner.set_flat_out(true);
+                self.p.miner.set_running(true);
+                self.refresh_template();
+            }
+            ApiCmd::Miner(on, r) => {
+                if let Some(g) = self.generate.take() {
+                    let _ = g.reply.send(Err(
+                        "the miner was stopped or started by another call".into()
+                    ));
+                    self.p.miner.set_flat_out(false);
+                }
+                self.mining = on;
+                self.p.miner.set_running(on);
+                if on {
+                    self.refresh_template();
+                }
+                let _ = r.send(on);
+            }
+            ApiCmd::BlockPeer { peer, block, reply } => {
+                let result = match peer.parse::<PeerId>() {
+                    Err(e) => Err(format!("{peer:?} is not a peer id: {e}")),
+                    Ok(id) => {
+                        let p = self.peers.entry(id).or_default();
+                        p.blocked = block;
+                        if block {
+                            tracing::info!(peer = %id, "blocked a peer");
+                            self.p.swarm.behaviour_mut().blocked.block_peer(id);
+                        } else {
+                            tracing::info!(peer = %id, "unblocked a peer");
+                            p.penalty = 0;
+                            self.p.swarm.behaviour_mut().blocked.unblock_peer(id);
+                            self.redial();
+                        }
+                        Ok(())
+                    }
+                };
+                let _ = reply.send(result);
+            }
+        }
+    }
+}

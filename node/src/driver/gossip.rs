@@ -1,0 +1,277 @@
+//! The node on the network: publishing (deferred while no peer has
+//! subscribed), swarm events, and one validation verdict per gossip message,
+//! with penalties for peers that send invalid ones.
+
+use super::{now_ms, Driver, BAN_PENALTY, PUBLISH_PATIENCE};
+use crate::net::BehaviourEvent;
+use crate::protocol::SyncRequest;
+use generals_chain::{Block, Evidence, SignedMessage, Transaction};
+use generals_consensus::host::Verdict;
+use generals_consensus::Input;
+use libp2p::gossipsub::{self, MessageAcceptance};
+use libp2p::swarm::SwarmEvent;
+use libp2p::PeerId;
+use std::time::Instant;
+
+impl Driver {
+    pub(super) fn publish(&mut self, topic: String, data: Vec<u8>) {
+        self.publish_since(topic, data, Instant::now());
+    }
+
+    /// Publishes, or keeps the message for a later try when no peer has
+    /// subscribed yet (the usual reason a publish fails).
+    pub(super) fn publish_since(&mut self, topic: String, data: Vec<u8>, since: Instant) {
+        let name = self.topics.name(&topic);
+        match self
+            .p
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(gossipsub::IdentTopic::new(topic.clone()), data.clone())
+        {
+            Ok(_) => self.p.metrics.message(name, "out"),
+            Err(gossipsub::PublishError::Duplicate) => {}
+            Err(e) => {
+                tracing::debug!(error = %e, topic = name, "publish deferred");
+                self.pending.push_back((topic, data, since));
+            }
+        }
+    }
+
+    /// Publishes a consensus message. Gossip drops a repeat of bytes it has
+    /// seen, but an engine sends a message again on purpose (BFT gossip, for a
+    /// peer that missed it or restarted): a repeat goes stamped with the time.
+    pub(super) fn publish_message(&mut self, m: &SignedMessage) {
+        let topic = self.topics.consensus.clone();
+        let plain = generals_chain::codec::encode(m);
+        let first = self
+            .p
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(gossipsub::IdentTopic::new(topic.clone()), plain.clone());
+        match first {
+            Ok(_) => self.p.metrics.message(self.topics.name(&topic), "out"),
+            Err(gossipsub::PublishError::Duplicate) => {
+                self.publish(topic, generals_chain::codec::encode(&(m, now_ms())));
+            }
+            Err(_) => self.publish(topic, plain),
+        }
+    }
+
+    pub(super) fn retry_pending(&mut self) {
+        let waiting: Vec<_> = self.pending.drain(..).collect();
+        for (topic, data, since) in waiting {
+            if since.elapsed() > PUBLISH_PATIENCE {
+                tracing::warn!(
+                    topic = self.topics.name(&topic),
+                    "dropped a message no peer took"
+                );
+                continue;
+            }
+            self.publish_since(topic, data, since);
+        }
+    }
+
+    pub(super) fn penalize(&mut self, peer: PeerId, why: &str) {
+        self.p.metrics.rejected.inc();
+        let p = self.peers.entry(peer).or_default();
+        p.penalty += 1;
+        tracing::info!(%peer, penalty = p.penalty, why, "penalised a peer");
+        if p.penalty >= BAN_PENALTY && !p.blocked {
+            tracing::warn!(%peer, "cut off a peer that keeps sending invalid messages");
+            p.blocked = true;
+            self.p.swarm.behaviour_mut().blocked.block_peer(peer);
+        }
+    }
+
+    pub(super) fn on_swarm(&mut self, ev: SwarmEvent<BehaviourEvent>) {
+        match ev {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+                self.listen.push(address);
+                let listen = self.listen.clone();
+                (self.p.on_listen)(&listen);
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => {
+                tracing::info!(peer = %peer_id, "connected");
+                let p = self.peers.entry(peer_id).or_default();
+                p.connected = true;
+                if endpoint.is_dialer() {
+                    let addr = endpoint.get_remote_address().clone();
+                    if !p.addresses.contains(&addr) {
+                        p.addresses.push(addr);
+                    }
+                }
+                self.send_request(peer_id, SyncRequest::Status);
+                self.update_metrics();
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                tracing::info!(peer = %peer_id, "disconnected");
+                self.peers.entry(peer_id).or_default().connected = false;
+                self.sync.forget(&peer_id);
+                self.update_metrics();
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => {
+                let verdict = self.on_gossip(propagation_source, &message);
+                let _ = self
+                    .p
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&message_id, &propagation_source, verdict);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(
+                libp2p::identify::Event::Received { peer_id, info, .. },
+            )) => {
+                let p = self.peers.entry(peer_id).or_default();
+                for a in info.listen_addrs {
+                    if !p.addresses.contains(&a) {
+                        p.addresses.push(a.clone());
+                    }
+                    self.p.swarm.add_peer_address(peer_id, a);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(ev)) => self.on_sync_event(ev),
+            _ => {}
+        }
+    }
+
+    pub(super) fn on_gossip(
+        &mut self,
+        source: PeerId,
+        message: &gossipsub::Message,
+    ) -> MessageAcceptance {
+        let topic = message.topic.as_str().to_string();
+        let name = self.topics.name(&topic);
+        self.p.metrics.message(name, "in");
+        let from = self.peer_id_of(source);
+        if topic == self.topics.blocks {
+            let block = match Block::decode(&message.data) {
+                Ok(b) => b,
+                Err(e) => {
+                    self.penalize(source, &format!("malformed block: {e}"));
+                    return MessageAcceptance::Reject;
+                }
+            };
+            if self.p.core.knows(&block.hash()) {
+                return MessageAcceptance::Ignore;
+            }
+            let verdicts = self.step(
+                Input::BlockReceived {
+                    from,
+                    block,
+                    now_ms: now_ms(),
+                },
+                Some(source),
+            );
+            match verdicts.first() {
+                Some(Verdict::Accepted) => MessageAcceptance::Accept,
+                Some(Verdict::Invalid(why)) => {
+                    let why = why.clone();
+                    self.penalize(source, &format!("invalid block: {why}"));
+                    MessageAcceptance::Reject
+                }
+                _ => MessageAcceptance::Ignore,
+            }
+        } else if topic == self.topics.transactions {
+            let tx = match Transaction::decode(&message.data) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.penalize(source, &format!("malformed transaction: {e}"));
+                    return MessageAcceptance::Reject;
+                }
+            };
+            self.accept_tx(tx, Some(source))
+        } else if topic == self.topics.consensus {
+            let decoded = generals_chain::codec::decode::<SignedMessage, 65_536>(
+                "consensus message",
+                &message.data,
+            )
+            .or_else(|e| {
+                generals_chain::codec::decode::<(SignedMessage, u64), 65_536>(
+                    "consensus message",
+                    &message.data,
+                )
+                .map(|(m, _)| m)
+                .map_err(|_| e)
+            });
+            match decoded {
+                Ok(m) => {
+                    self.step(
+                        Input::Message {
+                            from,
+                            message: m,
+                            now_ms: now_ms(),
+                        },
+                        Some(source),
+                    );
+                    MessageAcceptance::Ignore
+                }
+                Err(e) => {
+                    self.penalize(source, &format!("malformed consensus message: {e}"));
+                    MessageAcceptance::Reject
+                }
+            }
+        } else if topic == self.topics.evidence {
+            match generals_chain::codec::decode::<Evidence, 262_144>("evidence", &message.data) {
+                Ok(e) if e.verify(&self.p.chain_id).is_ok() => MessageAcceptance::Accept,
+                _ => {
+                    self.penalize(source, "invalid evidence");
+                    MessageAcceptance::Reject
+                }
+            }
+        } else {
+            self.penalize(source, "message on an unknown topic");
+            MessageAcceptance::Reject
+        }
+    }
+
+    /// A transaction from a peer (`source`) or the API: into the mempool, then out.
+    pub(super) fn accept_tx(
+        &mut self,
+        tx: Transaction,
+        source: Option<PeerId>,
+    ) -> MessageAcceptance {
+        use generals_chain::mempool::MempoolError as E;
+        match self.p.core.submit(tx.clone()) {
+            Ok(_) => {
+                self.template_dirty = true;
+                self.step(
+                    Input::Transaction {
+                        tx,
+                        now_ms: now_ms(),
+                    },
+                    source,
+                );
+                self.p
+                    .metrics
+                    .mempool
+                    .set(self.p.core.mempool().len() as i64);
+                MessageAcceptance::Accept
+            }
+            Err(
+                e @ (E::BadSignature { .. }
+                | E::WrongChainId { .. }
+                | E::TooLarge { .. }
+                | E::ZeroAmount { .. }),
+            ) => {
+                if let Some(peer) = source {
+                    self.penalize(peer, &e.to_string());
+                }
+                MessageAcceptance::Reject
+            }
+            Err(_) => MessageAcceptance::Ignore,
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! The node's `Host`: what the one host loop does on a real node. Blocks,
+//! messages and transactions go out by gossip, a signer's record is written to
+//! sled and flushed before anything after it, timers run on the wall clock,
+//! mining goes to the miner threads, and what happens becomes tracing lines,
+//! metrics and API events.
+
+use super::{now_ms, Driver};
+use crate::api::types::NodeEvent;
+use crate::miner::{Found, MinerJob};
+use crate::run::RECORD_KEY;
+use generals_chain::{Block, Hash, Header, PublicKey, SignedMessage, SledStore, Transaction};
+use generals_consensus::core::{AddError, NodeCore};
+use generals_consensus::host::{Host, MineJob, Report};
+use generals_consensus::{Consensus, ConsensusError, Headers, Input, NodeId, Output, Record};
+
+/// Evidence kept for the API, newest last.
+const SEEN_EVIDENCE: usize = 256;
+
+/// An engine that does nothing: stands in for the driver's engine while the
+/// host loop has it.
+#[derive(Debug)]
+pub(super) struct Idle;
+
+impl Consensus for Idle {
+    fn kind(&self) -> &'static str {
+        "idle"
+    }
+
+    fn weight(&self, _header: &Header) -> u128 {
+        0
+    }
+
+    fn validate(&self, _: &Header, _: &dyn Headers, _: u64) -> Result<(), ConsensusError> {
+        Ok(())
+    }
+
+    fn handle(&mut self, _input: Input, _headers: &dyn Headers) -> Vec<Output> {
+        Vec::new()
+    }
+}
+
+impl Host for Driver {
+    type Store = SledStore;
+
+    fn core(&self) -> &NodeCore<SledStore> {
+        &self.p.core
+    }
+
+    fn core_mut(&mut self) -> &mut NodeCore<SledStore> {
+        &mut self.p.core
+    }
+
+    fn now_ms(&self) -> u64 {
+        now_ms()
+    }
+
+    fn producer(&self) -> PublicKey {
+        self.p.validator.public()
+    }
+
+    fn mine(&mut self, job: MineJob) {
+        self.mine_on = Some(job);
+        self.new_job = true;
+    }
+
+    fn stop_mining(&mut self) {
+        self.mine_on = None;
+        self.job = None;
+    }
+
+    // Gossip cannot aim at one peer: a block or message for one goes to all.
+    fn send_block(&mut self, _to: Option<NodeId>, block: Block) {
+        let topic = self.topics.blocks.clone();
+        self.publish(topic, block.encode());
+    }
+
+    fn send_message(&mut self, _to: Option<NodeId>, message: SignedMessage) {
+        self.publish_message(&message);
+    }
+
+    fn send_transaction(&mut self, tx: Transaction) {
+        let topic = self.topics.transactions.clone();
+        self.publish(topic, generals_chain::codec::encode(&tx));
+    }
+
+    fn set_timer(&mut self, id: u64, at_ms: u64) {
+        self.timers.entry(at_ms).or_default().push(id);
+    }
+
+    fn persist(&mut self, record: &Record) -> Result<(), String> {
+        if !self.records.contains_key(record.name) {
+            let tree = self
+                .p
+                .core
+                .ledger()
+                .store()
+                .record(record.name)
+                .map_err(|e| e.to_string())?;
+            self.records.insert(record.name, tree);
+        }
+        let tree = self
+            .records
+            .get(record.name)
+            .ok_or_else(|| format!("no record tree {:?}", record.name))?;
+        // `put` flushes before it returns.
+        tree.put(RECORD_KEY, &record.bytes)
+            .map_err(|e| e.to_string())
+    }
+
+    fn fetch(&mut self, peer: NodeId, _missing: Hash) {
+        if let Some(peer) = self.peer_index.get(peer).copied() {
+            self.request_headers(peer);
+        }
+    }
+
+    fn produced(&mut self, block: &Block) -> u64 {
+        self.p.metrics.produced.inc();
+        let _ = self.p.events.send(NodeEvent::BlockProduced {
+            hash: block.hash(),
+            height: block.height(),
+        });
+        now_ms()
+    }
+
+    fn report(&mut self, event: Report<'_>) {
+        match event {
+            Report::Refused { hash, error } => match error {
+                AddError::Invalid { source, .. } => {
+                    let reason = source.to_string();
+                    tracing::info!(%hash, %reason, "invalid block");
+                    let _ = self.p.events.send(NodeEvent::InvalidBlock { hash, reason });
+                }
+                AddError::TooFarAhead { .. } => {}
+                other => tracing::error!(%hash, error = %other, "could not add a block"),
+            },
+            Report::Rejected { hash, reason } => {
+                let reason = reason.to_string();
+                let _ = self.p.events.send(NodeEvent::InvalidBlock { hash, reason });
+            }
+            Report::TipChanged(change) => {
+                if !change.undone.is_empty() {
+                    let depth = change.undone.len();
+                    tracing::info!(depth, from = %change.from.hash.short(), to = %change.to.hash.short(), "reorg");
+                    self.p.metrics.reorgs.inc();
+                    self.p.metrics.reorg_depth.observe(depth as f64);
+                    let _ = self.p.events.send(NodeEvent::Reorg {
+                        depth,
+                        from: change.from.hash,
+                        to: change.to.hash,
+                        height: change.to.height,
+                    });
+                }
+                for b in &change.applied {
+                    tracing::info!(height = b.height(), hash = %b.hash().short(), txs = b.transactions.len(), "imported block");
+                    let _ = self.p.events.send(NodeEvent::BlockImported {
+                        hash: b.hash(),
+                        height: b.height(),
+                    });
+                }
+            }
+            Report::Finalized(hash) => {
+                let _ = self.p.events.send(NodeEvent::Finalized { hash });
+            }
+            Report::Justified(_) => {}
+            Report::NotFollowed { hash, error } => {
+                tracing::error!(%hash, %error, "could not follow a final or justified block");
+            }
+            Report::Evidence(e) => {
+                if !self.seen_evidence.contains(e) {
+                    if self.seen_evidence.len() >= SEEN_EVIDENCE {
+                        self.seen_evidence.remove(0);
+                    }
+                    self.seen_evidence.push(e.clone());
+                }
+                let _ = self.p.events.send(NodeEvent::Evidence {
+                    offender: e.offender(),
+                });
+                let topic = self.topics.evidence.clone();
+                self.publish(topic, generals_chain::codec::encode(e));
+            }
+            Report::Pending(_) => self.template_dirty = true,
+        }
+    }
+}
+
+impl Driver {
+    /// Builds a block template from the mempool for the engine's last `Mine`,
+    /// with the transactions the engine's blocks may carry.
+    pub(super) fn refresh_template(&mut self) {
+        self.template_dirty = false;
+        let Some(job) = self.mine_on.clone() else {
+            return;
+        };
+        let core = &self.p.core;
+        if core.ledger().tip().hash != job.parent {
+            return;
+        }
+        let engine = self.engine();
+        let include = |tx: &Transaction| engine.includes(tx);
+        let built = core.build_on(
+            job.parent,
+            job.height,
+            now_ms().max(job.min_timestamp_ms),
+            self.p.validator.public(),
+            job.consensus,
+            Vec::new(),
+            &include,
+        );
+        match built {
+            Some(block) => {
+                self.next_job += 1;
+                self.p.miner.set_job(MinerJob {
+                    id: self.next_job,
+                    header: block.header.clone(),
+                    difficulty: job.difficulty,
+                });
+                self.job = Some((self.next_job, block, job.difficulty));
+            }
+            None => tracing::warn!("could not build a block template"),
+        }
+    }
+
+    pub(super) fn on_found(&mut self, found: Found) {
+        let Some((id, block, _)) = &self.job else {
+            return;
+        };
+        if *id != found.job_id {
+            return;
+        }
+        let mut block = block.clone();
+        block.header.seal = found.nonce.to_le_bytes().to_vec();
+        self.job = None;
+        let hash = block.hash();
+        tracing::info!(height = block.height(), hash = %hash.short(), "mined a block");
+        let now_ms = Host::produced(self, &block);
+        self.step(Input::Produced { block, now_ms }, None);
+        if let Some(mut g) = self.generate.take() {
+            g.mined.push(hash);
+            g.left -= 1;
+            if g.left == 0 {
+                self.p.miner.set_flat_out(false);
+                self.mining = g.was_mining;
+                self.p.miner.set_running(g.was_mining);
+                let _ = g.reply.send(Ok(g.mined));
+            } else {
+                self.generate = Some(g);
+            }
+        }
+    }
+}
