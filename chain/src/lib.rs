@@ -41,5 +41,7 @@ pub use hash::Hash;
 pub use ledger::{Ledger, LedgerError};
 pub use mempool::{Mempool, MempoolConfig};
 pub use state::{Account, ChainRules, State};
-pub use store::{BlockStore, MemoryStore, SledStore};
+#[cfg(feature = "sled")]
+pub use store::SledStore;
+pub use store::{BlockStore, MemoryStore};
 pub use tx::{Action, Transaction, TxBody};

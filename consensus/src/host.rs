@@ -67,6 +67,9 @@ pub struct Unsaved {
     pub reason: String,
 }
 
+/// Why a host could not write a record (its storage's own error).
+pub type PersistError = Box<dyn std::error::Error + Send + Sync>;
+
 /// What differs between the simulator and a real node.
 pub trait Host {
     type Store: BlockStore;
@@ -91,7 +94,7 @@ pub trait Host {
     fn set_timer(&mut self, id: u64, at_ms: u64);
     /// Writes and flushes a signer's record; nothing later in the step is
     /// carried out unless this succeeds.
-    fn persist(&mut self, record: &Record) -> Result<(), String>;
+    fn persist(&mut self, record: &Record) -> Result<(), PersistError>;
     /// Asks `peer`, which sent a block whose parent is missing, for `missing`.
     fn fetch(&mut self, peer: NodeId, missing: Hash);
     /// A block this node built or mined, about to go to its engine; returns
@@ -129,9 +132,9 @@ fn carry_out<H: Host + ?Sized>(
     let mut work: VecDeque<Output> = outputs.into();
     while let Some(out) = work.pop_front() {
         match out {
-            Output::Persist(record) => host.persist(&record).map_err(|reason| Unsaved {
+            Output::Persist(record) => host.persist(&record).map_err(|e| Unsaved {
                 name: record.name,
-                reason,
+                reason: e.to_string(),
             })?,
             Output::Mine {
                 parent,

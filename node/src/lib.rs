@@ -3,6 +3,9 @@
 //! the miner, and feeds the engine its inputs; the consensus crate's one host
 //! loop carries out the engine's outputs through the driver's `Host`.
 //!
+//! Without its default `full` feature the crate is only `api::types`, the
+//! API's JSON types, so the `generals` CLI links no libp2p, sled or axum.
+//!
 //! Layout:
 //! - `config`: the home folder, `config.toml`, `init`;
 //! - `protocol`: gossip topics and the sync protocol, framed and size-limited;
@@ -21,11 +24,19 @@
 #![allow(missing_debug_implementations)]
 
 pub mod api;
+#[cfg(feature = "full")]
 pub mod config;
+#[cfg(feature = "full")]
 pub mod driver;
+#[cfg(feature = "full")]
 pub mod metrics;
+#[cfg(feature = "full")]
 pub mod miner;
+#[cfg(feature = "full")]
 pub mod net;
+#[cfg(feature = "full")]
 pub mod protocol;
+#[cfg(feature = "full")]
 pub mod run;
+#[cfg(feature = "full")]
 pub mod stake;

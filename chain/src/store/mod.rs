@@ -7,10 +7,15 @@
 //! after `write` returns, a crash loses none of it, and a crash during it loses all.
 
 mod memory;
+#[cfg(feature = "sled")]
 mod sled;
 
 pub use self::memory::MemoryStore;
-pub use self::sled::{SledRecord, SledStore, LEDGER_MARKER};
+#[cfg(feature = "sled")]
+pub use self::sled::{SledRecord, SledStore};
+
+/// Name of the marker file of a ledger folder.
+pub const LEDGER_MARKER: &str = "LEDGER";
 
 use crate::block::{Block, Header};
 use crate::codec::CodecError;
@@ -81,6 +86,7 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[cfg(feature = "sled")]
     #[error("sled: {0}")]
     Sled(#[from] ::sled::Error),
     #[error("corrupt ledger record: {0}")]

@@ -20,7 +20,7 @@
 //! of the import's write time). Reading the accounts lays the journal over the
 //! rows; the journal's latest values are also kept in memory.
 
-use super::{BlockStore, LedgerMeta, Op, StoreError, Tip, LEDGER_FORMAT};
+use super::{BlockStore, LedgerMeta, Op, StoreError, Tip, LEDGER_FORMAT, LEDGER_MARKER};
 use crate::block::{Block, Header};
 use crate::codec::{self, MAX_BLOCK_BYTES};
 use crate::crypto::PublicKey;
@@ -30,9 +30,6 @@ use ::sled::{Batch, Db, Tree};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// Name of the marker file of a ledger folder.
-pub const LEDGER_MARKER: &str = "LEDGER";
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

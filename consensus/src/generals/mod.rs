@@ -22,6 +22,7 @@
 //! General 0 is the commander; 1..n are the lieutenants.
 
 pub mod om;
+mod signed;
 pub mod sm;
 pub mod traitor;
 

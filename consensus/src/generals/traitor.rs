@@ -6,7 +6,7 @@
 //! with those, and copy any signed order a traitor received; it cannot make a
 //! loyal general's signature, and every receiver checks every signature.
 
-use super::sm::SignedOrder;
+use super::signed::SignedOrder;
 use super::{Order, Setup, Strategy};
 use generals_chain::Keypair;
 use std::collections::BTreeMap;

@@ -6,7 +6,7 @@ use super::log::EventKind;
 use super::{Ev, Msg, Simulator};
 use crate::core::NodeCore;
 use crate::engine::{Input, NodeId, Record};
-use crate::host::{drive, Host, MineJob, Report};
+use crate::host::{drive, Host, MineJob, PersistError, Report};
 use generals_chain::{Block, Hash, MemoryStore, PublicKey, SignedMessage, Transaction};
 use rand::Rng;
 
@@ -75,7 +75,7 @@ impl Host for SimHost<'_> {
         self.sim.schedule(delay, Ev::Timer { node, id });
     }
 
-    fn persist(&mut self, record: &Record) -> Result<(), String> {
+    fn persist(&mut self, record: &Record) -> Result<(), PersistError> {
         let records = &mut self.sim.nodes[self.node].records;
         records.insert(record.name, record.bytes.clone());
         Ok(())

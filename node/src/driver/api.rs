@@ -2,7 +2,7 @@
 
 use super::{now_ms, Driver, Generate};
 use crate::api::types::*;
-use crate::api::ApiCmd;
+use crate::api::{ApiCmd, Refusal};
 use generals_consensus::Input;
 use libp2p::PeerId;
 
@@ -53,7 +53,7 @@ impl Driver {
                         );
                         Ok(hash)
                     }
-                    Err(e) => Err(e.to_string()),
+                    Err(e) => Err(Refusal::from(e)),
                 };
                 let _ = r.send(result);
             }
@@ -72,7 +72,7 @@ impl Driver {
                     );
                     Ok(())
                 } else {
-                    Err("this chain has no authorities (it is not proof of authority)".into())
+                    Err(Refusal::NotProofOfAuthority)
                 };
                 let _ = r.send(result);
             }
@@ -81,7 +81,7 @@ impl Driver {
                     self.step(Input::Discard { candidate }, None);
                     Ok(())
                 } else {
-                    Err(format!("no proposal about {candidate} to discard"))
+                    Err(Refusal::NoProposal(candidate))
                 };
                 let _ = r.send(result);
             }
@@ -118,7 +118,7 @@ impl Driver {
             }
             ApiCmd::Mine(n, r) => {
                 if self.generate.as_ref().is_some_and(|g| !g.reply.is_closed()) {
-                    let _ = r.send(Err("already mining blocks on request".into()));
+                    let _ = r.send(Err(Refusal::AlreadyMining));
                     return;
                 }
                 let was = self.mining;
@@ -135,9 +135,7 @@ impl Driver {
             }
             ApiCmd::Miner(on, r) => {
                 if let Some(g) = self.generate.take() {
-                    let _ = g.reply.send(Err(
-                        "the miner was stopped or started by another call".into()
-                    ));
+                    let _ = g.reply.send(Err(Refusal::Interrupted));
                     self.p.miner.set_flat_out(false);
                 }
                 self.mining = on;
@@ -149,7 +147,10 @@ impl Driver {
             }
             ApiCmd::BlockPeer { peer, block, reply } => {
                 let result = match peer.parse::<PeerId>() {
-                    Err(e) => Err(format!("{peer:?} is not a peer id: {e}")),
+                    Err(e) => Err(Refusal::NotAPeer {
+                        peer: peer.clone(),
+                        reason: e.to_string(),
+                    }),
                     Ok(id) => {
                         let p = self.peers.entry(id).or_default();
                         p.blocked = block;

@@ -10,7 +10,7 @@ use crate::miner::{Found, MinerJob};
 use crate::run::RECORD_KEY;
 use generals_chain::{Block, Hash, Header, PublicKey, SignedMessage, SledStore, Transaction};
 use generals_consensus::core::{AddError, NodeCore};
-use generals_consensus::host::{Host, MineJob, Report};
+use generals_consensus::host::{Host, MineJob, PersistError, Report};
 use generals_consensus::{Consensus, ConsensusError, Headers, Input, NodeId, Output, Record};
 
 /// Evidence kept for the API, newest last.
@@ -87,24 +87,15 @@ impl Host for Driver {
         self.timers.entry(at_ms).or_default().push(id);
     }
 
-    fn persist(&mut self, record: &Record) -> Result<(), String> {
-        if !self.records.contains_key(record.name) {
-            let tree = self
-                .p
-                .core
-                .ledger()
-                .store()
-                .record(record.name)
-                .map_err(|e| e.to_string())?;
-            self.records.insert(record.name, tree);
-        }
-        let tree = self
-            .records
-            .get(record.name)
-            .ok_or_else(|| format!("no record tree {:?}", record.name))?;
+    fn persist(&mut self, record: &Record) -> Result<(), PersistError> {
+        let tree = match self.records.entry(record.name) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(self.p.core.ledger().store().record(record.name)?)
+            }
+        };
         // `put` flushes before it returns.
-        tree.put(RECORD_KEY, &record.bytes)
-            .map_err(|e| e.to_string())
+        Ok(tree.put(RECORD_KEY, &record.bytes)?)
     }
 
     fn fetch(&mut self, peer: NodeId, _missing: Hash) {

@@ -71,7 +71,7 @@ struct Generate {
     left: u64,
     mined: Vec<Hash>,
     was_mining: bool,
-    reply: oneshot::Sender<Result<Vec<Hash>, String>>,
+    reply: oneshot::Sender<Result<Vec<Hash>, crate::api::Refusal>>,
 }
 
 /// Everything the driver needs to start.

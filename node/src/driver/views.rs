@@ -4,7 +4,7 @@
 
 use super::{now_ms, Driver};
 use crate::api::types::*;
-use crate::api::BlockId;
+use crate::api::{BlockId, Refusal};
 use generals_chain::{BlockStore, Evidence, Hash};
 use std::collections::BTreeMap;
 
@@ -108,17 +108,17 @@ impl Driver {
     }
 
     /// The authorities at the tip, with what each did over the last 64 blocks.
-    pub(super) fn authorities(&self) -> Result<Authorities, String> {
+    pub(super) fn authorities(&self) -> Result<Authorities, Refusal> {
         let engine = self.engine();
         if engine.kind() != "poa" {
-            return Err("this chain has no authorities (it is not proof of authority)".into());
+            return Err(Refusal::NotProofOfAuthority);
         }
         let ledger = self.p.core.ledger();
         let store = ledger.store();
         let tip = ledger.tip_header().clone();
         let signers = engine.engine_status(&tip, store, now_ms()).authorities;
         if signers.is_empty() {
-            return Err("the authority set at the tip could not be worked out".into());
+            return Err(Refusal::NoAuthoritySet);
         }
         let mut stats: BTreeMap<generals_chain::PublicKey, (u64, u64, u64)> =
             signers.iter().map(|k| (*k, (0, 0, 0))).collect();

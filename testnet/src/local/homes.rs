@@ -1,0 +1,154 @@
+//! Writing a new testnet: the shared genesis (accounts, consensus, validators)
+//! and each node's home (keys derived from `--seed`, admin token, config).
+
+use super::{UpArgs, LOAD_ACCOUNTS, TARGET_BLOCK_MS, TOTAL_HASHRATE};
+use anyhow::{bail, Context, Result};
+use generals_chain::crypto::write_key_file;
+use generals_chain::genesis::{
+    BftParams, GenesisAccount, GenesisValidator, PoaParams, PosParams, PowParams,
+};
+use generals_chain::state::Slashing;
+use generals_chain::{ConsensusSpec, Genesis, Hash, Keypair};
+use generals_node::config::{Home, NodeConfig};
+use std::path::PathBuf;
+
+fn seeded(seed: u64, what: &str, i: usize) -> Keypair {
+    Keypair::from_seed(Hash::digest(format!("generals-testnet/{seed}/{what}/{i}").as_bytes()).0)
+}
+
+fn genesis(nodes: usize, seed: u64, kind: &str, stakes: &[u64], slashing: bool) -> Genesis {
+    let mut accounts: Vec<GenesisAccount> = (0..4)
+        .map(|i| Keypair::dev(&format!("dev-{i}")))
+        .chain((0..LOAD_ACCOUNTS).map(|i| Keypair::dev(&format!("load-{i}"))))
+        .chain((0..nodes).map(|i| seeded(seed, "validator", i)))
+        .map(|k| GenesisAccount {
+            key: k.public(),
+            balance: 1_000_000_000,
+        })
+        .collect();
+    accounts.dedup_by_key(|a| a.key);
+    Genesis {
+        chain_id: "generals-testnet".into(),
+        timestamp_ms: generals_node::driver::now_ms(),
+        consensus: if kind == "poa" {
+            ConsensusSpec::Poa(PoaParams {
+                period_ms: TARGET_BLOCK_MS,
+                epoch: 30_000,
+            })
+        } else if kind == "pos" {
+            ConsensusSpec::Pos(PosParams {
+                slot_ms: 1_000,
+                epoch_slots: 8,
+                unbonding_epochs: 2,
+            })
+        } else if kind == "bft" {
+            ConsensusSpec::Bft(BftParams {
+                timeout_propose_ms: 1_000,
+                timeout_vote_ms: 500,
+                timeout_commit_ms: 500,
+            })
+        } else {
+            ConsensusSpec::Pow(PowParams {
+                target_block_ms: TARGET_BLOCK_MS,
+                initial_difficulty: TOTAL_HASHRATE * TARGET_BLOCK_MS / 1000,
+                halflife_ms: 60_000,
+                max_future_drift_ms: 15_000,
+            })
+        },
+        block_reward: 50,
+        slashing: Slashing {
+            enabled: slashing,
+            ..Slashing::default()
+        },
+        accounts,
+        validators: if kind == "poa" || kind == "pos" || kind == "bft" {
+            (0..nodes)
+                .map(|i| GenesisValidator {
+                    key: seeded(seed, "validator", i).public(),
+                    stake: match kind {
+                        "pos" | "bft" => stakes.get(i).copied().unwrap_or(1_000),
+                        _ => 1,
+                    },
+                    name: Some(format!("n{i}")),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// Writes the homes of a new testnet.
+pub(super) fn create(args: &UpArgs) -> Result<(Genesis, Vec<(PathBuf, u64)>)> {
+    if args.nodes == 0 || args.nodes > 32 {
+        bail!("--nodes must be 1 to 32");
+    }
+    ConsensusSpec::default_for(&args.consensus)?;
+    let staked = args.consensus == "pos" || args.consensus == "bft";
+    if !args.stakes.is_empty()
+        && (!staked || args.stakes.len() != args.nodes || args.stakes.contains(&0))
+    {
+        bail!(
+            "--stakes is for proof of stake and BFT: {} stakes above zero",
+            args.nodes
+        );
+    }
+    if args.no_slashing && !staked {
+        bail!("--no-slashing is for proof of stake and BFT (--consensus pos or bft)");
+    }
+    let shares = if args.hashpower.is_empty() {
+        vec![1.0; args.nodes]
+    } else {
+        args.hashpower.clone()
+    };
+    if shares.len() != args.nodes || shares.iter().any(|s| !s.is_finite() || *s <= 0.0) {
+        bail!("--hashpower needs {} positive shares", args.nodes);
+    }
+    let sum: f64 = shares.iter().sum();
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("creating {}", args.dir.display()))?;
+    let g = genesis(
+        args.nodes,
+        args.seed,
+        &args.consensus,
+        &args.stakes,
+        !args.no_slashing,
+    );
+    std::fs::write(args.dir.join("genesis.json"), g.to_json())?;
+    let mut homes = Vec::new();
+    for (i, share) in shares.iter().enumerate() {
+        let home = Home::new(&args.dir.join(format!("n{i}")));
+        if home.dir.exists() {
+            bail!(
+                "{} exists but there is no testnet.json; remove it or choose another --dir",
+                home.dir.display()
+            );
+        }
+        std::fs::create_dir_all(&home.dir)?;
+        write_key_file(&home.node_key(), &seeded(args.seed, "node", i))?;
+        write_key_file(&home.validator_key(), &seeded(args.seed, "validator", i))?;
+        let token: [u8; 16] = rand::random();
+        {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(home.admin_token())?;
+            f.write_all(hex::encode(token).as_bytes())?;
+        }
+        std::fs::write(home.genesis(), g.to_json())?;
+        let limit = (TOTAL_HASHRATE as f64 * share / sum).round().max(1.0) as u64;
+        home.save_config(&NodeConfig {
+            listen: "/ip4/127.0.0.1/tcp/0".into(),
+            api: "127.0.0.1:0".into(),
+            mine: true,
+            miner_threads: 1,
+            hashrate_limit: Some(limit),
+            ..NodeConfig::default()
+        })?;
+        homes.push((home.dir, limit));
+    }
+    Ok((g, homes))
+}

@@ -1,0 +1,178 @@
+//! Node processes: whether one runs, starting one (and waiting for its
+//! `run.json`), stopping them all, and the `down`, `kill` and `restart` commands.
+
+use super::{DirArgs, NodeArgs, NodeInfo, State};
+use anyhow::{bail, Context, Result};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Whether the process runs. A zombie (exited, its parent not yet reaped
+/// it, as when `down` stops the nodes of a foreground `up`) does not.
+pub fn alive(pid: u32) -> bool {
+    if pid == 0 || kill(Pid::from_raw(pid as i32), None).is_err() {
+        return false;
+    }
+    // /proc/PID/stat: "pid (comm) S ...", the state after the last ')'.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => true,
+    }
+}
+
+/// `generals-node run` when that binary sits beside this one; otherwise this
+/// binary's own `node` command, which runs the same node code.
+fn node_command() -> Command {
+    let me = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("generals-testnet"));
+    let sibling = me.parent().map(|d| d.join("generals-node"));
+    match sibling {
+        Some(p) if p.exists() => {
+            let mut c = Command::new(p);
+            c.arg("run");
+            c
+        }
+        _ => {
+            let mut c = Command::new(me);
+            c.arg("node");
+            c
+        }
+    }
+}
+
+/// Starts the node in `home`, dialling `bootstrap`; waits for its `run.json`.
+pub(super) fn start(name: &str, home: &Path, bootstrap: &[String], limit: u64) -> Result<NodeInfo> {
+    let _ = std::fs::remove_file(home.join("run.json"));
+    let log = home.join("node.log");
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)?;
+    let mut cmd = node_command();
+    cmd.arg("--home").arg(home);
+    for b in bootstrap {
+        cmd.args(["--bootstrap", b]);
+    }
+    use std::os::unix::process::CommandExt;
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(out)
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("starting node {name}"))?;
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(home.join("run.json")) {
+            if let Ok(info) = serde_json::from_str::<generals_node::config::RunInfo>(&text) {
+                if let Some(listen) = info.listen.first() {
+                    return Ok(NodeInfo {
+                        name: name.into(),
+                        home: home.to_owned(),
+                        pid,
+                        api: format!("http://{}", info.api),
+                        peer_id: info.peer_id,
+                        listen: listen.clone(),
+                        hashrate_limit: limit,
+                        log,
+                    });
+                }
+            }
+        }
+        if !alive(pid) || Instant::now() > deadline {
+            let tail: String = std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .lines()
+                .rev()
+                .take(5)
+                .collect::<Vec<_>>()
+                .join("\n");
+            bail!("node {name} did not start; its log ends with:\n{tail}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub(super) fn stop_all(state: &State) -> Result<()> {
+    for n in &state.nodes {
+        if alive(n.pid) {
+            let _ = kill(Pid::from_raw(n.pid as i32), Signal::SIGTERM);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while state.nodes.iter().any(|n| alive(n.pid)) && Instant::now() < deadline {
+        // Reap our own children; others are reaped by init.
+        let _ = nix::sys::wait::waitpid(None, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut forced = 0;
+    for n in &state.nodes {
+        if alive(n.pid) {
+            forced += 1;
+            let _ = kill(Pid::from_raw(n.pid as i32), Signal::SIGKILL);
+        }
+    }
+    println!(
+        "stopped {} nodes{}",
+        state.nodes.len(),
+        if forced > 0 {
+            format!(" ({forced} killed after 10 s)")
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+pub fn down(args: DirArgs) -> Result<()> {
+    let state = State::load(&args.dir)?;
+    stop_all(&state)
+}
+
+pub fn kill_node(args: NodeArgs) -> Result<()> {
+    let state = State::load(&args.dir)?;
+    let n = state.nodes.get(args.node).with_context(|| {
+        format!(
+            "no node {} (the testnet has {})",
+            args.node,
+            state.nodes.len()
+        )
+    })?;
+    if !alive(n.pid) {
+        bail!("node {} is not running", n.name);
+    }
+    kill(Pid::from_raw(n.pid as i32), Signal::SIGKILL).context("SIGKILL")?;
+    println!("killed node {} (pid {}) with SIGKILL", n.name, n.pid);
+    Ok(())
+}
+
+pub fn restart(args: NodeArgs) -> Result<()> {
+    let mut state = State::load(&args.dir)?;
+    let n = state.nodes.get(args.node).cloned().with_context(|| {
+        format!(
+            "no node {} (the testnet has {})",
+            args.node,
+            state.nodes.len()
+        )
+    })?;
+    if alive(n.pid) {
+        bail!("node {} is running (pid {}); kill it first", n.name, n.pid);
+    }
+    let boot: Vec<String> = state
+        .nodes
+        .iter()
+        .filter(|x| x.name != n.name && alive(x.pid))
+        .map(|x| x.listen.clone())
+        .collect();
+    let info = start(&n.name, &n.home, &boot, n.hashrate_limit)?;
+    println!(
+        "restarted node {} (pid {}, api {}); it syncs from its peers",
+        info.name, info.pid, info.api
+    );
+    state.nodes[args.node] = info;
+    state.save(&args.dir)
+}

@@ -1,0 +1,54 @@
+//! `testnet.json`: the state of a running testnet (its chain and each node's
+//! process, API, peer id and log), loaded and saved in the testnet's folder.
+
+use anyhow::{Context, Result};
+use generals_chain::Hash;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// One node of a testnet.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub name: String,
+    pub home: PathBuf,
+    pub pid: u32,
+    pub api: String,
+    pub peer_id: String,
+    pub listen: String,
+    pub hashrate_limit: u64,
+    pub log: PathBuf,
+}
+
+/// `testnet.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct State {
+    pub chain_id: String,
+    pub consensus: String,
+    pub genesis: Hash,
+    pub nodes: Vec<NodeInfo>,
+}
+
+impl State {
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join("testnet.json")
+    }
+
+    pub fn load(dir: &Path) -> Result<State> {
+        let p = Self::path(dir);
+        let text = std::fs::read_to_string(&p).with_context(|| {
+            format!(
+                "no testnet in {} (run `generals-testnet up --dir {}`)",
+                dir.display(),
+                dir.display()
+            )
+        })?;
+        serde_json::from_str(&text).with_context(|| format!("{} is damaged", p.display()))
+    }
+
+    pub(super) fn save(&self, dir: &Path) -> Result<()> {
+        let tmp = dir.join("testnet.json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)?;
+        std::fs::rename(&tmp, Self::path(dir))?;
+        Ok(())
+    }
+}

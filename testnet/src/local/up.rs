@@ -1,0 +1,162 @@
+//! `up`: create or reuse a testnet, start its nodes one by one, wait until they
+//! are connected and producing, print them, and in the foreground reap them
+//! until Ctrl-C.
+
+use super::homes::create;
+use super::process::{alive, start, stop_all};
+use super::status::{http, node_status};
+use super::{NodeInfo, State, UpArgs};
+use anyhow::{bail, Context, Result};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::time::{Duration, Instant};
+
+pub fn up(args: UpArgs) -> Result<()> {
+    let existing = State::load(&args.dir).ok();
+    let (mut state, homes) = match existing {
+        Some(s) => {
+            if s.nodes.iter().any(|n| alive(n.pid)) {
+                bail!(
+                    "a testnet is already running in {}; see `generals-testnet status --dir {0}` or stop it with `down`",
+                    args.dir.display()
+                );
+            }
+            let homes = s
+                .nodes
+                .iter()
+                .map(|n| (n.home.clone(), n.hashrate_limit))
+                .collect();
+            (s, homes)
+        }
+        None => {
+            let (g, homes) = create(&args)?;
+            let state = State {
+                chain_id: g.chain_id.clone(),
+                consensus: g.consensus.kind().into(),
+                genesis: g.block()?.hash(),
+                nodes: Vec::new(),
+            };
+            (state, homes)
+        }
+    };
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(Duration::from_millis(100));
+    let mut started: Vec<NodeInfo> = Vec::new();
+    for (i, (home, limit)) in homes.iter().enumerate() {
+        bar.set_message(format!("starting node n{i}"));
+        let boot: Vec<String> = started.iter().map(|n| n.listen.clone()).collect();
+        match start(&format!("n{i}"), home, &boot, *limit) {
+            Ok(n) => started.push(n),
+            Err(e) => {
+                for n in &started {
+                    let _ = kill(Pid::from_raw(n.pid as i32), Signal::SIGTERM);
+                }
+                return Err(e);
+            }
+        }
+    }
+    state.nodes = started;
+    state.save(&args.dir)?;
+    // Wait until every node is connected and the chain grows.
+    let c = http();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let n = state.nodes.len();
+    loop {
+        let statuses: Vec<Option<serde_json::Value>> = state
+            .nodes
+            .iter()
+            .map(|x| node_status(&c, &x.api))
+            .collect();
+        let connected = statuses
+            .iter()
+            .filter(|s| {
+                s.as_ref()
+                    .is_some_and(|s| n == 1 || s["peers"].as_u64() >= Some(1))
+            })
+            .count();
+        let height = statuses
+            .iter()
+            .flatten()
+            .filter_map(|s| s["height"].as_u64())
+            .max()
+            .unwrap_or(0);
+        bar.set_message(format!("{connected}/{n} nodes connected, height {height}"));
+        if connected == n && height >= 1 {
+            break;
+        }
+        if Instant::now() > deadline {
+            bar.finish_and_clear();
+            bail!("the testnet did not come up in 90 s ({connected}/{n} connected, height {height}); see the node logs in {}", args.dir.display());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    bar.finish_and_clear();
+    print_nodes(&state);
+    let first = &state.nodes[0].api;
+    println!();
+    println!("try:");
+    println!("  generals --node {first} status");
+    println!("  generals --node {first} send --from dev:dev-0 --to $(generals keygen --out me.json --quiet) --amount 1000");
+    println!("  generals --node {first} tips");
+    if state.consensus == "pos" || state.consensus == "bft" {
+        println!("  generals --node {first} validators");
+        println!("  generals --node {first} stake 500 --from dev:dev-0");
+        println!("  generals --node {first} evidence");
+    }
+    if state.consensus == "poa" {
+        println!("  generals --node {first} authority list");
+    }
+    println!("  generals-testnet status --dir {}", args.dir.display());
+    println!(
+        "  generals-testnet kill 1 --dir {0}; generals-testnet restart 1 --dir {0}",
+        args.dir.display()
+    );
+    if args.detach {
+        println!("  generals-testnet down --dir {}", args.dir.display());
+        return Ok(());
+    }
+    println!();
+    println!("running; Ctrl-C stops every node");
+    let (tx, rx) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = tx.send(());
+    })
+    .context("installing the Ctrl-C handler")?;
+    // Until Ctrl-C, or until every node has stopped (`down` from another
+    // terminal): the nodes are this process's children, so reap them.
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+        rx.recv_timeout(Duration::from_millis(500))
+    {
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+        while let Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) =
+            waitpid(None, Some(WaitPidFlag::WNOHANG))
+        {}
+        if !state.nodes.iter().any(|n| alive(n.pid)) {
+            println!("every node has stopped");
+            return Ok(());
+        }
+    }
+    println!();
+    stop_all(&state)
+}
+
+fn print_nodes(state: &State) {
+    println!(
+        "{} {} nodes, chain {}, genesis {}",
+        state.nodes.len(),
+        state.consensus,
+        state.chain_id,
+        state.genesis.short()
+    );
+    println!("{:<4} {:<24} {:>8} {:>9}  log", "node", "api", "pid", "H/s");
+    for n in &state.nodes {
+        println!(
+            "{:<4} {:<24} {:>8} {:>9}  {}",
+            n.name,
+            n.api,
+            n.pid,
+            n.hashrate_limit,
+            n.log.display()
+        );
+    }
+}

@@ -1,0 +1,43 @@
+//! `generals-testnet sim`: one simulation with its summary, or `--seeds K` of them
+//! with the attack tables.
+//!
+//! Layout: `args` holds the flags and parses their values; `config` builds the
+//! `SimConfig` of a run from them; `single` runs one simulation and prints its
+//! report; `sweep` runs `--seeds K` of them and prints the aggregate tables.
+
+mod args;
+mod config;
+mod single;
+mod sweep;
+
+pub use args::{AttackKind, SimArgs};
+
+use anyhow::{bail, Result};
+use generals_consensus::sim::{EventLog, SimConfig, SimReport, Simulator};
+use single::single;
+use sweep::{sweep_bft, sweep_honest, sweep_poa, sweep_pos, sweep_private_fork, sweep_selfish};
+
+fn simulate(config: SimConfig, log: EventLog) -> Result<SimReport> {
+    let sim = Simulator::new(config, log).map_err(anyhow::Error::msg)?;
+    let (report, _) = sim.run().map_err(anyhow::Error::msg)?;
+    Ok(report)
+}
+
+pub fn run(args: SimArgs) -> Result<()> {
+    match args.seeds {
+        None => single(&args),
+        Some(0) => bail!("--seeds must be at least 1"),
+        Some(k) => match args.attack {
+            _ if args.consensus == "bft" => sweep_bft(&args, k),
+            None => sweep_honest(&args, k),
+            Some(AttackKind::Selfish) => sweep_selfish(&args, k),
+            Some(AttackKind::PrivateFork) => sweep_private_fork(&args, k),
+            Some(_) if args.consensus == "pos" => sweep_pos(&args, k),
+            Some(_) => sweep_poa(&args, k),
+        },
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}

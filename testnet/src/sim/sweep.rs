@@ -1,0 +1,252 @@
+//! `--seeds K`: the aggregate tables over seeds, one per kind of run (honest,
+//! selfish mining, private fork, proof-of-stake and proof-of-authority attacks,
+//! BFT faults).
+
+use super::{pct, simulate, SimArgs};
+use crate::theory::{nakamoto_catch_up, selfish_revenue};
+use anyhow::{bail, Result};
+use generals_consensus::sim::{Attack, BftFault, EventLog, SimConfig};
+
+pub(super) fn sweep_honest(args: &SimArgs, k: u64) -> Result<()> {
+    let mut converged = 0;
+    let mut orphans = 0.0;
+    let mut deepest = 0;
+    let mut interval = 0.0;
+    let mut shares = vec![0.0; args.nodes];
+    let mut hashpower = Vec::new();
+    for seed in args.seed..args.seed.saturating_add(k) {
+        let r = simulate(args.base(seed)?, EventLog::sink())?;
+        converged += u64::from(r.converged);
+        orphans += r.orphans as f64 / k as f64;
+        deepest = deepest.max(r.max_reorg_depth);
+        interval += r.mean_interval_ms / k as f64;
+        for (s, x) in shares.iter_mut().zip(&r.shares) {
+            *s += x / k as f64;
+        }
+        hashpower = r.hashpower;
+    }
+    println!(
+        "{k} seeds from {}: {converged} converged, {orphans:.1} orphans a run, deepest reorg {deepest}, mean interval {:.1} s",
+        args.seed,
+        interval / 1000.0
+    );
+    println!(
+        "{:<6} {:>11} {:>22}",
+        "node", "hash power", "mean main-chain share"
+    );
+    for i in 0..args.nodes {
+        println!("{:<6} {:>11} {:>22}", i, pct(hashpower[i]), pct(shares[i]));
+    }
+    Ok(())
+}
+
+/// Proof-of-stake attacks over seeds, with slashing on and off side by side:
+/// what the misbehaving validators signed twice, kept and lost.
+pub(super) fn sweep_pos(args: &SimArgs, k: u64) -> Result<()> {
+    let bad = args
+        .attacked(args.seed, 0.0, 0)?
+        .attack
+        .map(|a| a.nodes())
+        .unwrap_or_default();
+    let name = args
+        .attack
+        .and_then(|a| clap::ValueEnum::to_possible_value(&a))
+        .map_or_else(String::new, |v| v.get_name().to_string());
+    println!(
+        "{name} on proof of stake, {} nodes, misbehaving {:?}, {k} seeds from {}",
+        args.nodes, bad, args.seed
+    );
+    println!(
+        "{:<9} {:>10} {:>16} {:>8} {:>17} {:>15} {:>15}",
+        "slashing",
+        "converged",
+        "double-signed",
+        "jailed",
+        "honest jailed",
+        "stake kept",
+        "main-chain share"
+    );
+    for slashing in [true, false] {
+        let (mut conv, mut doubled, mut jailed, mut honest_jailed) = (0, 0, 0, 0);
+        let (mut kept, mut share) = (0.0, 0.0);
+        for seed in args.seed..args.seed.saturating_add(k) {
+            let mut c = args.attacked(seed, 0.0, 0)?;
+            c.slashing = slashing;
+            let r = simulate(c.clone(), EventLog::sink())?;
+            conv += u64::from(r.converged);
+            doubled += bad.iter().filter(|i| r.double_slots[**i] > 0).count();
+            jailed += bad.iter().filter(|i| r.jailed.contains(i)).count();
+            honest_jailed += r.jailed.iter().filter(|i| !bad.contains(i)).count();
+            let at_start: u64 = bad.iter().map(|i| c.stakes[*i]).sum();
+            let at_end: u64 = bad.iter().map(|i| r.bonded[*i]).sum();
+            kept += at_end as f64 / at_start.max(1) as f64 / k as f64;
+            share += bad.iter().map(|i| r.shares[*i]).sum::<f64>() / k as f64;
+        }
+        let of = k as usize * bad.len();
+        println!(
+            "{:<9} {:>10} {:>16} {:>8} {:>17} {:>15} {:>15}",
+            if slashing { "on" } else { "off" },
+            format!("{conv}/{k}"),
+            format!("{doubled}/{of}"),
+            format!("{jailed}/{of}"),
+            honest_jailed,
+            pct(kept),
+            pct(share)
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn sweep_poa(args: &SimArgs, k: u64) -> Result<()> {
+    let mut outcomes: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    let mut jailed = 0u64;
+    for seed in args.seed..args.seed.saturating_add(k) {
+        let r = simulate(args.attacked(seed, 0.0, 0)?, EventLog::sink())?;
+        *outcomes.entry(r.authorities.join(",")).or_default() += 1;
+        jailed += u64::from(!r.jailed.is_empty());
+    }
+    println!(
+        "{k} seeds from {}: runs with evidence included: {jailed}",
+        args.seed
+    );
+    println!("{:>6}  authorities at the end", "runs");
+    for (set, n) in outcomes {
+        println!("{n:>6}  {set}");
+    }
+    Ok(())
+}
+
+fn sweep_shares(args: &SimArgs, default: &[f64]) -> Vec<f64> {
+    if args.shares.is_empty() {
+        default.to_vec()
+    } else {
+        args.shares.clone()
+    }
+}
+
+pub(super) fn sweep_selfish(args: &SimArgs, k: u64) -> Result<()> {
+    println!(
+        "selfish mining, {} nodes, gamma {}, {} blocks a run, {k} seeds a row",
+        args.nodes, args.gamma, args.blocks
+    );
+    println!(
+        "{:>15} {:>22} {:>22} {:>10}",
+        "attacker power", "attacker's main chain", "Eyal-Sirer predict", "gain"
+    );
+    for share in sweep_shares(args, &[0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45]) {
+        let mut got = 0.0;
+        for seed in args.seed..args.seed.saturating_add(k) {
+            let r = simulate(args.attacked(seed, share, 0)?, EventLog::sink())?;
+            got += r.attack.map_or(0.0, |a| a.main_chain_share) / k as f64;
+        }
+        println!(
+            "{:>15} {:>22} {:>22} {:>10}",
+            pct(share),
+            pct(got),
+            pct(selfish_revenue(share, args.gamma).max(0.0)),
+            format!("{:+.1}", (got - share) * 100.0)
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn sweep_private_fork(args: &SimArgs, k: u64) -> Result<()> {
+    println!(
+        "private-fork double spend, {} nodes, attacker gives up {} blocks behind, {k} seeds a cell",
+        args.nodes, args.give_up
+    );
+    println!(
+        "{:>15} {:>14} {:>14} {:>18}",
+        "attacker power", "confirmations", "success rate", "Nakamoto's P(z)"
+    );
+    for share in sweep_shares(args, &[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]) {
+        for &z in &args.confirmations {
+            let mut wins = 0u64;
+            for seed in args.seed..args.seed.saturating_add(k) {
+                let r = simulate(args.attacked(seed, share, z)?, EventLog::sink())?;
+                wins += u64::from(r.attack.and_then(|a| a.double_spent).unwrap_or(false));
+            }
+            println!(
+                "{:>15} {:>14} {:>14} {:>18}",
+                pct(share),
+                z,
+                pct(wins as f64 / k as f64),
+                pct(nakamoto_catch_up(share, z))
+            );
+        }
+    }
+    Ok(())
+}
+
+/// BFT: each fault (or the one asked for) over `k` seeds, with the
+/// Byzantine validators of --colluders (default f = (n-1)/3), then f+1
+/// colluding split voters with the honest validators cut in two halves.
+pub(super) fn sweep_bft(args: &SimArgs, k: u64) -> Result<()> {
+    let n = args.nodes;
+    let byz = args.bft_byzantine();
+    let faults: Vec<BftFault> = match args.attack {
+        None => BftFault::ALL.to_vec(),
+        Some(_) => match args.attacked(args.seed, 0.0, 0)?.attack {
+            Some(Attack::Bft { fault, .. }) => vec![fault],
+            _ => bail!("BFT attacks are equivocate, split-vote, amnesia and silent"),
+        },
+    };
+    println!(
+        "BFT, {n} validators, Byzantine {byz:?}, {k} seeds a row, {} heights a run{}",
+        args.blocks,
+        if args.hostile {
+            "; each run draws latency 5-400 ms, jitter 0-400 ms, loss 0-25% and a cut of 1-40 s from its seed"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "{:<28} {:>6} {:>22} {:>24} {:>18}",
+        "fault", "runs", "conflicting decisions", "all honest decided all", "Byzantine jailed"
+    );
+    let row = |name: String, configs: &mut dyn FnMut(u64) -> Result<SimConfig>| -> Result<()> {
+        let (mut conflicts, mut live, mut jailed) = (0u64, 0u64, 0u64);
+        for seed in args.seed..args.seed.saturating_add(k) {
+            let c = configs(seed)?;
+            let bad = c.attack.as_ref().map(Attack::nodes).unwrap_or_default();
+            let r = simulate(c, EventLog::sink())?;
+            conflicts += u64::from(!r.conflicting_commits.is_empty());
+            live += u64::from(
+                (0..n)
+                    .filter(|i| !bad.contains(i))
+                    .all(|i| r.finalized[i] >= args.blocks),
+            );
+            jailed += u64::from(!bad.is_empty() && bad.iter().all(|b| r.jailed.contains(b)));
+        }
+        println!(
+            "{name:<28} {k:>6} {conflicts:>22} {:>24} {:>18}",
+            format!("{live}/{k}"),
+            format!("{jailed}/{k}")
+        );
+        Ok(())
+    };
+    for fault in faults {
+        let name = format!("{} x{}", fault.name(), byz.len());
+        row(name, &mut |seed| {
+            let mut c = if args.hostile {
+                SimConfig::hostile_bft(n, fault, byz.clone(), seed, args.blocks)
+            } else {
+                args.base(seed)?
+            };
+            c.attack = Some(Attack::Bft {
+                fault,
+                nodes: byz.clone(),
+            });
+            c.slashing = !args.no_slashing;
+            Ok(c)
+        })?;
+    }
+    let over = (n.saturating_sub(1) / 3) + 1;
+    if over < n {
+        row(format!("split-vote x{over}, honest cut"), &mut |seed| {
+            Ok(SimConfig::split_brain_bft(n, over, seed, args.blocks))
+        })?;
+    }
+    println!("(the last row is beyond the bound: f+1 = {over} of {n} Byzantine)");
+    Ok(())
+}
