@@ -204,6 +204,19 @@ pub fn parent_of(header: &Header, headers: &dyn Headers) -> Result<Header, Conse
     Ok(parent)
 }
 
+/// Refuses a header stamped more than `drift_ms` ahead of the local clock: a
+/// check every engine's `validate` makes.
+pub fn not_too_new(header: &Header, now_ms: u64, drift_ms: u64) -> Result<(), ConsensusError> {
+    if header.timestamp_ms > now_ms.saturating_add(drift_ms) {
+        return Err(ConsensusError::TimestampTooNew {
+            got: header.timestamp_ms,
+            now: now_ms,
+            drift_ms,
+        });
+    }
+    Ok(())
+}
+
 /// A consensus engine.
 pub trait Consensus {
     /// The kind's name: `pow`, `pos`, `poa` or `bft`.

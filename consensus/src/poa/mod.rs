@@ -315,13 +315,7 @@ impl Consensus for PoaEngine {
                 parent: parent.timestamp_ms,
             });
         }
-        if header.timestamp_ms > now_ms.saturating_add(MAX_FUTURE_DRIFT_MS) {
-            return Err(ConsensusError::TimestampTooNew {
-                got: header.timestamp_ms,
-                now: now_ms,
-                drift_ms: MAX_FUTURE_DRIFT_MS,
-            });
-        }
+        crate::engine::not_too_new(header, now_ms, MAX_FUTURE_DRIFT_MS)?;
         self.precheck(header)?;
         let snap = self.snapshot(&parent, headers)?;
         let data = PoaData::decode(&header.consensus)?;

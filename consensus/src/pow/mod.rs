@@ -170,14 +170,7 @@ impl Consensus for PowEngine {
                 median,
             });
         }
-        let drift_ms = self.params.max_future_drift_ms;
-        if header.timestamp_ms > now_ms.saturating_add(drift_ms) {
-            return Err(ConsensusError::TimestampTooNew {
-                got: header.timestamp_ms,
-                now: now_ms,
-                drift_ms,
-            });
-        }
+        crate::engine::not_too_new(header, now_ms, self.params.max_future_drift_ms)?;
         let nonce = work::nonce_of(header).ok_or_else(|| ConsensusError::BadSeal {
             reason: format!("{} bytes, a nonce is 8", header.seal.len()),
         })?;

@@ -24,6 +24,12 @@ pub enum NetChange {
         candidate: NodeId,
         add: bool,
     },
+    /// Node `node` crashes and restarts: the engine factory builds its engine
+    /// again from the signing record it persisted (with `record: false`, from
+    /// nothing, as a validator that lost its record would), the engine is
+    /// taught the node's stored chain and started on its tip. Its timers die
+    /// with it; its chain and mempool stay.
+    Restart { node: NodeId, record: bool },
 }
 
 /// Which engine the nodes run.
@@ -381,6 +387,7 @@ impl SimConfig {
                 NetChange::Propose {
                     voters, candidate, ..
                 } => *candidate >= self.nodes || voters.iter().any(|v| *v >= self.nodes),
+                NetChange::Restart { node, .. } => *node >= self.nodes,
                 NetChange::Heal => false,
             };
             if bad {

@@ -83,11 +83,12 @@ pub fn behaviour(
     }
 }
 
-/// The engine of node `i`.
+/// The engine of node `i`, from its saved signing record if it has one.
 pub fn make(
     config: &SimConfig,
     genesis: &Genesis,
     i: NodeId,
+    record: Option<Vec<u8>>,
     attack_txs: &mut Option<(Hash, Hash)>,
 ) -> Result<Box<dyn Consensus>, FactoryError> {
     factory::build(
@@ -96,7 +97,7 @@ pub fn make(
             key: key_of(config, i),
             seed: config.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
             work: WorkCheck::Simulated,
-            record: None,
+            record,
             byzantine: behaviour(config, i, attack_txs),
         },
     )

@@ -72,7 +72,13 @@ impl Host for SimHost<'_> {
         // late, as a real clock that runs behind would.
         let delay = at_ms.saturating_sub(self.sim.at());
         let node = self.node;
-        self.sim.schedule(delay, Ev::Timer { node, id });
+        let incarnation = self.sim.nodes[node].incarnation;
+        let timer = Ev::Timer {
+            node,
+            id,
+            incarnation,
+        };
+        self.sim.schedule(delay, timer);
     }
 
     fn persist(&mut self, record: &Record) -> Result<(), PersistError> {
@@ -168,6 +174,45 @@ impl Simulator {
         block.header.seal = self.rng.gen::<u64>().to_le_bytes().to_vec();
         let now_ms = self.note_produced(node, &block);
         self.step(node, Input::Produced { block, now_ms }, None);
+    }
+
+    /// A node crashes and restarts: a new engine from the engine factory, with
+    /// the record the old one persisted (or none), taught the blocks the node
+    /// keeps and started on its tip. The old engine's timers and mining job die.
+    pub(super) fn restart(&mut self, node: NodeId, keep_record: bool) {
+        let name = crate::factory::record_name(&self.genesis.consensus);
+        let record = name
+            .filter(|_| keep_record)
+            .and_then(|n| self.nodes[node].records.get(n).cloned());
+        let mut ignored = None;
+        let built = super::engines::make(&self.config, &self.genesis, node, record, &mut ignored);
+        let Ok(mut engine) = built else {
+            // Only a damaged record fails here, and the simulator wrote it.
+            return;
+        };
+        let n = &mut self.nodes[node];
+        // Every block the node keeps, parents first: the decided chain and
+        // the proposals it stored (their validator sets check their children).
+        let mut kept: Vec<(u64, Hash)> = n
+            .core
+            .tree()
+            .nodes()
+            .filter(|b| b.height > 0)
+            .map(|b| (b.height, b.hash))
+            .collect();
+        kept.sort_unstable();
+        for (_, hash) in kept {
+            if let Some(block) = n.core.block(&hash) {
+                engine.restore(&block);
+            }
+        }
+        n.engine = Some(engine);
+        n.incarnation += 1;
+        n.attempt += 1;
+        n.job = None;
+        let tip = n.core.ledger().tip_header().clone();
+        let now_ms = self.local(node);
+        self.step(node, Input::NewTip { tip, now_ms }, None);
     }
 
     /// Counts and logs a block a node built or mined; returns the time the

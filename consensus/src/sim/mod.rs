@@ -78,6 +78,8 @@ enum Ev {
     Timer {
         node: NodeId,
         id: u64,
+        /// The node's incarnation that set it (a restart kills its timers).
+        incarnation: u64,
     },
 }
 
@@ -119,6 +121,8 @@ struct SimNode {
     /// What the engine asked to persist, by record name (a signer restarted
     /// from here resumes from its record).
     records: std::collections::BTreeMap<&'static str, Vec<u8>>,
+    /// How many times the node has restarted.
+    incarnation: u64,
 }
 
 /// Counters kept while running.
@@ -242,8 +246,8 @@ impl Simulator {
         for (i, share) in shares.iter().enumerate() {
             // A clone runs with the key of the node it copies, rewards and all.
             let key = engines::key_of(&config, i);
-            let engine =
-                engines::make(&config, &genesis, i, &mut attack_txs).map_err(|e| e.to_string())?;
+            let engine = engines::make(&config, &genesis, i, None, &mut attack_txs)
+                .map_err(|e| e.to_string())?;
             let weight = crate::factory::weight(&genesis).map_err(|e| e.to_string())?;
             let core = NodeCore::open(
                 MemoryStore::new(),
@@ -261,6 +265,7 @@ impl Simulator {
                 attempt: 0,
                 published: HashSet::from([genesis_block.hash()]),
                 records: Default::default(),
+                incarnation: 0,
             });
         }
         let rush = match &config.attack {
@@ -416,7 +421,14 @@ impl Simulator {
             }
             Ev::Workload => self.workload(),
             Ev::Verify => self.verify(),
-            Ev::Timer { node, id } => {
+            Ev::Timer {
+                node,
+                id,
+                incarnation,
+            } => {
+                if incarnation != self.nodes[node].incarnation {
+                    return;
+                }
                 let now_ms = self.local(node);
                 self.step(node, Input::Timer { id, now_ms }, None);
             }
@@ -457,6 +469,9 @@ impl Simulator {
                         change: format!("{change:?}"),
                     },
                 );
+                if let NetChange::Restart { node, record } = change {
+                    self.restart(node, record);
+                }
             }
         }
     }

@@ -68,7 +68,7 @@ impl Network {
                 self.groups = None;
                 self.isolated.iter_mut().for_each(|x| *x = false);
             }
-            NetChange::HashPower(_) | NetChange::Propose { .. } => {}
+            NetChange::HashPower(_) | NetChange::Propose { .. } | NetChange::Restart { .. } => {}
         }
     }
 

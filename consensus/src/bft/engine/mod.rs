@@ -316,13 +316,7 @@ impl Consensus for BftEngine {
                 median: parent.timestamp_ms,
             });
         }
-        if header.timestamp_ms > now_ms.saturating_add(MAX_FUTURE_DRIFT_MS) {
-            return Err(ConsensusError::TimestampTooNew {
-                got: header.timestamp_ms,
-                now: now_ms,
-                drift_ms: MAX_FUTURE_DRIFT_MS,
-            });
-        }
+        crate::engine::not_too_new(header, now_ms, MAX_FUTURE_DRIFT_MS)?;
         let set = self.book.after(&parent.hash())?;
         if set.proposer(data.round) != Some(header.producer) {
             return Err(ConsensusError::Unauthorized {

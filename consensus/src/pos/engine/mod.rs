@@ -239,13 +239,7 @@ impl Consensus for PosEngine {
                 ),
             });
         }
-        if header.timestamp_ms > now_ms.saturating_add(MAX_FUTURE_DRIFT_MS) {
-            return Err(ConsensusError::TimestampTooNew {
-                got: header.timestamp_ms,
-                now: now_ms,
-                drift_ms: MAX_FUTURE_DRIFT_MS,
-            });
-        }
+        crate::engine::not_too_new(header, now_ms, MAX_FUTURE_DRIFT_MS)?;
         let snap = self.snapshot(&parent.hash())?;
         if snap.leader(data.slot, self.epoch_slots()) != Some(header.producer) {
             return Err(ConsensusError::Unauthorized {
