@@ -84,6 +84,14 @@ pub struct SimArgs {
     /// Isolate a node at a time: SECONDS:NODE (repeatable).
     #[arg(long, value_name = "SECONDS:NODE")]
     pub(super) isolate: Vec<String>,
+    /// Crash and restart a node at a time: SECONDS:NODE (repeatable). Its
+    /// engine comes back from the signing record it persisted.
+    #[arg(long, value_name = "SECONDS:NODE")]
+    pub(super) restart: Vec<String>,
+    /// Restarted nodes come back without their signing record, as if it were
+    /// lost (with BFT or proof of stake they may sign twice and be slashed).
+    #[arg(long)]
+    pub(super) lose_record: bool,
     /// Heal every cut at a time in seconds (repeatable).
     #[arg(long, value_name = "SECONDS")]
     pub(super) heal: Vec<u64>,

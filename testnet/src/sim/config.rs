@@ -77,6 +77,11 @@ impl SimArgs {
             let (at, node) = parse_at("isolate", s)?;
             c.schedule.push((at, NetChange::Isolate(node)));
         }
+        for s in &self.restart {
+            let (at, node) = parse_at("restart", s)?;
+            let record = !self.lose_record;
+            c.schedule.push((at, NetChange::Restart { node, record }));
+        }
         for at in &self.heal {
             let at = at.checked_mul(1000).context("--heal: too many seconds")?;
             c.schedule.push((at, NetChange::Heal));
