@@ -9,21 +9,8 @@
 
 use generals_consensus::sim::{Attack, BftFault, EventLog, NetChange, SimConfig, Simulator};
 use sha2::{Digest, Sha256};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+mod common;
+use common::Shared;
 
 fn digest(config: SimConfig) -> (String, usize) {
     let buf = Shared::default();
@@ -31,7 +18,7 @@ fn digest(config: SimConfig) -> (String, usize) {
         .expect("config")
         .run()
         .expect("run");
-    let bytes = buf.0.lock().expect("lock").clone();
+    let bytes = buf.bytes();
     (hex(&Sha256::digest(&bytes)), bytes.len())
 }
 

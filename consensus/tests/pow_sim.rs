@@ -7,8 +7,8 @@ use generals_consensus::core::NodeCore;
 use generals_consensus::sim::{
     node_key, sim_genesis, Attack, EventLog, NetChange, SimConfig, SimReport, Simulator,
 };
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
+use common::Shared;
 
 fn seeds(default: u64) -> u64 {
     std::env::var("GENERALS_SIM_SEEDS")
@@ -171,19 +171,6 @@ fn a_selfish_miner_with_40_percent_earns_more_than_its_share() {
     assert!(mean > 0.43, "selfish miner's share {mean}");
 }
 
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn logged(seed: u64) -> (Vec<u8>, Vec<Hash>) {
     let buf = Shared::default();
     let mut c = SimConfig::honest(4, seed, 40);
@@ -196,7 +183,7 @@ fn logged(seed: u64) -> (Vec<u8>, Vec<Hash>) {
         .expect("run");
     let chain = main_chain(&cores[0]).iter().map(|b| b.hash()).collect();
     assert!(r.height >= 40);
-    let bytes = buf.0.lock().expect("lock").clone();
+    let bytes = buf.bytes();
     (bytes, chain)
 }
 

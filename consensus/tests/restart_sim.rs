@@ -10,21 +10,8 @@
 //! `GENERALS_SIM_SEEDS` sets how many seeds each half runs (default 8).
 
 use generals_consensus::sim::{node_key, EventLog, NetChange, SimConfig, SimReport, Simulator};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+mod common;
+use common::Shared;
 
 fn seeds() -> u64 {
     std::env::var("GENERALS_SIM_SEEDS")
@@ -53,7 +40,7 @@ fn restarts(seed: u64, record: bool) -> (SimReport, usize) {
         .run()
         .expect("run");
     let offender = node_key(1).public().to_string();
-    let bytes = log.0.lock().expect("lock").clone();
+    let bytes = log.bytes();
     let against = bytes
         .split(|b| *b == b'\n')
         .filter_map(|line| serde_json::from_slice::<serde_json::Value>(line).ok())

@@ -181,27 +181,29 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
             tracing::warn!("could not write run.json");
         }
     });
-    let driver = Driver::new(DriverParts {
-        core,
+    let driver = Driver::new(
+        DriverParts {
+            core,
+            chain_id: genesis.chain_id.clone(),
+            genesis: genesis_block.hash(),
+            swarm,
+            miner,
+            found: found_rx,
+            api: api_rx,
+            events,
+            metrics,
+            validator,
+            names: genesis
+                .validators
+                .iter()
+                .filter_map(|v| Some((v.key, v.name.clone()?)))
+                .collect(),
+            bootstrap,
+            mine: config.mine,
+            on_listen,
+        },
         engine,
-        chain_id: genesis.chain_id.clone(),
-        genesis: genesis_block.hash(),
-        swarm,
-        miner,
-        found: found_rx,
-        api: api_rx,
-        events,
-        metrics,
-        validator,
-        names: genesis
-            .validators
-            .iter()
-            .filter_map(|v| Some((v.key, v.name.clone()?)))
-            .collect(),
-        bootstrap,
-        mine: config.mine,
-        on_listen,
-    });
+    );
     driver
         .run(shutdown_signal())
         .await

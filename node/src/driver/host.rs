@@ -16,8 +16,8 @@ use generals_consensus::{Consensus, ConsensusError, Headers, Input, NodeId, Outp
 /// Evidence kept for the API, newest last.
 const SEEN_EVIDENCE: usize = 256;
 
-/// An engine that does nothing: stands in for the driver's engine while the
-/// host loop has it.
+/// An engine that does nothing: answers for the driver's engine in the
+/// moment the host loop has it (nothing asks then).
 #[derive(Debug)]
 pub(super) struct Idle;
 

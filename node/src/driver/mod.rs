@@ -77,7 +77,6 @@ struct Generate {
 /// Everything the driver needs to start.
 pub struct DriverParts {
     pub core: NodeCore<SledStore>,
-    pub engine: Box<dyn Consensus>,
     /// Validator names from the genesis file.
     pub names: BTreeMap<generals_chain::PublicKey, String>,
     pub chain_id: String,
@@ -128,11 +127,10 @@ pub struct Driver {
 }
 
 impl Driver {
-    pub fn new(mut p: DriverParts) -> Driver {
+    /// The driver of `engine` (the engine factory's) over the parts.
+    pub fn new(p: DriverParts, engine: Box<dyn Consensus>) -> Driver {
         let topics = Topics::for_chain(&p.chain_id);
         let mining = p.mine;
-        // The driving engine lives in `engine`; the parts keep an idle one.
-        let engine = std::mem::replace(&mut p.engine, Box::new(host::Idle));
         Driver {
             engine: Some(engine),
             records: HashMap::new(),
@@ -242,7 +240,8 @@ impl Driver {
         })
     }
 
-    /// The engine, for questions between steps.
+    /// The engine, for questions between steps (it is only away while the
+    /// host loop drives it, when nothing asks).
     fn engine(&self) -> &dyn Consensus {
         self.engine.as_deref().unwrap_or(&host::Idle)
     }
