@@ -116,6 +116,9 @@ pub enum Output {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
     pub name: &'static str,
+    /// Counts up with each record an engine gives: a record only ever grows,
+    /// so the host loop skips one older than a record it already wrote.
+    pub seq: u64,
     pub bytes: Vec<u8>,
 }
 

@@ -114,9 +114,19 @@ pub fn drive<H: Host + ?Sized>(
     from: Option<NodeId>,
 ) -> Result<Vec<Verdict>, Unsaved> {
     let outputs = engine.handle(input, host.core().ledger().store());
-    let mut verdicts = Vec::new();
-    carry_out(host, engine, outputs, from, &mut verdicts)?;
-    Ok(verdicts)
+    let mut step = Step::default();
+    carry_out(host, engine, outputs, from, &mut step)?;
+    Ok(step.verdicts)
+}
+
+/// What one `drive` keeps across the outputs it carries out.
+#[derive(Default)]
+struct Step {
+    verdicts: Vec<Verdict>,
+    /// The newest record written, by name. A new tip's outputs wait behind
+    /// those of the step before, while a block built is handled at once, so
+    /// an older record can come up after a newer one: it is not written.
+    written: std::collections::BTreeMap<&'static str, u64>,
 }
 
 /// Carries out one step's outputs in order; the outputs they lead to (a new
@@ -127,15 +137,21 @@ fn carry_out<H: Host + ?Sized>(
     engine: &mut dyn Consensus,
     outputs: Vec<Output>,
     from: Option<NodeId>,
-    verdicts: &mut Vec<Verdict>,
+    step: &mut Step,
 ) -> Result<(), Unsaved> {
     let mut work: VecDeque<Output> = outputs.into();
     while let Some(out) = work.pop_front() {
         match out {
-            Output::Persist(record) => host.persist(&record).map_err(|e| Unsaved {
-                name: record.name,
-                reason: e.to_string(),
-            })?,
+            Output::Persist(record) => {
+                if step.written.get(record.name) >= Some(&record.seq) {
+                    continue;
+                }
+                host.persist(&record).map_err(|e| Unsaved {
+                    name: record.name,
+                    reason: e.to_string(),
+                })?;
+                step.written.insert(record.name, record.seq);
+            }
             Output::Mine {
                 parent,
                 height,
@@ -152,7 +168,7 @@ fn carry_out<H: Host + ?Sized>(
             Output::StopMining => host.stop_mining(),
             Output::Import(block) => {
                 let (verdict, more) = import(host, engine, block, from);
-                verdicts.push(verdict);
+                step.verdicts.push(verdict);
                 work.extend(more);
             }
             Output::Broadcast(block) => host.send_block(None, block),
@@ -167,7 +183,7 @@ fn carry_out<H: Host + ?Sized>(
                     let now_ms = host.now_ms();
                     let input = Input::Transaction { tx, now_ms };
                     let more = engine.handle(input, host.core().ledger().store());
-                    carry_out(host, engine, more, None, verdicts)?;
+                    carry_out(host, engine, more, None, step)?;
                 }
             }
             Output::Build {
@@ -195,7 +211,7 @@ fn carry_out<H: Host + ?Sized>(
                     let now_ms = host.produced(&block);
                     let input = Input::Produced { block, now_ms };
                     let more = engine.handle(input, host.core().ledger().store());
-                    carry_out(host, engine, more, None, verdicts)?;
+                    carry_out(host, engine, more, None, step)?;
                 }
             }
             Output::Finalize(hash) => {

@@ -186,7 +186,7 @@ const PINNED: &[(&str, &str)] = &[
         // from its signing record with the lock cleared whenever a lock is
         // recorded, as a crash that lost it would. Pinned before: 6d784888...
         "bft-amnesia",
-        "583f42d9ed69817c2645cae127b1bf9e6eabeaa6115ae48013d7f6a132c614d3",
+        "19b1db53f97716d010f10b195070005774081b785e4a73bf730baee9118a9fe6",
     ),
     (
         "bft-silent",

@@ -224,6 +224,11 @@ impl Driver {
     /// Feeds one input to the engine; the one host loop carries out what it
     /// asks and everything that follows. Returns the verdict on each block.
     fn step(&mut self, input: Input, from: Option<PeerId>) -> Vec<Verdict> {
+        // A record could not be saved: the engine, which believes it signed,
+        // takes no more inputs (its resends would leave unrecorded).
+        if self.fatal.is_some() {
+            return Vec::new();
+        }
         let from = from.map(|p| self.peer_id_of(p));
         let Some(mut engine) = self.engine.take() else {
             return Vec::new();

@@ -27,6 +27,8 @@ mod round;
 
 use data::sealed_message;
 pub use data::{round_of, seal, seal_signature, vote_payload, vote_value, BftData, ProposalBody};
+// A header's seal as the signed message it is (for wrappers).
+pub(crate) use data::sealed_message as seal_message_of;
 
 /// Rounds above the current one whose messages are kept (more are dropped, so
 /// a faulty validator cannot fill memory with far-future rounds).
@@ -121,6 +123,8 @@ pub struct BftEngine {
     /// The record changed in this step: it goes out as `Output::Persist`
     /// ahead of the step's other outputs.
     unsaved: bool,
+    /// Records given out so far (`Record::seq`).
+    persisted: u64,
 }
 
 impl BftEngine {
@@ -160,6 +164,7 @@ impl BftEngine {
             evidence_seen: HashSet::new(),
             record: BftRecord::default(),
             unsaved: false,
+            persisted: 0,
         }
     }
 
@@ -398,13 +403,13 @@ impl Consensus for BftEngine {
             Input::Propose { .. } | Input::Discard { .. } => {}
         }
         if std::mem::take(&mut self.unsaved) {
-            out.insert(
-                0,
-                Output::Persist(Record {
-                    name: RECORD_NAME,
-                    bytes: self.record.to_json().into_bytes(),
-                }),
-            );
+            self.persisted += 1;
+            let record = Record {
+                name: RECORD_NAME,
+                seq: self.persisted,
+                bytes: self.record.to_json().into_bytes(),
+            };
+            out.insert(0, Output::Persist(record));
         }
         out
     }

@@ -37,7 +37,7 @@ impl PosEngine {
         let epoch = delta.data.slot / self.epoch_slots();
         let (seed, next_seed) = if epoch == parent.epoch {
             (parent.seed, parent.next_seed)
-        } else if epoch == parent.epoch + 1 {
+        } else if Some(epoch) == parent.epoch.checked_add(1) {
             (parent.next_seed, parent.mix)
         } else {
             (parent.mix, parent.mix)

@@ -139,6 +139,8 @@ pub struct PosEngine {
     /// The record changed in this step: it goes out as `Output::Persist`
     /// ahead of the step's other outputs.
     unsaved: bool,
+    /// Records given out so far (`Record::seq`).
+    persisted: u64,
     proposals_seen: BTreeMap<(u64, PublicKey), Header>,
     /// Every valid attestation heard, by target epoch, signer and payload.
     attestations_seen: BTreeMap<(u64, PublicKey, Hash), SignedMessage>,
@@ -169,6 +171,7 @@ impl PosEngine {
             ffg: Ffg::new(genesis.hash()),
             protection: Protection::default(),
             unsaved: false,
+            persisted: 0,
             proposals_seen: BTreeMap::new(),
             attestations_seen: BTreeMap::new(),
             evidence: Vec::new(),
@@ -309,8 +312,10 @@ impl Consensus for PosEngine {
         let mut out = self.step(input, headers);
         if std::mem::take(&mut self.unsaved) {
             let bytes = self.protection.to_json().into_bytes();
+            self.persisted += 1;
             let record = Record {
                 name: RECORD_NAME,
+                seq: self.persisted,
                 bytes,
             };
             out.insert(0, Output::Persist(record));
