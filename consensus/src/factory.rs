@@ -240,7 +240,7 @@ pub fn protection(bytes: &[u8]) -> Result<Protection, FactoryError> {
 
 /// A BFT validator's saved signing record.
 pub fn bft_record(bytes: &[u8]) -> Result<BftRecord, FactoryError> {
-    serde_json::from_slice(bytes).map_err(|e| FactoryError::Record {
+    BftRecord::from_json(bytes).map_err(|e| FactoryError::Record {
         name: crate::bft::record::RECORD_NAME,
         reason: e.to_string(),
     })

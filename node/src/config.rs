@@ -17,6 +17,10 @@ use generals_chain::{ConsensusSpec, Genesis, Keypair, MempoolConfig};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// The key a signing record is kept under, in its own sled tree in the
+/// ledger's database (one tree per record name).
+pub const RECORD_KEY: &str = "record";
+
 /// `config.toml`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -3,7 +3,7 @@
 //! `generals-node run` and the testnet tool (which can run a node itself) use it.
 
 use crate::api::{self, AppState};
-use crate::config::{Home, NodeConfig, RunInfo};
+use crate::config::{Home, NodeConfig, RunInfo, RECORD_KEY};
 use crate::driver::{Driver, DriverParts};
 use crate::metrics::Metrics;
 use crate::miner::Miner;
@@ -14,8 +14,6 @@ use generals_consensus::core::NodeCore;
 use generals_consensus::factory::{self, Setup};
 use generals_consensus::pow::WorkCheck;
 
-/// The key a signing record is kept under, in its own sled tree.
-pub const RECORD_KEY: &str = "record";
 use std::path::PathBuf;
 use std::sync::Arc;
 

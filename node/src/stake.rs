@@ -4,7 +4,7 @@
 //! machines (EIP-3076's interchange, in spirit).
 
 use crate::config::Home;
-use crate::run::RECORD_KEY;
+use crate::config::RECORD_KEY;
 use anyhow::{bail, Context, Result};
 use generals_chain::store::SledRecord;
 use generals_chain::{BlockStore, ConsensusSpec, SledStore};

@@ -95,6 +95,11 @@ impl BftRecord {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("the record always serializes")
     }
+
+    /// A record as `to_json` wrote it.
+    pub fn from_json(bytes: &[u8]) -> Result<BftRecord, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
 }
 
 #[cfg(test)]

@@ -109,7 +109,7 @@ impl Amnesia {
     fn clear_records(&mut self, out: &mut [Output]) {
         for o in out.iter_mut() {
             if let Output::Persist(r) = o {
-                let Ok(mut rec) = crate::factory::bft_record(&r.bytes) else {
+                let Ok(mut rec) = BftRecord::from_json(&r.bytes) else {
                     continue;
                 };
                 rec.locked = None;
@@ -181,7 +181,7 @@ impl Consensus for Amnesia {
             }
         }
         let locked = out.iter().find_map(|o| match o {
-            Output::Persist(r) => crate::factory::bft_record(&r.bytes)
+            Output::Persist(r) => BftRecord::from_json(&r.bytes)
                 .ok()
                 .filter(|rec| rec.locked.is_some() || rec.valid.is_some()),
             _ => None,

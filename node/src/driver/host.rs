@@ -6,8 +6,8 @@
 
 use super::{now_ms, Driver};
 use crate::api::types::NodeEvent;
+use crate::config::RECORD_KEY;
 use crate::miner::{Found, MinerJob};
-use crate::run::RECORD_KEY;
 use generals_chain::{Block, Hash, Header, PublicKey, SignedMessage, SledStore, Transaction};
 use generals_consensus::core::{AddError, NodeCore};
 use generals_consensus::host::{Host, MineJob, PersistError, Report};
