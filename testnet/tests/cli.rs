@@ -230,3 +230,70 @@ fn lamport_refuses_bad_input_with_a_reason() {
         );
     }
 }
+
+#[test]
+fn sim_restarts_a_validator_from_its_record() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let args = [
+        "sim",
+        "--consensus",
+        "bft",
+        "--nodes",
+        "4",
+        "--blocks",
+        "8",
+        "--restart",
+        "1:1",
+        "--restart",
+        "2:1",
+        "--restart",
+        "3:1",
+        "--seed",
+        "3",
+    ];
+    let out = testnet(&args, tmp.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("conflicting decisions (two honest nodes, one height): none"),
+        "{text}"
+    );
+    // The log shows each restart, and the restarted validator goes on deciding.
+    let log = std::fs::read_to_string(tmp.path().join("sim-bft-3.jsonl")).expect("log written");
+    let restarts = log
+        .lines()
+        .filter(|l| l.contains("Restart { node: 1, record: true }"))
+        .count();
+    assert_eq!(restarts, 3, "{log}");
+    let decided_after = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["node"] == 1 && v["event"] == "finalized")
+        .filter(|v| v["t"].as_u64().is_some_and(|t| t > 1_700_000_003_000))
+        .count();
+    assert!(
+        decided_after > 0,
+        "node 1 decided nothing after its restarts"
+    );
+
+    let out = testnet(
+        &[
+            "sim",
+            "--consensus",
+            "bft",
+            "--nodes",
+            "4",
+            "--restart",
+            "2:9",
+        ],
+        tmp.path(),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("Restart"), "{err}");
+}
