@@ -25,6 +25,8 @@ pub enum CryptoError {
     InvalidKey { key: PublicKey },
     #[error("public key {key} is weak (of small order) and refused")]
     WeakKey { key: PublicKey },
+    #[error("public key {key} is not in canonical form (the same point has another encoding)")]
+    NonCanonical { key: PublicKey },
     #[error("signature by {key} does not verify")]
     BadSignature { key: PublicKey },
 }
@@ -42,6 +44,17 @@ impl PublicKey {
             return Err(CryptoError::WeakKey { key: *self });
         }
         Ok(vk)
+    }
+
+    /// Whether coins sent to this key could ever be spent: a point on the
+    /// curve, in canonical form, not of small order. Checked where a recipient
+    /// enters (the mempool, the API, the CLI).
+    pub fn check_usable(&self) -> Result<(), CryptoError> {
+        let vk = self.verifying_key()?;
+        if vk.to_edwards().compress().to_bytes() != self.0 {
+            return Err(CryptoError::NonCanonical { key: *self });
+        }
+        Ok(())
     }
 
     /// Verifies `sig` over `domain || message` with `verify_strict`.

@@ -48,6 +48,12 @@ pub enum MempoolError {
     BadSignature { tx: Hash, source: CryptoError },
     #[error("transaction {tx}: amount is zero")]
     ZeroAmount { tx: Hash },
+    #[error("transaction {tx}: coins sent to {to} could never be spent: {source}")]
+    BadRecipient {
+        tx: Hash,
+        to: PublicKey,
+        source: CryptoError,
+    },
     #[error("transaction {tx} has nonce {got}, but account {sender} is at {expected}")]
     StaleNonce {
         tx: Hash,
@@ -209,6 +215,10 @@ impl Mempool {
             b.action;
         if amount == 0 {
             return Err(MempoolError::ZeroAmount { tx: id });
+        }
+        if let Action::Transfer { to, .. } = b.action {
+            to.check_usable()
+                .map_err(|source| MempoolError::BadRecipient { tx: id, to, source })?;
         }
         tx.verify_signature()
             .map_err(|source| MempoolError::BadSignature { tx: id, source })?;

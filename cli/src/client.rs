@@ -8,10 +8,12 @@ use std::time::Duration;
 pub struct Client {
     base: String,
     http: reqwest::blocking::Client,
+    /// The node's token, sent with every POST when known.
+    token: Option<String>,
 }
 
 impl Client {
-    pub fn new(node: &str) -> Result<Client> {
+    pub fn new(node: &str, token: Option<String>) -> Result<Client> {
         let base = node.trim_end_matches('/').to_string();
         let url = reqwest::Url::parse(&base).map_err(|e| {
             anyhow!("--node {node:?} is not a URL ({e}); e.g. http://127.0.0.1:8645")
@@ -23,7 +25,7 @@ impl Client {
             .timeout(Duration::from_secs(120))
             .build()
             .map_err(|e| anyhow!("HTTP client: {e}"))?;
-        Ok(Client { base, http })
+        Ok(Client { base, http, token })
     }
 
     fn answer<T: DeserializeOwned>(
@@ -48,6 +50,9 @@ impl Client {
             let msg = serde_json::from_slice::<ErrorBody>(&body)
                 .map(|e| e.error)
                 .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
+            if status == reqwest::StatusCode::UNAUTHORIZED && self.token.is_none() {
+                bail!("the node refused ({status}): {msg}; pass --token, GENERALS_TOKEN or --home");
+            }
             bail!("the node refused ({status}): {msg}");
         }
         serde_json::from_slice(&body)
@@ -59,11 +64,10 @@ impl Client {
     }
 
     pub fn post<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> Result<T> {
-        self.answer(
-            self.http
-                .post(format!("{}{path}", self.base))
-                .json(body)
-                .send(),
-        )
+        let mut request = self.http.post(format!("{}{path}", self.base)).json(body);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        self.answer(request.send())
     }
 }

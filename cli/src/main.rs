@@ -40,6 +40,13 @@ struct Cli {
         env = "GENERALS_NODE"
     )]
     node: String,
+    /// The node's token, for calls that change it (mine, miner, authority
+    /// votes). Or set GENERALS_TOKEN, or give the node's --home.
+    #[arg(long, global = true, env = "GENERALS_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// A node home to read the token from (its admin_token file).
+    #[arg(long, global = true)]
+    home: Option<std::path::PathBuf>,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -82,6 +89,9 @@ enum Command {
     Mine {
         #[arg(default_value_t = 1)]
         blocks: u64,
+        /// Mine past the node's hash-rate limit.
+        #[arg(long)]
+        full_speed: bool,
     },
     /// Start or stop the miner.
     Miner {
@@ -267,7 +277,17 @@ fn print<T: serde::Serialize>(json: bool, value: &T, human: impl FnOnce(&T)) -> 
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let c = Client::new(&cli.node)?;
+    let token = match (&cli.token, &cli.home) {
+        (Some(t), _) => Some(t.trim().to_string()),
+        (None, Some(home)) => {
+            let path = home.join("admin_token");
+            let t = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading the token in {}", path.display()))?;
+            Some(t.trim().to_string())
+        }
+        (None, None) => None,
+    };
+    let c = Client::new(&cli.node, token)?;
     let json = cli.json;
     match cli.command {
         Command::Keygen { out, quiet } => {
@@ -371,6 +391,8 @@ fn run(cli: Cli) -> Result<()> {
             let amount = parse_amount("amount", &amount)?;
             let fee = parse_amount("fee", &fee)?;
             let to = parse_key(&to)?;
+            to.check_usable()
+                .with_context(|| format!("--to {to}: coins sent there could never be spent"))?;
             let key = keys::load(&from)?;
             let status: Status = c.get("/status")?;
             let nonce = match nonce {
@@ -418,11 +440,12 @@ fn run(cli: Cli) -> Result<()> {
                 );
             })
         }
-        Command::Mine { blocks } => {
+        Command::Mine { blocks, full_speed } => {
             if blocks == 0 {
                 bail!("mine at least 1 block");
             }
-            let m: Mined = c.post("/mine", &json!({ "blocks": blocks }))?;
+            let body = json!({ "blocks": blocks, "full_speed": full_speed });
+            let m: Mined = c.post("/mine", &body)?;
             print(json, &m, |m| {
                 for h in &m.blocks {
                     println!("{h}");

@@ -23,6 +23,18 @@ fn node_bin() -> PathBuf {
     bin
 }
 
+/// Each node's token, by API URL: `generals` passes it (GENERALS_TOKEN), as a
+/// user who ran the node would.
+static TOKENS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+fn token_of(node: &str) -> Option<String> {
+    let tokens = TOKENS.lock().expect("tokens");
+    tokens
+        .iter()
+        .find(|(n, _)| n == node)
+        .map(|(_, t)| t.clone())
+}
+
 struct NodeProc(Child);
 
 impl Drop for NodeProc {
@@ -57,7 +69,11 @@ fn start_kind(home: &Path, kind: &str) -> (NodeProc, String) {
     loop {
         if let Ok(text) = std::fs::read_to_string(home.join("run.json")) {
             if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                return (node, format!("http://{}", v["api"].as_str().expect("api")));
+                let api = format!("http://{}", v["api"].as_str().expect("api"));
+                let token = std::fs::read_to_string(home.join("admin_token")).expect("token");
+                let mut tokens = TOKENS.lock().expect("tokens");
+                tokens.push((api.clone(), token.trim().to_string()));
+                return (node, api);
             }
         }
         assert!(Instant::now() < deadline, "node did not start");
@@ -66,12 +82,13 @@ fn start_kind(home: &Path, kind: &str) -> (NodeProc, String) {
 }
 
 fn generals(node: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_generals"))
-        .arg("--node")
-        .arg(node)
-        .args(args)
-        .output()
-        .expect("run generals")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_generals"));
+    cmd.arg("--node").arg(node).args(args);
+    match token_of(node) {
+        Some(token) => cmd.env("GENERALS_TOKEN", token),
+        None => cmd.env_remove("GENERALS_TOKEN"),
+    };
+    cmd.output().expect("run generals")
 }
 
 fn json(node: &str, args: &[&str]) -> Value {

@@ -33,12 +33,57 @@ pub struct NodeConfig {
     pub api: String,
     /// Mine from the start.
     pub mine: bool,
+    /// Miner threads: at most this machine's cores unless `miner_threads_force`.
     pub miner_threads: usize,
+    /// Allow more miner threads than cores (at most `MAX_MINER_THREADS`).
+    pub miner_threads_force: bool,
+    /// How long the API waits for a request's headers before it closes the
+    /// connection, in ms.
+    pub api_header_timeout_ms: u64,
     /// Hashes per second across all miner threads (none: as fast as possible).
     pub hashrate_limit: Option<u64>,
     /// `RUST_LOG`-style filter when RUST_LOG is not set.
     pub log: String,
     pub mempool: MempoolConfig,
+}
+
+/// Miner threads, even when forced.
+pub const MAX_MINER_THREADS: usize = 1_024;
+
+/// A setting that cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "miner_threads = {threads} is more than this machine's {cores} cores; \
+         use at most {cores}, or set miner_threads_force = true (up to {MAX_MINER_THREADS})"
+    )]
+    TooManyThreads { threads: usize, cores: usize },
+    #[error("miner_threads = {threads} is over the limit of {MAX_MINER_THREADS}")]
+    OverThreadLimit { threads: usize },
+    #[error("api_header_timeout_ms = {0} must be 1 to 600000")]
+    HeaderTimeout(u64),
+}
+
+impl NodeConfig {
+    /// Refuses settings that cannot work, naming the setting.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if self.miner_threads > MAX_MINER_THREADS {
+            return Err(ConfigError::OverThreadLimit {
+                threads: self.miner_threads,
+            });
+        }
+        if self.miner_threads > cores && !self.miner_threads_force {
+            return Err(ConfigError::TooManyThreads {
+                threads: self.miner_threads,
+                cores,
+            });
+        }
+        if !(1..=600_000).contains(&self.api_header_timeout_ms) {
+            return Err(ConfigError::HeaderTimeout(self.api_header_timeout_ms));
+        }
+        Ok(())
+    }
 }
 
 impl Default for NodeConfig {
@@ -49,6 +94,8 @@ impl Default for NodeConfig {
             api: "127.0.0.1:8645".into(),
             mine: false,
             miner_threads: 1,
+            miner_threads_force: false,
+            api_header_timeout_ms: 10_000,
             hashrate_limit: None,
             log: "info".into(),
             mempool: MempoolConfig::default(),
@@ -109,7 +156,12 @@ impl Home {
                 self.dir.display()
             )
         })?;
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+        let config: NodeConfig =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        config
+            .check()
+            .with_context(|| format!("in {}", path.display()))?;
+        Ok(config)
     }
 
     pub fn save_config(&self, config: &NodeConfig) -> Result<()> {

@@ -87,11 +87,14 @@ impl std::fmt::Debug for Miner {
 
 impl Miner {
     /// Starts `threads` idle threads that report finds on `found`.
+    /// Starts `threads` miner threads, idle until a job and `set_running`.
+    /// A thread the system refuses is an error, not a panic (the threads
+    /// already started stop when the returned error drops them).
     pub fn start(
         threads: usize,
         hashrate_limit: Option<u64>,
         found: UnboundedSender<Found>,
-    ) -> Miner {
+    ) -> std::io::Result<Miner> {
         let threads = threads.max(1);
         let shared = Arc::new(Shared {
             job: Mutex::new(None),
@@ -103,17 +106,19 @@ impl Miner {
             flat_out: AtomicBool::new(false),
             threads,
         });
-        let handles = (0..threads)
-            .map(|i| {
-                let shared = shared.clone();
-                let found = found.clone();
-                std::thread::Builder::new()
-                    .name(format!("miner-{i}"))
-                    .spawn(move || mine_loop(i as u64, &shared, &found))
-                    .expect("spawning a miner thread")
-            })
-            .collect();
-        Miner { shared, handles }
+        let mut miner = Miner {
+            shared,
+            handles: Vec::with_capacity(threads),
+        };
+        for i in 0..threads {
+            let shared = miner.shared.clone();
+            let found = found.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("miner-{i}"))
+                .spawn(move || mine_loop(i as u64, &shared, &found))?;
+            miner.handles.push(handle);
+        }
+        Ok(miner)
     }
 
     /// Mines `job` from now on, replacing the previous one.

@@ -73,6 +73,7 @@ pub fn run(home: PathBuf, overrides: Overrides) -> Result<()> {
     let h = Home::new(&home);
     let mut config = h.load_config()?;
     overrides.apply(&mut config);
+    config.check().context("the node's settings")?;
     // Gossipsub warns of every repeat it drops; BFT gossip repeats on purpose.
     let filter = std::env::var("RUST_LOG")
         .unwrap_or_else(|_| format!("{},libp2p_gossipsub=error", config.log));
@@ -139,7 +140,8 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
         })
         .collect::<Result<Vec<libp2p::Multiaddr>>>()?;
     let (found_tx, found_rx) = tokio::sync::mpsc::unbounded_channel();
-    let miner = Miner::start(config.miner_threads, config.hashrate_limit, found_tx);
+    let miner = Miner::start(config.miner_threads, config.hashrate_limit, found_tx)
+        .with_context(|| format!("starting {} miner threads", config.miner_threads))?;
     let (api_tx, api_rx) = tokio::sync::mpsc::channel(256);
     let (events, _) = tokio::sync::broadcast::channel(1024);
     let (metrics, registry) = Metrics::new();
@@ -147,17 +149,19 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
         .await
         .with_context(|| format!("binding the API to {}", config.api))?;
     let api_addr = api_listener.local_addr()?;
-    let state = AppState {
-        cmd: api_tx,
-        events: events.clone(),
-        registry: Arc::new(registry),
-        token: h.token()?,
-    };
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(api_listener, api::router(state)).await {
-            tracing::error!(error = %e, "the API stopped");
-        }
-    });
+    let state = AppState::new(
+        api_tx,
+        events.clone(),
+        Arc::new(registry),
+        h.token()?,
+        api_addr,
+    );
+    let header_timeout = std::time::Duration::from_millis(config.api_header_timeout_ms);
+    tokio::spawn(api::serve::serve(
+        api_listener,
+        api::router(state),
+        header_timeout,
+    ));
     tracing::info!(api = %api_addr, "HTTP API listening");
     let peer_id = swarm.local_peer_id().to_string();
     let run_path = h.run_info();

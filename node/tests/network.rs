@@ -9,7 +9,7 @@ use serde_json::json;
 
 fn stop_mining(nodes: &[&Node]) {
     for n in nodes {
-        let (code, v) = n.post("/miner/stop", &json!({}));
+        let (code, v) = n.admin("/miner/stop", &json!({}));
         assert_eq!((code, v["mining"].as_bool()), (200, Some(false)));
     }
 }
@@ -53,7 +53,7 @@ fn three_nodes_mine_converge_and_a_killed_one_catches_up() {
     // SIGKILL one; the others mine on; it restarts and syncs.
     c.kill();
     for n in [&a, &b] {
-        n.post("/miner/start", &json!({}));
+        n.admin("/miner/start", &json!({}));
     }
     let before = a.height();
     a.wait(|s| s["height"].as_u64() >= Some(before + 5), "a to mine on");
@@ -77,7 +77,7 @@ fn a_partition_heals_to_the_heaviest_chain() {
     );
     c.wait(|s| s["peers"].as_u64() >= Some(2), "c to connect");
     // A common start.
-    let (code, _) = a.post("/mine", &json!({"blocks": 2}));
+    let (code, _) = a.admin("/mine", &json!({"blocks": 2, "full_speed": true}));
     assert_eq!(code, 200);
     converge(&[&a, &b, &c], 2);
 
@@ -93,9 +93,21 @@ fn a_partition_heals_to_the_heaviest_chain() {
     }
     a.wait(|s| s["peers"].as_u64() == Some(0), "a to be cut off");
     // Both sides mine: a three blocks, b and c six between them.
-    assert_eq!(a.post("/mine", &json!({"blocks": 3})).0, 200);
-    assert_eq!(b.post("/mine", &json!({"blocks": 3})).0, 200);
-    assert_eq!(c.post("/mine", &json!({"blocks": 3})).0, 200);
+    assert_eq!(
+        a.admin("/mine", &json!({"blocks": 3, "full_speed": true}))
+            .0,
+        200
+    );
+    assert_eq!(
+        b.admin("/mine", &json!({"blocks": 3, "full_speed": true}))
+            .0,
+        200
+    );
+    assert_eq!(
+        c.admin("/mine", &json!({"blocks": 3, "full_speed": true}))
+            .0,
+        200
+    );
     converge(&[&b, &c], 8);
     assert_ne!(a.tip(), b.tip());
     let heavy = b.status()["weight"]
@@ -166,7 +178,11 @@ fn the_api_answers_bad_requests_with_json_errors() {
         assert_eq!(got, code, "{body}");
         assert!(v["error"].is_string());
     }
-    assert_eq!(a.post("/mine", &json!({"blocks": 0})).0, 400);
+    assert_eq!(
+        a.admin("/mine", &json!({"blocks": 0, "full_speed": true}))
+            .0,
+        400
+    );
     // A signed transfer from a funded dev account goes in and gets mined.
     let dev = generals_chain::Keypair::dev("dev-0");
     let to = generals_chain::Keypair::dev("dev-1").public();
@@ -184,7 +200,11 @@ fn the_api_answers_bad_requests_with_json_errors() {
     assert_eq!(a.get("/mempool").as_array().map(Vec::len), Some(1));
     let (code, v) = a.post("/tx", &json!({ "tx": tx }));
     assert_eq!(code, 422, "{v}");
-    assert_eq!(a.post("/mine", &json!({"blocks": 1})).0, 200);
+    assert_eq!(
+        a.admin("/mine", &json!({"blocks": 1, "full_speed": true}))
+            .0,
+        200
+    );
     let acct = a.get(&format!("/account/{to}"));
     assert_eq!(acct["balance"].as_u64(), Some(1_000_000_000 + 1234));
     let metrics = a.client_text("/metrics");

@@ -230,10 +230,27 @@ fn a_poa_testnet_seals_in_turn_and_votes_in_an_authority() {
         http.get(url).send().expect("GET").json().expect("json")
     };
     let candidate = generals_chain::Keypair::dev("new-authority").public();
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(std::path::Path::new(dir).join("testnet.json")).expect("testnet.json"),
+    )
+    .expect("json");
+    let token = |i: usize| -> String {
+        let home = state["nodes"][i]["home"].as_str().expect("home");
+        let t = std::fs::read_to_string(std::path::Path::new(home).join("admin_token"));
+        t.expect("token").trim().to_string()
+    };
+    // A vote needs the node's token: without it, nothing changes.
+    let r = http
+        .post(format!("{}/authorities/propose", apis[0]))
+        .json(&serde_json::json!({ "candidate": candidate, "add": true }))
+        .send()
+        .expect("POST");
+    assert_eq!(r.status().as_u16(), 401);
     // Two of three vote it in.
-    for api in &apis[..2] {
+    for (i, api) in apis[..2].iter().enumerate() {
         let r = http
             .post(format!("{api}/authorities/propose"))
+            .bearer_auth(token(i))
             .json(&serde_json::json!({ "candidate": candidate, "add": true }))
             .send()
             .expect("POST");

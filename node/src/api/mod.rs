@@ -4,6 +4,10 @@
 pub mod types;
 
 #[cfg(feature = "full")]
+mod guard;
+#[cfg(feature = "full")]
+pub mod serve;
+#[cfg(feature = "full")]
 mod server;
 #[cfg(feature = "full")]
 pub use server::*;

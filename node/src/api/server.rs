@@ -1,11 +1,13 @@
 //! The HTTP API (axum), JSON on 127.0.0.1 by default. Handlers ask the driver
-//! through a channel and wait for its answer; admin calls need the home folder's
-//! token as `Authorization: Bearer <token>`. Every bad request gets a 4xx with a
-//! JSON error.
+//! through a channel and wait for its answer. Calls that change the node need
+//! the home folder's token as `Authorization: Bearer <token>`; `guard` holds
+//! that and the rest of the boundary. Every error is JSON.
 
+use super::guard::{self, MAX_BODY_BYTES, MAX_EVENT_STREAMS};
 use super::types::*;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,8 +15,9 @@ use axum::{Json, Router};
 use futures::Stream;
 use generals_chain::{Hash, PublicKey, Transaction};
 use prometheus_client::registry::Registry;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, Semaphore};
 
 /// A block asked for by height or by hash.
 #[derive(Clone, Debug)]
@@ -34,7 +37,12 @@ pub enum ApiCmd {
     Tx(Hash, oneshot::Sender<Option<TxStatus>>),
     Mempool(oneshot::Sender<Vec<TxView>>),
     Peers(oneshot::Sender<Vec<PeerView>>),
-    Mine(u64, oneshot::Sender<Result<Vec<Hash>, Refusal>>),
+    Mine {
+        blocks: u64,
+        /// Past the node's hash-rate limit.
+        full_speed: bool,
+        reply: oneshot::Sender<Result<Vec<Hash>, Refusal>>,
+    },
     Miner(bool, oneshot::Sender<bool>),
     Authorities(oneshot::Sender<Result<Authorities, Refusal>>),
     Validators(oneshot::Sender<Validators>),
@@ -54,10 +62,39 @@ pub struct AppState {
     pub events: broadcast::Sender<NodeEvent>,
     pub registry: Arc<Registry>,
     pub token: String,
+    /// Where the API listens (the only Host and Origin it answers).
+    pub addr: SocketAddr,
+    /// Event streams that may still open.
+    pub streams: Arc<Semaphore>,
+}
+
+impl AppState {
+    pub fn new(
+        cmd: mpsc::Sender<ApiCmd>,
+        events: broadcast::Sender<NodeEvent>,
+        registry: Arc<Registry>,
+        token: String,
+        addr: SocketAddr,
+    ) -> AppState {
+        AppState {
+            cmd,
+            events,
+            registry,
+            token,
+            addr,
+            streams: Arc::new(Semaphore::new(MAX_EVENT_STREAMS)),
+        }
+    }
 }
 
 /// An error answer.
 pub struct ApiError(StatusCode, String);
+
+impl ApiError {
+    pub fn new(status: StatusCode, msg: impl Into<String>) -> ApiError {
+        ApiError(status, msg.into())
+    }
+}
 
 /// Why the driver refused an API call that changes the node.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -111,21 +148,6 @@ async fn ask<T>(
     })
 }
 
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let given = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if given.is_empty() || given != state.token {
-        return Err(ApiError(
-            StatusCode::UNAUTHORIZED,
-            "admin calls need `Authorization: Bearer <token>` with the token in the home folder's admin_token".into(),
-        ));
-    }
-    Ok(())
-}
-
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/status", get(status))
@@ -136,19 +158,27 @@ pub fn router(state: AppState) -> Router {
         .route("/tx/{hash}", get(tx_status))
         .route("/mempool", get(mempool))
         .route("/peers", get(peers))
+        .route("/authorities", get(authorities))
+        .route("/validators", get(validators))
+        .route("/evidence", get(evidence))
+        .route("/metrics", get(metrics))
+        .route("/events", get(events))
         .route("/mine", post(mine))
         .route("/miner/start", post(miner_start))
         .route("/miner/stop", post(miner_stop))
         .route("/admin/block", post(admin_block))
         .route("/admin/unblock", post(admin_unblock))
-        .route("/authorities", get(authorities))
         .route("/authorities/propose", post(propose))
         .route("/authorities/discard", post(discard))
-        .route("/validators", get(validators))
-        .route("/evidence", get(evidence))
-        .route("/metrics", get(metrics))
-        .route("/events", get(events))
         .fallback(|| async { not_found("no such endpoint; see the README for the API") })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::token))
+        .layer(middleware::from_fn(guard::deadline))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::boundary,
+        ))
+        .layer(middleware::from_fn(guard::json_errors))
         .with_state(state)
 }
 
@@ -237,7 +267,10 @@ async fn peers(State(s): State<AppState>) -> Result<Json<Vec<PeerView>>, ApiErro
 
 async fn mine(State(s): State<AppState>, body: axum::body::Bytes) -> Result<Json<Mined>, ApiError> {
     let req: MineRequest = if body.is_empty() {
-        MineRequest { blocks: 1 }
+        MineRequest {
+            blocks: 1,
+            full_speed: false,
+        }
     } else {
         serde_json::from_slice(&body)
             .map_err(|e| bad(format!("expected {{\"blocks\": N}}: {e}")))?
@@ -245,9 +278,13 @@ async fn mine(State(s): State<AppState>, body: axum::body::Bytes) -> Result<Json
     if req.blocks == 0 || req.blocks > 1_000 {
         return Err(bad("blocks must be 1 to 1000"));
     }
-    let blocks = ask(&s, |r| ApiCmd::Mine(req.blocks, r))
-        .await?
-        .map_err(|e| ApiError(StatusCode::CONFLICT, e.to_string()))?;
+    let blocks = ask(&s, |reply| ApiCmd::Mine {
+        blocks: req.blocks,
+        full_speed: req.full_speed,
+        reply,
+    })
+    .await?
+    .map_err(|e| ApiError(StatusCode::CONFLICT, e.to_string()))?;
     Ok(Json(Mined { blocks }))
 }
 
@@ -263,11 +300,9 @@ async fn miner_stop(State(s): State<AppState>) -> Result<Json<MinerState>, ApiEr
 
 async fn admin_peer(
     s: AppState,
-    headers: HeaderMap,
     body: axum::body::Bytes,
     block: bool,
 ) -> Result<Json<PeerRequest>, ApiError> {
-    authorize(&s, &headers)?;
     let req: PeerRequest = serde_json::from_slice(&body)
         .map_err(|e| bad(format!("expected {{\"peer_id\": ...}}: {e}")))?;
     let peer = req.peer_id.clone();
@@ -279,18 +314,16 @@ async fn admin_peer(
 
 async fn admin_block(
     State(s): State<AppState>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<PeerRequest>, ApiError> {
-    admin_peer(s, headers, body, true).await
+    admin_peer(s, body, true).await
 }
 
 async fn admin_unblock(
     State(s): State<AppState>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<PeerRequest>, ApiError> {
-    admin_peer(s, headers, body, false).await
+    admin_peer(s, body, false).await
 }
 
 async fn authorities(State(s): State<AppState>) -> Result<Json<Authorities>, ApiError> {
@@ -353,10 +386,18 @@ async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
 
 async fn events(
     State(s): State<AppState>,
-) -> Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError> {
     use tokio_stream::StreamExt;
+    let permit = s.streams.clone().try_acquire_owned().map_err(|_| {
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{MAX_EVENT_STREAMS} event streams are open already; close one and retry"),
+        )
+    })?;
     let stream =
-        tokio_stream::wrappers::BroadcastStream::new(s.events.subscribe()).filter_map(|e| {
+        tokio_stream::wrappers::BroadcastStream::new(s.events.subscribe()).filter_map(move |e| {
+            // The stream holds its place until the client goes.
+            let _held = &permit;
             let e = e.ok()?;
             let name = serde_json::to_value(&e)
                 .ok()
@@ -365,5 +406,5 @@ async fn events(
             let data = serde_json::to_string(&e).ok()?;
             Some(Ok(Event::default().event(name).data(data)))
         });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

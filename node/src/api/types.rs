@@ -172,6 +172,9 @@ pub struct Submitted {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MineRequest {
     pub blocks: u64,
+    /// Mine past the node's hash-rate limit (a node without one always does).
+    #[serde(default)]
+    pub full_speed: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -116,27 +116,32 @@ impl Driver {
                 v.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
                 let _ = r.send(v);
             }
-            ApiCmd::Mine(n, r) => {
+            ApiCmd::Mine {
+                blocks,
+                full_speed,
+                reply,
+            } => {
                 if self.generate.as_ref().is_some_and(|g| !g.reply.is_closed()) {
-                    let _ = r.send(Err(Refusal::AlreadyMining));
+                    let _ = reply.send(Err(Refusal::AlreadyMining));
                     return;
                 }
+                self.end_generate();
                 let was = self.mining;
                 self.generate = Some(Generate {
-                    left: n,
+                    left: blocks,
                     mined: Vec::new(),
                     was_mining: was,
-                    reply: r,
+                    reply,
                 });
                 self.mining = true;
-                self.p.miner.set_flat_out(true);
+                // The node's hash-rate limit holds unless the caller asks.
+                self.p.miner.set_flat_out(full_speed);
                 self.p.miner.set_running(true);
                 self.refresh_template();
             }
             ApiCmd::Miner(on, r) => {
-                if let Some(g) = self.generate.take() {
+                if let Some(g) = self.end_generate() {
                     let _ = g.reply.send(Err(Refusal::Interrupted));
-                    self.p.miner.set_flat_out(false);
                 }
                 self.mining = on;
                 self.p.miner.set_running(on);

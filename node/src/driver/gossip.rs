@@ -264,7 +264,8 @@ impl Driver {
                 e @ (E::BadSignature { .. }
                 | E::WrongChainId { .. }
                 | E::TooLarge { .. }
-                | E::ZeroAmount { .. }),
+                | E::ZeroAmount { .. }
+                | E::BadRecipient { .. }),
             ) => {
                 if let Some(peer) = source {
                     self.penalize(peer, &e.to_string());

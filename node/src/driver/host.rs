@@ -225,16 +225,13 @@ impl Driver {
         tracing::info!(height = block.height(), hash = %hash.short(), "mined a block");
         let now_ms = Host::produced(self, &block);
         self.step(Input::Produced { block, now_ms }, None);
-        if let Some(mut g) = self.generate.take() {
+        if let Some(g) = self.generate.as_mut() {
             g.mined.push(hash);
-            g.left -= 1;
+            g.left = g.left.saturating_sub(1);
             if g.left == 0 {
-                self.p.miner.set_flat_out(false);
-                self.mining = g.was_mining;
-                self.p.miner.set_running(g.was_mining);
-                let _ = g.reply.send(Ok(g.mined));
-            } else {
-                self.generate = Some(g);
+                if let Some(g) = self.end_generate() {
+                    let _ = g.reply.send(Ok(g.mined));
+                }
             }
         }
     }

@@ -262,8 +262,22 @@ impl Driver {
         }
     }
 
+    /// Ends mining on request: the miner goes back to what it did before.
+    fn end_generate(&mut self) -> Option<Generate> {
+        let g = self.generate.take()?;
+        self.p.miner.set_flat_out(false);
+        self.mining = g.was_mining;
+        self.p.miner.set_running(g.was_mining);
+        Some(g)
+    }
+
     fn on_tick(&mut self, ticks: u64) {
         self.retry_pending();
+        if self.generate.as_ref().is_some_and(|g| g.reply.is_closed()) {
+            let g = self.end_generate();
+            let left = g.map_or(0, |g| g.left);
+            tracing::info!(left, "stopped mining on request: the caller went away");
+        }
         if self.template_dirty && self.mining {
             self.refresh_template();
         }
