@@ -299,6 +299,28 @@ mod tests {
     }
 
     #[test]
+    fn a_non_canonical_encoding_of_a_usable_point_is_refused_as_a_recipient() {
+        // y = p + k for small k encodes the same y as k: find one that is a
+        // point of large order (dalek accepts it; a canonical encoder never
+        // writes it).
+        let p_plus = |k: u8| {
+            let mut b = [0xffu8; 32];
+            b[0] = 0xed_u8.wrapping_add(k);
+            b[31] = 0x7f;
+            b
+        };
+        let found = (0u8..18).map(p_plus).find_map(|b| {
+            let key = PublicKey(b);
+            key.verifying_key().ok().map(|_| key)
+        });
+        let key = found.expect("some y = p + k is a point");
+        assert_eq!(key.check_usable(), Err(CryptoError::NonCanonical { key }));
+        // A real key passes; all zeros (small order) does not.
+        assert_eq!(Keypair::dev("x").public().check_usable(), Ok(()));
+        assert!(PublicKey([0; 32]).check_usable().is_err());
+    }
+
+    #[test]
     fn weak_and_invalid_keys_are_refused() {
         // The identity point (y = 1) has small order.
         let mut identity = [0u8; 32];

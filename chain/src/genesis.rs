@@ -216,6 +216,14 @@ pub enum GenesisError {
     BadShare { field: &'static str, value: u32 },
     #[error("genesis: the coins of account {key} overflow")]
     Overflow { key: PublicKey },
+    #[error("genesis: the balances and stakes of all accounts add up to more than {max}", max = u64::MAX)]
+    TotalOverflow,
+    #[error("genesis: consensus.{field} is {value}; it must be {expected}")]
+    BadParam {
+        field: &'static str,
+        value: u64,
+        expected: &'static str,
+    },
 }
 
 impl Genesis {
@@ -301,7 +309,66 @@ impl Genesis {
                 kind: self.consensus.kind(),
             });
         }
-        self.accounts_map().map(|_| ())
+        self.check_params()?;
+        let accounts = self.accounts_map()?;
+        accounts
+            .values()
+            .try_fold(0u64, |sum, a| {
+                sum.checked_add(a.balance)?.checked_add(a.bonded)
+            })
+            .ok_or(GenesisError::TotalOverflow)?;
+        Ok(())
+    }
+
+    /// Consensus parameters that could not make a working chain (a block time
+    /// of 0 mines thousands of blocks a second; a difficulty of 0 none).
+    fn check_params(&self) -> Result<(), GenesisError> {
+        const HOUR_MS: u64 = 3_600_000;
+        let check = |field: &'static str, value: u64, min: u64, max: u64, expected| {
+            if (min..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err(GenesisError::BadParam {
+                    field,
+                    value,
+                    expected,
+                })
+            }
+        };
+        let ms = "1 ms to an hour";
+        match &self.consensus {
+            ConsensusSpec::Pow(p) => {
+                check("target_block_ms", p.target_block_ms, 1, HOUR_MS, ms)?;
+                check(
+                    "initial_difficulty",
+                    p.initial_difficulty,
+                    1,
+                    u64::MAX,
+                    "at least 1",
+                )?;
+                check("halflife_ms", p.halflife_ms, 1, u64::MAX, "at least 1")?;
+            }
+            ConsensusSpec::Pos(p) => {
+                check("slot_ms", p.slot_ms, 1, HOUR_MS, ms)?;
+                check("epoch_slots", p.epoch_slots, 2, 1_000_000, "2 to 1000000")?;
+            }
+            ConsensusSpec::Poa(p) => {
+                check("period_ms", p.period_ms, 1, HOUR_MS, ms)?;
+                check("epoch", p.epoch, 1, u64::MAX, "at least 1")?;
+            }
+            ConsensusSpec::Bft(p) => {
+                check("timeout_propose_ms", p.timeout_propose_ms, 1, HOUR_MS, ms)?;
+                check("timeout_vote_ms", p.timeout_vote_ms, 1, HOUR_MS, ms)?;
+                check(
+                    "timeout_commit_ms",
+                    p.timeout_commit_ms,
+                    0,
+                    HOUR_MS,
+                    "0 to an hour",
+                )?;
+            }
+        }
+        Ok(())
     }
 
     fn accounts_map(&self) -> Result<BTreeMap<PublicKey, Account>, GenesisError> {

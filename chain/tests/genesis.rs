@@ -142,3 +142,53 @@ fn unreadable_files_are_clear_errors() {
     std::fs::write(&junk, b"{\"chain_id\": ").expect("write");
     assert!(matches!(Genesis::load(&junk), Err(GenesisError::Json(_))));
 }
+
+#[test]
+fn parameters_that_cannot_make_a_chain_are_refused_with_the_field_named() {
+    for (consensus, field) in [
+        (
+            serde_json::json!({"kind": "pow", "initial_difficulty": 0}),
+            "initial_difficulty",
+        ),
+        (
+            serde_json::json!({"kind": "pow", "target_block_ms": 0}),
+            "target_block_ms",
+        ),
+        (serde_json::json!({"kind": "pos", "slot_ms": 0}), "slot_ms"),
+        (
+            serde_json::json!({"kind": "pos", "epoch_slots": 1}),
+            "epoch_slots",
+        ),
+        (
+            serde_json::json!({"kind": "poa", "period_ms": 0}),
+            "period_ms",
+        ),
+        (
+            serde_json::json!({"kind": "bft", "timeout_vote_ms": 0}),
+            "timeout_vote_ms",
+        ),
+    ] {
+        let bytes = json_with(|v| v["consensus"] = consensus.clone());
+        let e = err(&bytes);
+        assert!(
+            e.contains(&format!("consensus.{field}")),
+            "{consensus}: {e}"
+        );
+    }
+    // BFT may commit at once (timeout_commit_ms = 0).
+    let bytes =
+        json_with(|v| v["consensus"] = serde_json::json!({"kind": "bft", "timeout_commit_ms": 0}));
+    assert!(Genesis::from_json(&bytes).is_ok());
+}
+
+#[test]
+fn balances_whose_sum_overflows_are_refused() {
+    let bytes = json_with(|v| {
+        let accounts = v["accounts"].as_array_mut().expect("accounts");
+        for a in accounts.iter_mut() {
+            a["balance"] = serde_json::json!(u64::MAX / 2);
+        }
+    });
+    let e = err(&bytes);
+    assert!(e.contains("add up to more than"), "{e}");
+}

@@ -321,3 +321,25 @@ fn stake_commands_bond_unbond_and_list_on_a_pos_node() {
         "{text}"
     );
 }
+
+#[test]
+fn coins_are_not_sent_where_they_could_never_be_spent() {
+    // Refused before any node is asked: nothing listens on port 1.
+    let zeros = "0".repeat(64);
+    let out = generals(
+        "http://127.0.0.1:1",
+        &[
+            "send",
+            "--from",
+            "dev:dev-0",
+            "--to",
+            &zeros,
+            "--amount",
+            "1",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("could never be spent"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

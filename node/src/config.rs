@@ -185,9 +185,36 @@ impl Home {
             .context("deriving the network identity from the node key")
     }
 
+    /// The admin token. One that others may read is made private (mode
+    /// 0600) with a warning; an empty or short one is refused.
     pub fn token(&self) -> Result<String> {
-        let t = std::fs::read_to_string(self.admin_token()).context("reading the admin token")?;
-        Ok(t.trim().to_string())
+        let path = self.admin_token();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let meta =
+                std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
+            let mode = meta.permissions().mode();
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .with_context(|| format!("making {} private", path.display()))?;
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format!("{:o}", mode & 0o777),
+                    "the admin token was readable by others; it is now mode 600 (anyone who read it could change this node: replace it)"
+                );
+            }
+        }
+        let t = std::fs::read_to_string(&path).context("reading the admin token")?;
+        let t = t.trim().to_string();
+        if t.len() < 16 {
+            anyhow::bail!(
+                "{} holds {} characters; a token needs at least 16",
+                path.display(),
+                t.len()
+            );
+        }
+        Ok(t)
     }
 }
 

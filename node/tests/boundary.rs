@@ -293,3 +293,25 @@ fn impossible_settings_stop_the_node_with_a_reason_not_a_panic() {
     assert!(err.contains("miner_threads = 100000"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn a_token_others_can_read_is_made_private_and_an_unreachable_peer_is_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let homes = homes(tmp.path(), 1);
+    let token_file = homes[0].join("admin_token");
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    // A bootstrap peer on a port where nothing listens.
+    let peer = "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWHxn1W1Bq4X2Wm3K4pL8rQvHn4Lx8sA4mS3D7VgZk2pQe";
+    let a = Node::start(&homes[0], &["--bootstrap", peer]);
+    let mode = std::fs::metadata(&token_file)
+        .expect("meta")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    a.wait(
+        |_| a.log().contains("could not dial a peer"),
+        "the failed dial to be reported",
+    );
+    assert!(a.log().contains("readable by others"), "{}", a.log());
+}

@@ -11,7 +11,10 @@ use generals_consensus::Input;
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::swarm::SwarmEvent;
 use libp2p::PeerId;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How often a peer that cannot be dialled is reported.
+const DIAL_WARNING_EVERY: Duration = Duration::from_secs(30);
 
 impl Driver {
     pub(super) fn publish(&mut self, topic: String, data: Vec<u8>) {
@@ -107,6 +110,24 @@ impl Driver {
                 }
                 self.send_request(peer_id, SyncRequest::Status);
                 self.update_metrics();
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                // Bootstrap peers and known peers are dialled again every 2 s
+                // (`redial`); say so at most every 30 s a peer.
+                let now = Instant::now();
+                let due = self
+                    .dial_warned
+                    .get(&peer_id)
+                    .is_none_or(|at| now.duration_since(*at) >= DIAL_WARNING_EVERY);
+                if due {
+                    if self.dial_warned.len() >= 1_024 {
+                        self.dial_warned.clear();
+                    }
+                    self.dial_warned.insert(peer_id, now);
+                    let peer =
+                        peer_id.map_or_else(|| "a bootstrap address".into(), |p| p.to_string());
+                    tracing::warn!(%peer, %error, "could not dial a peer; retrying every 2 s");
+                }
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,

@@ -123,6 +123,8 @@ pub struct Driver {
     /// The engine's timers: ids by when they fire (ms since the epoch).
     timers: BTreeMap<u64, Vec<u64>>,
     last_hashes: (Instant, u64),
+    /// When a failed dial was last reported, by peer (bounded).
+    dial_warned: HashMap<Option<PeerId>, Instant>,
     hashrate: f64,
 }
 
@@ -152,6 +154,7 @@ impl Driver {
             proposals: BTreeMap::new(),
             seen_evidence: Vec::new(),
             last_hashes: (Instant::now(), 0),
+            dial_warned: HashMap::new(),
             hashrate: 0.0,
             p,
         }
