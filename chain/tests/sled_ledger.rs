@@ -10,35 +10,6 @@ use generals_chain::{BlockStore, Genesis, Hash, Keypair, Ledger, SledStore};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-fn open(dir: &Path, g: &Genesis) -> Result<Ledger<SledStore>, LedgerError> {
-    let store = SledStore::open(dir, &g.chain_id, g.block().expect("genesis block").hash())?;
-    Ok(Ledger::open(store, g)?.0)
-}
-
-/// Imports `n` blocks of two transfers each.
-fn grow(ledger: &mut Ledger<SledStore>, g: &Genesis, keys: &[Keypair], n: usize) {
-    for _ in 0..n {
-        let tip = ledger.tip();
-        let parent = ledger.block_at(tip.height).expect("read").expect("tip");
-        let i = tip.height as usize;
-        let txs = (0..2)
-            .map(|j| {
-                let from = &keys[(i + j) % keys.len()];
-                let nonce = ledger.state().get(&from.public()).map_or(0, |a| a.nonce);
-                transfer(from, keys[(i + j + 1) % keys.len()].public(), nonce, 1, 10)
-            })
-            .collect();
-        let b = block_on(
-            ledger.state(),
-            &g.rules(),
-            &parent,
-            keys[i % keys.len()].public(),
-            txs,
-        );
-        ledger.import(&b).expect("import");
-    }
-}
-
 /// A new sled ledger in a temporary folder, grown by `blocks` blocks.
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -51,7 +22,7 @@ fn fixture(blocks: usize) -> (Fixture, Ledger<SledStore>) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("ledger");
     let (genesis, keys) = genesis(4, 1_000_000, 1);
-    let mut ledger = open(&dir, &genesis).expect("create");
+    let mut ledger = open_sled(&dir, &genesis).expect("create");
     grow(&mut ledger, &genesis, &keys, blocks);
     let f = Fixture {
         _tmp: tmp,
@@ -119,7 +90,7 @@ fn undo_survives_a_reopen() {
     assert_eq!(undone.height(), 3);
     let state = ledger.state().clone();
     drop(ledger);
-    let ledger = open(dir, g).expect("reopen");
+    let ledger = open_sled(dir, g).expect("reopen");
     assert_eq!(ledger.tip().hash, at2.hash());
     assert_eq!(ledger.state(), &state);
     // The undone block is still stored, off the main chain.
@@ -143,14 +114,14 @@ fn another_chains_ledger_is_refused_and_untouched() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("ledger");
     let (g, keys) = genesis(3, 1_000, 0);
-    let mut ledger = open(&dir, &g).expect("create");
+    let mut ledger = open_sled(&dir, &g).expect("create");
     grow(&mut ledger, &g, &keys, 2);
     drop(ledger);
     let before = snapshot(&dir);
 
     let mut other = g.clone();
     other.chain_id = "another-net".into();
-    let err = open(&dir, &other).expect_err("refused");
+    let err = open_sled(&dir, &other).expect_err("refused");
     assert!(
         matches!(err, LedgerError::Store(StoreError::WrongChain { ref found, .. }) if found == CHAIN),
         "{err}"
@@ -160,13 +131,13 @@ fn another_chains_ledger_is_refused_and_untouched() {
     // Same chain id, another genesis: refused by the genesis hash.
     let mut fork = g.clone();
     fork.block_reward += 1;
-    let err = open(&dir, &fork).expect_err("refused");
+    let err = open_sled(&dir, &fork).expect_err("refused");
     assert!(
         matches!(err, LedgerError::Store(StoreError::WrongGenesis { .. })),
         "{err}"
     );
     assert_eq!(snapshot(&dir), before);
-    assert_eq!(open(&dir, &g).expect("still ours").tip().height, 2);
+    assert_eq!(open_sled(&dir, &g).expect("still ours").tip().height, 2);
 }
 
 #[test]
@@ -218,7 +189,7 @@ fn a_damaged_block_record_is_an_error_not_a_panic() {
             .expect("write");
         db.flush().expect("flush");
     }
-    let err = open(dir, g).expect_err("damaged");
+    let err = open_sled(dir, g).expect_err("damaged");
     assert!(
         matches!(err, LedgerError::Store(StoreError::Corrupt(_))),
         "{err}"
@@ -230,7 +201,7 @@ fn a_damaged_block_record_is_an_error_not_a_panic() {
             .expect("rm");
         db.flush().expect("flush");
     }
-    let err = open(dir, g).expect_err("damaged");
+    let err = open_sled(dir, g).expect_err("damaged");
     assert!(
         err.to_string().contains("damaged") || err.to_string().contains("corrupt"),
         "{err}"
@@ -241,7 +212,7 @@ fn a_damaged_block_record_is_an_error_not_a_panic() {
 fn a_block_not_on_the_tip_is_refused() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (g, keys) = genesis(2, 1_000, 0);
-    let mut ledger = open(&tmp.path().join("l"), &g).expect("create");
+    let mut ledger = open_sled(&tmp.path().join("l"), &g).expect("create");
     let genesis_block = g.block().expect("genesis");
     let b1 = block_on(
         ledger.state(),
@@ -285,7 +256,7 @@ fn the_account_journal_compacts_and_reopens_to_the_same_state() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("ledger");
     let (g, keys) = genesis(4, 1_000_000, 1);
-    let mut ledger = open(&dir, &g).expect("create");
+    let mut ledger = open_sled(&dir, &g).expect("create");
     // More writes than one journal holds, so the rows are compacted at least once.
     grow(&mut ledger, &g, &keys, 300);
     ledger.undo_tip().expect("undo");
@@ -391,7 +362,7 @@ fn after_a_failed_write_the_ledger_refuses_more_until_reopened() {
 fn a_ledger_in_use_is_reported_busy_and_opens_once_released() {
     let (f, ledger) = fixture(2);
     let (dir, g) = (&f.dir, &f.genesis);
-    let err = open(dir, g).expect_err("the first ledger still holds the lock");
+    let err = open_sled(dir, g).expect_err("the first ledger still holds the lock");
     assert!(
         matches!(err, LedgerError::Store(StoreError::Busy { .. })),
         "{err}"
@@ -399,5 +370,5 @@ fn a_ledger_in_use_is_reported_busy_and_opens_once_released() {
     assert!(err.to_string().contains("in use"), "{err}");
     drop(ledger);
     // Dropped a moment ago: sled's threads may hold the lock briefly; open waits.
-    assert_eq!(open(dir, g).expect("released").tip().height, 2);
+    assert_eq!(open_sled(dir, g).expect("released").tip().height, 2);
 }

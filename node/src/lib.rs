@@ -16,6 +16,7 @@
 //! - `metrics`: Prometheus metrics;
 //! - `stake`: proof of stake's slashing-protection record in sled, its export
 //!   and import;
+//! - `repair`: moves a damaged ledger aside, keeping the signer's record;
 //! - `run`: start-up of a node from its home folder: the ledger, the engine from
 //!   the one engine factory (with its saved signing record), the network, the
 //!   miner, the API and the driver.
@@ -36,6 +37,8 @@ pub mod miner;
 pub mod net;
 #[cfg(feature = "full")]
 pub mod protocol;
+#[cfg(feature = "full")]
+pub mod repair;
 #[cfg(feature = "full")]
 pub mod run;
 #[cfg(feature = "full")]

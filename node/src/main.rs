@@ -14,6 +14,7 @@ use std::path::PathBuf;
   generals-node init --home ./n1 --consensus pow
   generals-node run --home ./n1 --mine
   generals-node run --home ./n2 --api 127.0.0.1:8646 --bootstrap /ip4/127.0.0.1/tcp/40001/p2p/12D3Koo...
+  generals-node repair --home ./n1
   generals-node protection export --home ./n1 > n1-protection.json
   generals-node protection import --home ./n1b n1-protection.json"
 )]
@@ -36,6 +37,15 @@ enum Command {
         consensus: String,
         #[command(flatten)]
         overrides: Overrides,
+    },
+    /// Move a damaged ledger aside (kept as ledger.damaged-*) and start a new
+    /// one that syncs from peers; a validator's signing record is carried over.
+    Repair {
+        #[arg(long)]
+        home: PathBuf,
+        /// Go on even if the signing record cannot be read.
+        #[arg(long)]
+        without_record: bool,
     },
     /// Start the node.
     Run {
@@ -78,6 +88,25 @@ fn main() -> std::process::ExitCode {
             overrides,
         } => init(home, genesis, consensus, overrides),
         Command::Run { home, overrides } => generals_node::run::run(home, overrides),
+        Command::Repair {
+            home,
+            without_record,
+        } => generals_node::repair::repair(&config::Home::new(&home), without_record).map(
+            |r| match (r.moved_to, r.height) {
+                (Some(aside), _) => {
+                    println!("moved the damaged ledger to {}", aside.display());
+                    println!(
+                        "a new ledger starts at genesis ({} signing-record entries carried over); \
+                         start the node and it syncs from its peers",
+                        r.records
+                    );
+                }
+                (None, height) => println!(
+                    "the ledger is sound (height {}); nothing to repair",
+                    height.unwrap_or(0)
+                ),
+            },
+        ),
         Command::Protection {
             action: ProtectionCmd::Export { home },
         } => generals_node::stake::export(&config::Home::new(&home)).map(|json| println!("{json}")),

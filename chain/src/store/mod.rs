@@ -6,10 +6,14 @@
 //! and the tip. A write is a list of operations applied atomically and durably:
 //! after `write` returns, a crash loses none of it, and a crash during it loses all.
 
+#[cfg(feature = "sled")]
+mod acked;
 mod memory;
 #[cfg(feature = "sled")]
 mod sled;
 
+#[cfg(feature = "sled")]
+pub use self::acked::ACKED_FILE;
 pub use self::memory::MemoryStore;
 #[cfg(feature = "sled")]
 pub use self::sled::{SledRecord, SledStore};
@@ -91,6 +95,20 @@ pub enum StoreError {
     Sled(#[from] ::sled::Error),
     #[error("corrupt ledger record: {0}")]
     Corrupt(#[from] CodecError),
+    #[error("{path} is damaged: {reason}")]
+    Damaged { path: PathBuf, reason: String },
+    #[error(
+        "the ledger in {path} has lost blocks it had acknowledged: block {hash} at height \
+         {height} is gone (the damaged ledger ends at height {now}). Confirmed blocks and \
+         payments would be lost, so it is not opened. `generals-node repair --home DIR` moves \
+         it aside (kept as ledger.damaged-*) and the node syncs the chain again from its peers"
+    )]
+    LostBlocks {
+        path: PathBuf,
+        height: u64,
+        hash: Hash,
+        now: u64,
+    },
 }
 
 /// Storage of a ledger.

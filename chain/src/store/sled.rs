@@ -53,7 +53,12 @@ pub struct SledStore {
     /// Journal records since the last compaction, and the next sequence number.
     journal_len: u64,
     next_seq: u64,
+    /// The last tip acknowledged, outside sled (`acked`).
+    acked: super::acked::Acked,
 }
+
+/// One key and value of a record.
+pub type RecordEntry = (Vec<u8>, Vec<u8>);
 
 /// Journal records between compactions of the account rows.
 const COMPACT_EVERY: u64 = 256;
@@ -183,6 +188,7 @@ impl SledStore {
             }
         }
         let db = open_db(&dir.join("db"))?;
+        let (acked, last) = super::acked::Acked::open(dir)?;
         let mut store = SledStore {
             path: dir.to_owned(),
             tree: db.open_tree("ledger")?,
@@ -190,9 +196,45 @@ impl SledStore {
             pending: BTreeMap::new(),
             journal_len: 0,
             next_seq: 0,
+            acked,
         };
+        if let Some(last) = last {
+            let kept = store
+                .header(&last.hash)?
+                .is_some_and(|h| h.height == last.height);
+            if !kept {
+                return Err(StoreError::LostBlocks {
+                    path: dir.to_owned(),
+                    height: last.height,
+                    hash: last.hash,
+                    now: store.tip()?.map_or(0, |t| t.height),
+                });
+            }
+        }
         store.load_journal()?;
         Ok(store)
+    }
+
+    /// Every entry of the record named `name` in the ledger in `dir`, read
+    /// without the checks of `open` (for moving a signer's record out of a
+    /// damaged ledger). `None` if the record was never written.
+    pub fn salvage_record(dir: &Path, name: &str) -> Result<Option<Vec<RecordEntry>>, StoreError> {
+        let db = open_db(&dir.join("db"))?;
+        let tree_name = format!("record/{name}");
+        if !db
+            .tree_names()
+            .iter()
+            .any(|t| t.as_ref() == tree_name.as_bytes())
+        {
+            return Ok(None);
+        }
+        let tree = db.open_tree(tree_name)?;
+        let mut entries = Vec::new();
+        for kv in tree.iter() {
+            let (k, v) = kv?;
+            entries.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(Some(entries))
     }
 
     /// The record named `name` beside this ledger.
@@ -381,6 +423,13 @@ impl BlockStore for SledStore {
         }
         self.tree.apply_batch(batch)?;
         self.db.flush()?;
+        // Only once the commit is durable: what is acknowledged is stored.
+        if let Some(tip) = ops.iter().rev().find_map(|op| match op {
+            Op::SetTip(t) => Some(*t),
+            _ => None,
+        }) {
+            self.acked.write(tip)?;
+        }
         if compact {
             self.pending.clear();
             self.journal_len = 0;

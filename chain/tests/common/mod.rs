@@ -95,3 +95,45 @@ pub fn double_sign(key: &Keypair, height: u64) -> Evidence {
         second: SignedMessage::sign(key, CHAIN, at, b"block B".to_vec()),
     }
 }
+
+/// Opens (or creates) the sled ledger in `dir`.
+pub fn open_sled(
+    dir: &std::path::Path,
+    g: &Genesis,
+) -> Result<generals_chain::Ledger<generals_chain::SledStore>, generals_chain::LedgerError> {
+    let store = generals_chain::SledStore::open(
+        dir,
+        &g.chain_id,
+        g.block().expect("genesis block").hash(),
+    )?;
+    Ok(generals_chain::Ledger::open(store, g)?.0)
+}
+
+/// Imports `n` blocks of two transfers each.
+pub fn grow(
+    ledger: &mut generals_chain::Ledger<generals_chain::SledStore>,
+    g: &Genesis,
+    keys: &[Keypair],
+    n: usize,
+) {
+    for _ in 0..n {
+        let tip = ledger.tip();
+        let parent = ledger.block_at(tip.height).expect("read").expect("tip");
+        let i = tip.height as usize;
+        let txs = (0..2)
+            .map(|j| {
+                let from = &keys[(i + j) % keys.len()];
+                let nonce = ledger.state().get(&from.public()).map_or(0, |a| a.nonce);
+                transfer(from, keys[(i + j + 1) % keys.len()].public(), nonce, 1, 10)
+            })
+            .collect();
+        let b = block_on(
+            ledger.state(),
+            &g.rules(),
+            &parent,
+            keys[i % keys.len()].public(),
+            txs,
+        );
+        ledger.import(&b).expect("import");
+    }
+}

@@ -1,0 +1,99 @@
+//! A ledger that lost blocks it had acknowledged: `generals-node run` refuses
+//! it and names the way out; `generals-node repair` moves it aside, keeps the
+//! validator's signing record, and the node starts again from genesis.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::process::Command;
+
+fn proposals(home: &std::path::Path) -> usize {
+    let out = Command::new(BIN)
+        .args(["protection", "export", "--home"])
+        .arg(home)
+        .output()
+        .expect("export");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    v["proposals"].as_object().map_or(0, |m| m.len())
+}
+
+#[test]
+fn a_ledger_that_lost_acknowledged_blocks_is_refused_and_repaired() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("v");
+    let out = Command::new(BIN)
+        .args([
+            "init",
+            "--consensus",
+            "pos",
+            "--api",
+            "127.0.0.1:0",
+            "--home",
+        ])
+        .arg(&home)
+        .output()
+        .expect("init");
+    assert!(out.status.success());
+    let path = home.join("genesis.json");
+    let mut g: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("genesis")).expect("json");
+    g["consensus"]["slot_ms"] = 250.into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&g).expect("json")).expect("write");
+    {
+        let v = Node::start(&home, &[]);
+        v.wait(
+            |s| s["height"].as_u64() >= Some(3),
+            "the validator proposes",
+        );
+    }
+    let signed = proposals(&home);
+    assert!(signed >= 3, "{signed} proposals on record");
+    // The block the ledger last acknowledged is gone (as after a truncation
+    // that took its last writes with it).
+    let mut acked = 999u64.to_le_bytes().to_vec();
+    acked.extend_from_slice(&[7u8; 32]);
+    std::fs::write(home.join("ledger").join("ACKED"), acked).expect("damage");
+    let out = Command::new(BIN)
+        .args(["run", "--home"])
+        .arg(&home)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lost blocks it had acknowledged"), "{err}");
+    assert!(err.contains("generals-node repair"), "{err}");
+    let out = Command::new(BIN)
+        .args(["repair", "--home"])
+        .arg(&home)
+        .output()
+        .expect("repair");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let moved: Vec<_> = std::fs::read_dir(&home)
+        .expect("home")
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("ledger.damaged-")
+        })
+        .collect();
+    assert_eq!(moved.len(), 1, "the damaged ledger is kept");
+    // The signing record came along: nothing signed is forgotten.
+    assert_eq!(proposals(&home), signed);
+    // The node starts again on the new ledger.
+    let v = Node::start(&home, &[]);
+    v.wait(
+        |s| s["height"].as_u64() >= Some(1),
+        "the repaired node to go on",
+    );
+}
