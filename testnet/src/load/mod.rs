@@ -6,10 +6,20 @@
 //! final once decided (depth 1). The same run measures this machine's
 //! single-signature verify rate (ed25519 `verify_strict` on one core), and
 //! reports the rate included against it.
+//!
+//! It follows the testnet as it changes (`nodes`): an account's transfers go
+//! to its node, or to the next live one while that node is down, and blocks
+//! are read from any live node. At the end every accepted transfer not yet
+//! seen in a block is looked up on a live node, so the counts agree with the
+//! chain after kills and restarts (those found late count as included, but
+//! not in the latencies).
+
+mod nodes;
 
 use crate::local::{State, LOAD_ACCOUNTS};
 use anyhow::{bail, Context, Result};
 use generals_chain::{Action, Hash, Keypair, TxBody};
+use nodes::Nodes;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -35,6 +45,9 @@ pub struct LoadArgs {
     /// of the rate (one HTTP request per transaction).
     #[arg(long, default_value_t = 8)]
     senders: usize,
+    /// How long to wait, after sending, for what is not final yet.
+    #[arg(long, default_value = "60s")]
+    settle: String,
     #[arg(long)]
     json: bool,
 }
@@ -103,6 +116,10 @@ struct Tracked {
     sent: Instant,
     included: Option<(u64, Instant)>,
     finalized: Option<Instant>,
+    /// Found in a block, or final, only by the last look-up: no latency
+    /// is known.
+    late: bool,
+    late_final: bool,
 }
 
 pub fn run(args: LoadArgs) -> Result<()> {
@@ -113,18 +130,18 @@ pub fn run(args: LoadArgs) -> Result<()> {
     if duration.is_zero() || duration > Duration::from_secs(3600) {
         bail!("--duration must be above 0 and at most an hour");
     }
+    let settle = parse_duration(&args.settle)?;
+    if settle > Duration::from_secs(3600) {
+        bail!("--settle must be at most an hour");
+    }
     let state = State::load(&args.dir)?;
     let depth = args
         .final_depth
         .unwrap_or(if state.consensus == "bft" { 1 } else { 6 })
         .max(1);
     let verify_per_s = verify_rate();
-    let apis: Vec<String> = state
-        .nodes
-        .iter()
-        .filter(|n| crate::local::alive(n.pid))
-        .map(|n| n.api.clone())
-        .collect();
+    let nodes = Nodes::new(args.dir.clone(), state.nodes.len());
+    let apis = nodes.live();
     if apis.is_empty() {
         bail!(
             "no node of the testnet in {} is running",
@@ -137,6 +154,13 @@ pub fn run(args: LoadArgs) -> Result<()> {
         .context("HTTP client")?;
     let get = |url: String| -> Option<serde_json::Value> { c.get(url).send().ok()?.json().ok() };
     let watch = apis[0].clone();
+    // The height of a live node's chain, and the node.
+    let live_tip = || {
+        nodes.live().into_iter().find_map(|api| {
+            let h = get(format!("{api}/status")).and_then(|s| s["height"].as_u64())?;
+            Some((api, h))
+        })
+    };
     let keys: Vec<Keypair> = (0..LOAD_ACCOUNTS)
         .map(|i| Keypair::dev(&format!("load-{i}")))
         .collect();
@@ -151,7 +175,8 @@ pub fn run(args: LoadArgs) -> Result<()> {
         .and_then(|s| s["height"].as_u64())
         .unwrap_or(0);
     let poll = |seen_height: &mut u64| {
-        let Some(tip) = get(format!("{watch}/status")).and_then(|s| s["height"].as_u64()) else {
+        let Some((watch, tip)) = live_tip() else {
+            nodes.stale();
             return;
         };
         let mut blocks = Vec::new();
@@ -193,7 +218,7 @@ pub fn run(args: LoadArgs) -> Result<()> {
     let chain_id = state.chain_id.clone();
     std::thread::scope(|scope| {
         for w in 0..senders {
-            let (keys, nonces, apis, c) = (&keys, &nonces, &apis, &c);
+            let (keys, nonces, nodes, c) = (&keys, &nonces, &nodes, &c);
             let (tracked, submitted, chain_id) = (&tracked, &submitted, &chain_id);
             let first_refusal = &first_refusal;
             scope.spawn(move || {
@@ -224,8 +249,12 @@ pub fn run(args: LoadArgs) -> Result<()> {
                     }
                     .sign(&keys[i]);
                     // Each account sends to one node, so its nonces never
-                    // reach a node out of order.
-                    let api = &apis[i % apis.len()];
+                    // reach a node out of order (while that node is down, to
+                    // the next live one).
+                    let Some(api) = nodes.api_for(i) else {
+                        nodes.stale();
+                        continue;
+                    };
                     n += 1;
                     submitted.fetch_add(1, Ordering::Relaxed);
                     // A repeat after a timeout finds its transaction known:
@@ -245,6 +274,7 @@ pub fn run(args: LoadArgs) -> Result<()> {
                             known
                         }
                         Err(e) => {
+                            nodes.stale();
                             first_refusal
                                 .lock()
                                 .expect("refusal")
@@ -260,6 +290,8 @@ pub fn run(args: LoadArgs) -> Result<()> {
                                 sent: now,
                                 included: None,
                                 finalized: None,
+                                late: false,
+                                late_final: false,
                             },
                         );
                     }
@@ -272,9 +304,9 @@ pub fn run(args: LoadArgs) -> Result<()> {
         }
     });
     let submitted = submitted.into_inner();
-    // Wait for what is still open, for at most a minute.
+    // Wait for what is still open, for at most `--settle`.
     let sent_for = start.elapsed();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + settle;
     let open = || {
         tracked
             .lock()
@@ -286,9 +318,13 @@ pub fn run(args: LoadArgs) -> Result<()> {
         poll(&mut seen_height);
         std::thread::sleep(Duration::from_millis(250));
     }
-    let tracked = tracked.into_inner().expect("tracked");
+    let mut tracked = tracked.into_inner().expect("tracked");
+    reconcile(&mut tracked, &nodes, &get, depth);
+    let included = tracked.values().filter(|t| t.included.is_some()).count();
+    let finals = tracked.values().filter(|t| t.finalized.is_some()).count();
     let mut inclusion: Vec<u64> = tracked
         .values()
+        .filter(|t| !t.late)
         .filter_map(|t| {
             t.included
                 .map(|(_, at)| at.duration_since(t.sent).as_millis() as u64)
@@ -296,6 +332,7 @@ pub fn run(args: LoadArgs) -> Result<()> {
         .collect();
     let mut finality: Vec<u64> = tracked
         .values()
+        .filter(|t| !t.late_final)
         .filter_map(|t| {
             t.finalized
                 .map(|at| at.duration_since(t.sent).as_millis() as u64)
@@ -304,16 +341,16 @@ pub fn run(args: LoadArgs) -> Result<()> {
     let report = LoadReport {
         submitted,
         accepted: tracked.len(),
-        included: inclusion.len(),
-        final_: finality.len(),
+        included,
+        final_: finals,
         duration_s: sent_for.as_secs_f64(),
-        included_tps: inclusion.len() as f64 / sent_for.as_secs_f64(),
+        included_tps: included as f64 / sent_for.as_secs_f64(),
         inclusion_p50_ms: percentile(&mut inclusion, 0.5),
         inclusion_p99_ms: percentile(&mut inclusion, 0.99),
         finality_p50_ms: percentile(&mut finality, 0.5),
         finality_p99_ms: percentile(&mut finality, 0.99),
         verify_per_s,
-        included_to_verify: inclusion.len() as f64 / sent_for.as_secs_f64() / verify_per_s,
+        included_to_verify: included as f64 / sent_for.as_secs_f64() / verify_per_s,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -324,7 +361,7 @@ pub fn run(args: LoadArgs) -> Result<()> {
         "load over {:.1} s at {} tx/s across {} nodes",
         report.duration_s,
         args.tps,
-        apis.len()
+        state.nodes.len()
     );
     println!("submitted          {}", report.submitted);
     println!("accepted           {}", report.accepted);
@@ -349,4 +386,45 @@ pub fn run(args: LoadArgs) -> Result<()> {
         report.verify_per_s, report.included_to_verify
     );
     Ok(())
+}
+
+/// Looks up, on a live node, every accepted transfer not yet seen in a block
+/// (a block read from a node that was then killed, or reorganised away and
+/// back): what the chain holds is what is counted.
+fn reconcile(
+    tracked: &mut HashMap<Hash, Tracked>,
+    nodes: &Nodes,
+    get: &dyn Fn(String) -> Option<serde_json::Value>,
+    depth: u64,
+) {
+    let open: Vec<Hash> = tracked
+        .iter()
+        .filter(|(_, t)| t.finalized.is_none())
+        .map(|(h, _)| *h)
+        .collect();
+    let now = Instant::now();
+    for hash in open {
+        let Some(found) = nodes
+            .live()
+            .into_iter()
+            .find_map(|api| get(format!("{api}/tx/{hash}")))
+        else {
+            continue;
+        };
+        let (Some(height), Some(confirmations)) =
+            (found["height"].as_u64(), found["confirmations"].as_u64())
+        else {
+            continue;
+        };
+        if let Some(t) = tracked.get_mut(&hash) {
+            if t.included.is_none() {
+                t.included = Some((height, now));
+                t.late = true;
+            }
+            if confirmations >= depth && t.finalized.is_none() {
+                t.finalized = Some(now);
+                t.late_final = true;
+            }
+        }
+    }
 }

@@ -1,0 +1,115 @@
+//! `generals-testnet load` while a node is killed and restarted on a new port:
+//! it follows the testnet's current addresses, reads blocks from any live node,
+//! and what it counts as included agrees with the chain.
+
+use generals_chain::Keypair;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn testnet(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_generals-testnet"))
+        .args(args)
+        .output()
+        .expect("run generals-testnet")
+}
+
+/// Transfers the load accounts have made, by their nonces at a live node.
+fn sent_by_load_accounts(dir: &str) -> u64 {
+    let out = testnet(&["status", "--dir", dir, "--json"]);
+    let nodes: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let api = nodes
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["running"] == true)
+        .and_then(|n| n["api"].as_str())
+        .expect("a live node")
+        .to_string();
+    let http = reqwest::blocking::Client::new();
+    (0..64)
+        .map(|i| {
+            let key = Keypair::dev(&format!("load-{i}")).public();
+            let a: serde_json::Value = http
+                .get(format!("{api}/account/{key}"))
+                .send()
+                .expect("GET")
+                .json()
+                .expect("json");
+            a["nonce"].as_u64().unwrap_or(0)
+        })
+        .sum()
+}
+
+#[test]
+fn load_follows_a_restarted_node_and_counts_what_the_chain_holds() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("tn");
+    let dir = dir.to_str().expect("path");
+    let out = testnet(&[
+        "up",
+        "--nodes",
+        "3",
+        "--consensus",
+        "pow",
+        "--dir",
+        dir,
+        "--detach",
+    ]);
+    assert!(
+        out.status.success(),
+        "up: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = sent_by_load_accounts(dir);
+    let load = Command::new(env!("CARGO_BIN_EXE_generals-testnet"))
+        .args([
+            "load",
+            "--tps",
+            "20",
+            "--duration",
+            "9s",
+            "--final-depth",
+            "1",
+            "--settle",
+            "15s",
+            "--senders",
+            "4",
+            "--dir",
+            dir,
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("load");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(testnet(&["kill", "0", "--dir", dir]).status.success());
+    std::thread::sleep(Duration::from_secs(2));
+    let out = testnet(&["restart", "0", "--dir", dir]);
+    assert!(
+        out.status.success(),
+        "restart: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = load.wait_with_output().expect("load output");
+    assert!(
+        out.status.success(),
+        "load: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let on_chain = sent_by_load_accounts(dir) - before;
+    let n = |k: &str| report[k].as_u64().unwrap_or(0);
+    let (accepted, included, final_) = (n("accepted"), n("included"), n("final_"));
+    assert!(accepted > 100, "{report}");
+    // Blocks were read even while node 0, the first one, was down or moved.
+    assert!(final_ * 2 > accepted, "{report}");
+    // What it counts is on the chain; what is on the chain and not counted
+    // is among what it left open.
+    assert!(included <= on_chain, "{report} with {on_chain} on chain");
+    assert!(
+        on_chain <= included + (accepted - final_),
+        "{report} with {on_chain} on chain"
+    );
+    let _ = testnet(&["down", "--dir", dir]);
+}
