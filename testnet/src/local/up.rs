@@ -98,6 +98,11 @@ pub fn up(args: UpArgs) -> Result<()> {
     println!("  generals --node {first} status");
     println!("  generals --node {first} send --from dev:dev-0 --to $(generals keygen --out me.json --quiet) --amount 1000");
     println!("  generals --node {first} tips");
+    // Calls that change a node take its token, from its home.
+    let home = state.nodes[0].home.display();
+    if state.consensus == "pow" {
+        println!("  generals --node {first} --home {home} mine 2");
+    }
     if state.consensus == "pos" || state.consensus == "bft" {
         println!("  generals --node {first} validators");
         println!("  generals --node {first} stake 500 --from dev:dev-0");
@@ -105,6 +110,7 @@ pub fn up(args: UpArgs) -> Result<()> {
     }
     if state.consensus == "poa" {
         println!("  generals --node {first} authority list");
+        println!("  generals --node {first} --home {home} authority propose add <KEY>");
     }
     println!("  generals-testnet status --dir {}", args.dir.display());
     println!(
