@@ -13,6 +13,9 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::PeerId;
 use std::time::{Duration, Instant};
 
+/// Messages kept for a later publish while no peer takes them.
+const MAX_PENDING_PUBLISH: usize = 4_096;
+
 /// How often a peer that cannot be dialled is reported.
 const DIAL_WARNING_EVERY: Duration = Duration::from_secs(30);
 
@@ -36,6 +39,11 @@ impl Driver {
             Err(gossipsub::PublishError::Duplicate) => {}
             Err(e) => {
                 tracing::debug!(error = %e, topic = name, "publish deferred");
+                // Bounded: with no peer for long, the oldest go first.
+                if self.pending.len() >= MAX_PENDING_PUBLISH {
+                    self.pending.pop_front();
+                    tracing::warn!(topic = name, "dropped the oldest message no peer took");
+                }
                 self.pending.push_back((topic, data, since));
             }
         }
