@@ -100,17 +100,7 @@ fn a_validator_killed_mid_signing_and_restarted_never_double_signs() {
     );
     drop(v);
     // The record holds what was signed, across all those kills.
-    let out = Command::new(BIN)
-        .args(["protection", "export", "--home"])
-        .arg(&v_home)
-        .output()
-        .expect("export");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let record: Value = serde_json::from_slice(&out.stdout).expect("record json");
+    let record = protection(&v_home);
     let proposals = record["proposals"].as_object().map_or(0, |m| m.len());
     let attestations = record["attestations"].as_object().map_or(0, |m| m.len());
     // Every block on the chain is the validator's, each for its own slot: each

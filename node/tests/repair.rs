@@ -9,18 +9,9 @@ use serde_json::Value;
 use std::process::Command;
 
 fn proposals(home: &std::path::Path) -> usize {
-    let out = Command::new(BIN)
-        .args(["protection", "export", "--home"])
-        .arg(home)
-        .output()
-        .expect("export");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
-    v["proposals"].as_object().map_or(0, |m| m.len())
+    protection(home)["proposals"]
+        .as_object()
+        .map_or(0, |m| m.len())
 }
 
 #[test]

@@ -226,3 +226,18 @@ pub fn homes(dir: &Path, n: usize) -> Vec<PathBuf> {
 }
 
 pub const MINE: &[&str] = &["--mine", "--hashrate-limit", "150000"];
+
+/// The node's slashing-protection record, exported as JSON.
+pub fn protection(home: &Path) -> Value {
+    let out = Command::new(BIN)
+        .args(["protection", "export", "--home"])
+        .arg(home)
+        .output()
+        .expect("export");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("record json")
+}
