@@ -112,7 +112,7 @@ fn a_validator_killed_mid_signing_and_restarted_never_double_signs() {
     // An import is a union: importing it into itself changes nothing, and a
     // record that is not JSON is refused with a clear error.
     let file = dir.path().join("record.json");
-    std::fs::write(&file, &out.stdout).expect("write");
+    std::fs::write(&file, serde_json::to_vec(&record).expect("json")).expect("write");
     let merged = Command::new(BIN)
         .args(["protection", "import", "--home"])
         .arg(&v_home)
