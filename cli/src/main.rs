@@ -323,6 +323,9 @@ fn run(cli: Cli) -> Result<()> {
                 );
                 println!("peer id    {}", s.peer_id);
                 println!("validator  {}", s.validator);
+                if let Some(b) = &s.byzantine {
+                    println!("byzantine  {b} (this node attacks the network)");
+                }
             })?;
             if let (Some(p), false) = (&s.pos, json) {
                 let h =

@@ -45,6 +45,9 @@ pub struct NodeConfig {
     /// `RUST_LOG`-style filter when RUST_LOG is not set.
     pub log: String,
     pub mempool: MempoolConfig,
+    /// Makes this node Byzantine (`crate::byzantine`); absent: honest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub byzantine: Option<crate::byzantine::ByzantineConfig>,
 }
 
 /// Miner threads, even when forced.
@@ -99,6 +102,7 @@ impl Default for NodeConfig {
             hashrate_limit: None,
             log: "info".into(),
             mempool: MempoolConfig::default(),
+            byzantine: None,
         }
     }
 }

@@ -8,6 +8,7 @@
 //!
 //! Layout:
 //! - `config`: the home folder, `config.toml`, `init`;
+//! - `byzantine`: the `[byzantine]` section: which attack wrapper the node runs;
 //! - `protocol`: gossip topics and the sync protocol, framed and size-limited;
 //! - `net`: the libp2p swarm;
 //! - `miner`: the mining threads;
@@ -25,6 +26,8 @@
 #![allow(missing_debug_implementations)]
 
 pub mod api;
+#[cfg(feature = "full")]
+pub mod byzantine;
 #[cfg(feature = "full")]
 pub mod config;
 #[cfg(feature = "full")]

@@ -40,6 +40,10 @@ pub struct Overrides {
     /// Log filter when RUST_LOG is not set, e.g. info or debug.
     #[arg(long)]
     pub log: Option<String>,
+    /// Run Byzantine: selfish (pow), nothing-at-stake (pos), equivocate,
+    /// amnesia or silent (bft). Overrides config.toml's [byzantine].
+    #[arg(long, value_name = "BEHAVIOUR")]
+    pub byzantine: Option<String>,
 }
 
 impl Overrides {
@@ -64,6 +68,11 @@ impl Overrides {
         }
         if let Some(v) = &self.log {
             c.log = v.clone();
+        }
+        if let Some(v) = &self.byzantine {
+            c.byzantine = Some(crate::byzantine::ByzantineConfig {
+                behaviour: v.clone(),
+            });
         }
     }
 }
@@ -102,6 +111,14 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
     let weight = factory::weight(&genesis)?;
     let core =
         NodeCore::open(store, &genesis, weight, config.mempool).context("opening the ledger")?;
+    let byzantine = config.byzantine.as_ref().map(|b| b.behaviour.clone());
+    let behaviour = byzantine
+        .as_deref()
+        .map(|name| crate::byzantine::behaviour(&genesis.consensus, name))
+        .transpose()?;
+    if let Some(name) = &byzantine {
+        tracing::warn!(behaviour = %name, "this node runs Byzantine");
+    }
     let mut engine = factory::build(
         &genesis,
         Setup {
@@ -109,7 +126,7 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
             seed: rand::random(),
             work: WorkCheck::Real,
             record,
-            byzantine: None,
+            byzantine: behaviour,
         },
     )
     .context("starting the consensus engine")?;
@@ -195,6 +212,7 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
             events,
             metrics,
             validator,
+            byzantine,
             names: genesis
                 .validators
                 .iter()

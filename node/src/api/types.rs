@@ -19,6 +19,9 @@ pub struct Status {
     pub hashrate: f64,
     pub validator: PublicKey,
     pub listen: Vec<String>,
+    /// The Byzantine behaviour this node runs (absent: honest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub byzantine: Option<String>,
     /// Proof of stake: the current slot and epoch, and the heights of the
     /// latest justified and finalized checkpoints this node follows.
     #[serde(default, skip_serializing_if = "Option::is_none")]

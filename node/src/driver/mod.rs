@@ -88,6 +88,8 @@ pub struct DriverParts {
     pub events: broadcast::Sender<NodeEvent>,
     pub metrics: Metrics,
     pub validator: Keypair,
+    /// The Byzantine behaviour this node runs, if any (shown in `/status`).
+    pub byzantine: Option<String>,
     pub bootstrap: Vec<Multiaddr>,
     pub mine: bool,
     /// Called once the node listens: its listen addresses.

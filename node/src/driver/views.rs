@@ -216,6 +216,7 @@ impl Driver {
             mining: self.mining,
             hashrate: self.hashrate,
             validator: self.p.validator.public(),
+            byzantine: self.p.byzantine.clone(),
             listen: self.listen.iter().map(|a| a.to_string()).collect(),
             pos: shown.slots.map(|s| {
                 let height =
