@@ -315,3 +315,24 @@ fn a_token_others_can_read_is_made_private_and_an_unreachable_peer_is_reported()
     );
     assert!(a.log().contains("readable by others"), "{}", a.log());
 }
+
+#[test]
+fn a_byzantine_behaviour_that_cannot_run_here_is_refused_with_the_choices() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let homes = homes(tmp.path(), 1);
+    // A proof-of-work dev node: split votes are BFT's, and need aimed sends.
+    let out = std::process::Command::new(BIN)
+        .args(["run", "--home"])
+        .arg(&homes[0])
+        .args(["--byzantine", "split-vote"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"split-vote\" does not apply to pow"),
+        "{err}"
+    );
+    assert!(err.contains("pow: selfish"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
