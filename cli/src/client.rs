@@ -5,6 +5,20 @@ use generals_node::api::types::ErrorBody;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
+/// The node's token: given, or read from a node home's `admin_token`.
+pub fn token(given: Option<&str>, home: Option<&std::path::Path>) -> Result<Option<String>> {
+    match (given, home) {
+        (Some(t), _) => Ok(Some(t.trim().to_string())),
+        (None, Some(home)) => {
+            let path = home.join("admin_token");
+            let t = std::fs::read_to_string(&path)
+                .map_err(|e| anyhow!("reading the token in {}: {e}", path.display()))?;
+            Ok(Some(t.trim().to_string()))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 pub struct Client {
     base: String,
     http: reqwest::blocking::Client,

@@ -277,16 +277,7 @@ fn print<T: serde::Serialize>(json: bool, value: &T, human: impl FnOnce(&T)) -> 
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let token = match (&cli.token, &cli.home) {
-        (Some(t), _) => Some(t.trim().to_string()),
-        (None, Some(home)) => {
-            let path = home.join("admin_token");
-            let t = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading the token in {}", path.display()))?;
-            Some(t.trim().to_string())
-        }
-        (None, None) => None,
-    };
+    let token = client::token(cli.token.as_deref(), cli.home.as_deref())?;
     let c = Client::new(&cli.node, token)?;
     let json = cli.json;
     match cli.command {

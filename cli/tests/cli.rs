@@ -343,3 +343,30 @@ fn coins_are_not_sent_where_they_could_never_be_spent() {
     assert!(err.contains("could never be spent"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+#[test]
+fn calls_that_change_a_node_take_its_token_from_its_home() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let home = tmp.path().join("n");
+    let (_node, api) = start_node(&home);
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_generals"))
+            .args(["--node", &api])
+            .args(extra)
+            .args(["miner", "stop"])
+            .env_remove("GENERALS_TOKEN")
+            .output()
+            .expect("run generals")
+    };
+    let out = run(&[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--token, GENERALS_TOKEN or --home"), "{err}");
+    let out = run(&["--home", home.to_str().expect("path")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("miner stopped"));
+}
