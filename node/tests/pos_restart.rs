@@ -9,7 +9,6 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -24,30 +23,8 @@ fn kills() -> usize {
 fn a_validator_killed_mid_signing_and_restarted_never_double_signs() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (v_home, o_home) = (dir.path().join("v"), dir.path().join("o"));
-    let out = Command::new(BIN)
-        .args([
-            "init",
-            "--consensus",
-            "pos",
-            "--api",
-            "127.0.0.1:0",
-            "--home",
-        ])
-        .arg(&v_home)
-        .output()
-        .expect("init");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     // Short slots and epochs: 20 kills cover many slots and several epochs.
-    let path = v_home.join("genesis.json");
-    let mut g: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("genesis")).expect("json");
-    g["consensus"]["slot_ms"] = 250.into();
-    g["consensus"]["epoch_slots"] = 8.into();
-    std::fs::write(&path, serde_json::to_vec_pretty(&g).expect("json")).expect("write");
+    let path = init_pos(&v_home, 250, 8);
     // The observer has no stake; it only watches.
     init(&o_home, Some(&path));
 

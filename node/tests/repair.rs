@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
 use std::process::Command;
 
 fn proposals(home: &std::path::Path) -> usize {
@@ -18,24 +17,8 @@ fn proposals(home: &std::path::Path) -> usize {
 fn a_ledger_that_lost_acknowledged_blocks_is_refused_and_repaired() {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().join("v");
-    let out = Command::new(BIN)
-        .args([
-            "init",
-            "--consensus",
-            "pos",
-            "--api",
-            "127.0.0.1:0",
-            "--home",
-        ])
-        .arg(&home)
-        .output()
-        .expect("init");
-    assert!(out.status.success());
-    let path = home.join("genesis.json");
-    let mut g: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("genesis")).expect("json");
-    g["consensus"]["slot_ms"] = 250.into();
-    std::fs::write(&path, serde_json::to_vec_pretty(&g).expect("json")).expect("write");
+    // Short slots and epochs.
+    init_pos(&home, 250, 8);
     {
         let v = Node::start(&home, &[]);
         v.wait(

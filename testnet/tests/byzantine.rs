@@ -3,15 +3,10 @@
 //! each round; the honest validators turn them into evidence, and it ends
 //! jailed while no honest validator is. Its `/status` says what it does.
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+mod common;
+use common::testnet;
 
-fn testnet(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_generals-testnet"))
-        .args(args)
-        .output()
-        .expect("run generals-testnet")
-}
+use std::time::{Duration, Instant};
 
 fn get(url: &str) -> serde_json::Value {
     reqwest::blocking::get(url)

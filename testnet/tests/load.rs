@@ -2,16 +2,12 @@
 //! it follows the testnet's current addresses, reads blocks from any live node,
 //! and what it counts as included agrees with the chain.
 
+mod common;
+use common::testnet;
+
 use generals_chain::Keypair;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn testnet(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_generals-testnet"))
-        .args(args)
-        .output()
-        .expect("run generals-testnet")
-}
 
 /// Transfers the load accounts have made, by their nonces at a live node.
 fn sent_by_load_accounts(dir: &str) -> u64 {

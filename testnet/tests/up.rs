@@ -1,14 +1,10 @@
 //! `generals-testnet up --detach`, then `status`, then `down`, with 3 real nodes:
 //! every node runs and agrees, and `down` leaves no process behind.
 
-use std::process::Command;
+mod common;
+use common::testnet;
 
-fn testnet(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_generals-testnet"))
-        .args(args)
-        .output()
-        .expect("run generals-testnet")
-}
+use std::process::Command;
 
 /// Running, and not a zombie waiting for its parent (or init) to reap it.
 fn alive(pid: i32) -> bool {

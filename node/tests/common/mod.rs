@@ -241,3 +241,32 @@ pub fn protection(home: &Path) -> Value {
     );
     serde_json::from_slice(&out.stdout).expect("record json")
 }
+
+/// A one-validator proof-of-stake dev home with `slot_ms` slots of `epoch_slots`
+/// each; returns its genesis file.
+pub fn init_pos(home: &Path, slot_ms: u64, epoch_slots: u64) -> PathBuf {
+    let out = Command::new(BIN)
+        .args([
+            "init",
+            "--consensus",
+            "pos",
+            "--api",
+            "127.0.0.1:0",
+            "--home",
+        ])
+        .arg(home)
+        .output()
+        .expect("init");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = home.join("genesis.json");
+    let mut g: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("genesis")).expect("json");
+    g["consensus"]["slot_ms"] = slot_ms.into();
+    g["consensus"]["epoch_slots"] = epoch_slots.into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&g).expect("json")).expect("write");
+    path
+}
