@@ -4,7 +4,7 @@
 //! jailed while no honest validator is. Its `/status` says what it does.
 
 mod common;
-use common::testnet;
+use common::{testnet, Down};
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ fn a_bft_equivocator_on_real_nodes_is_caught_and_jailed() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("tn");
     let dir = dir.to_str().expect("path");
+    let _down = Down(dir);
     let up = |args: &[&str]| {
         let out = testnet(&[&["up", "--dir", dir, "--detach"], args].concat());
         assert!(
@@ -78,5 +79,4 @@ fn a_bft_equivocator_on_real_nodes_is_caught_and_jailed() {
             .is_some_and(|e| e.iter().any(|x| x["offender"] == offender.as_str())),
         "{evidence}"
     );
-    let _ = testnet(&["down", "--dir", dir]);
 }

@@ -3,7 +3,7 @@
 //! and what it counts as included agrees with the chain.
 
 mod common;
-use common::testnet;
+use common::{testnet, Down};
 
 use generals_chain::Keypair;
 use std::process::{Command, Stdio};
@@ -41,6 +41,7 @@ fn load_follows_a_restarted_node_and_counts_what_the_chain_holds() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("tn");
     let dir = dir.to_str().expect("path");
+    let _down = Down(dir);
     let out = testnet(&[
         "up",
         "--nodes",
@@ -107,5 +108,4 @@ fn load_follows_a_restarted_node_and_counts_what_the_chain_holds() {
         on_chain <= included + (accepted - final_),
         "{report} with {on_chain} on chain"
     );
-    let _ = testnet(&["down", "--dir", dir]);
 }

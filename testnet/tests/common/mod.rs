@@ -10,3 +10,13 @@ pub fn testnet(args: &[&str]) -> std::process::Output {
         .output()
         .expect("run generals-testnet")
 }
+
+/// Stops the testnet in its folder when dropped, so a failed assertion leaves
+/// no node running.
+pub struct Down<'a>(pub &'a str);
+
+impl Drop for Down<'_> {
+    fn drop(&mut self) {
+        let _ = testnet(&["down", "--dir", self.0]);
+    }
+}
