@@ -64,9 +64,6 @@ impl Client {
             let msg = serde_json::from_slice::<ErrorBody>(&body)
                 .map(|e| e.error)
                 .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
-            if status == reqwest::StatusCode::UNAUTHORIZED && self.token.is_none() {
-                bail!("the node refused ({status}): {msg}; pass --token, GENERALS_TOKEN or --home");
-            }
             bail!("the node refused ({status}): {msg}");
         }
         serde_json::from_slice(&body)
