@@ -276,6 +276,12 @@ pub trait Consensus {
         true
     }
 
+    /// A Byzantine wrapper's honest engine, which a trigger feeds until the
+    /// wrapper acts (`byzantine::Triggered`); `None` for an honest engine.
+    fn honest_mut(&mut self) -> Option<&mut dyn Consensus> {
+        None
+    }
+
     /// One step: takes an input, returns what the host should do.
     fn handle(&mut self, input: Input, headers: &dyn Headers) -> Vec<Output>;
 }

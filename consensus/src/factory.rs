@@ -8,7 +8,7 @@
 use crate::bft::{BftEngine, BftRecord};
 use crate::byzantine::{
     Amnesia, Collude, Equivocate, NothingAtStake, PrivateFork, PrivateForkPlan, Selfish, Silent,
-    SplitPlan, SplitVote, VoteEquivocate,
+    SplitPlan, SplitVote, Trigger, Triggered, VoteEquivocate,
 };
 use crate::engine::{Consensus, NodeId};
 use crate::poa::{PoaData, PoaEngine};
@@ -77,6 +77,8 @@ pub struct Setup {
     /// The signer's saved record (the bytes of its last `Output::Persist`).
     pub record: Option<Vec<u8>>,
     pub byzantine: Option<Behaviour>,
+    /// When the Byzantine behaviour acts (always, unless told otherwise).
+    pub trigger: Trigger,
 }
 
 /// Why no engine was built.
@@ -86,6 +88,11 @@ pub enum FactoryError {
     Genesis(#[from] generals_chain::genesis::GenesisError),
     #[error("the saved record {name:?} is damaged: {reason}")]
     Record { name: &'static str, reason: String },
+    #[error(
+        "the {behaviour} behaviour keeps state from one input to the next: it takes a \
+         height or time trigger, not a probability"
+    )]
+    Trigger { behaviour: &'static str },
     #[error("the {behaviour} behaviour does not apply to {kind} chains")]
     Mismatch {
         behaviour: &'static str,
@@ -116,8 +123,34 @@ pub fn weight(genesis: &Genesis) -> Result<Weight, FactoryError> {
     })
 }
 
-/// The engine a node of this genesis runs.
-pub fn build(genesis: &Genesis, setup: Setup) -> Result<Box<dyn Consensus>, FactoryError> {
+/// The engine a node of this genesis runs: the honest engine, or a Byzantine
+/// wrapper around it that acts when its trigger says so.
+pub fn build(genesis: &Genesis, mut setup: Setup) -> Result<Box<dyn Consensus>, FactoryError> {
+    let trigger = std::mem::take(&mut setup.trigger);
+    let seed = setup.seed;
+    let Some(behaviour) = &setup.byzantine else {
+        return engine(genesis, setup);
+    };
+    let stateful = matches!(
+        behaviour,
+        Behaviour::PrivateFork(_)
+            | Behaviour::Selfish
+            | Behaviour::Amnesia
+            | Behaviour::Collude { .. }
+    );
+    if stateful && !trigger.latches() {
+        return Err(FactoryError::Trigger {
+            behaviour: behaviour.name(),
+        });
+    }
+    let built = engine(genesis, setup)?;
+    Ok(match trigger {
+        Trigger::Always => built,
+        t => Box::new(Triggered::new(built, t, seed)),
+    })
+}
+
+fn engine(genesis: &Genesis, setup: Setup) -> Result<Box<dyn Consensus>, FactoryError> {
     let header = genesis.block()?.header;
     let chain_id = genesis.chain_id.as_str();
     let stakes: Vec<(PublicKey, u64)> = genesis
@@ -132,6 +165,7 @@ pub fn build(genesis: &Genesis, setup: Setup) -> Result<Box<dyn Consensus>, Fact
         work,
         record,
         byzantine,
+        trigger: _,
     } = setup;
     let kind = kind_name(&genesis.consensus);
     let mismatch = |b: &Behaviour| FactoryError::Mismatch {

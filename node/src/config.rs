@@ -185,8 +185,7 @@ impl Home {
 
     pub fn network_identity(&self) -> Result<libp2p::identity::Keypair> {
         let key = read_key_file(&self.node_key()).context("reading the node key")?;
-        libp2p::identity::Keypair::ed25519_from_bytes(key.secret_bytes())
-            .context("deriving the network identity from the node key")
+        identity_of(&key)
     }
 
     /// The admin token. One that others may read is made private (mode
@@ -302,4 +301,15 @@ pub fn init(dir: &Path, genesis: Option<&Path>, kind: &str, config: NodeConfig) 
     std::fs::write(home.genesis(), g.to_json())?;
     home.save_config(&config)?;
     Ok(home)
+}
+
+/// The network identity a node key gives.
+pub fn identity_of(node_key: &Keypair) -> Result<libp2p::identity::Keypair> {
+    libp2p::identity::Keypair::ed25519_from_bytes(node_key.secret_bytes())
+        .context("deriving the network identity from the node key")
+}
+
+/// The peer id of a node with this node key.
+pub fn peer_id_of(node_key: &Keypair) -> Result<String> {
+    Ok(identity_of(node_key)?.public().to_peer_id().to_string())
 }

@@ -31,6 +31,8 @@ pub mod byzantine;
 #[cfg(feature = "full")]
 pub mod config;
 #[cfg(feature = "full")]
+pub mod direct;
+#[cfg(feature = "full")]
 pub mod driver;
 #[cfg(feature = "full")]
 pub mod metrics;

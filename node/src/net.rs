@@ -1,9 +1,11 @@
 //! The libp2p network: TCP, noise and yamux; gossipsub for blocks, transactions,
 //! consensus messages and evidence (content-addressed message ids, every message
 //! validated by the node before it propagates, no gossipsub signing: our values
-//! carry our own signatures); request-response for sync; identify; and a block
-//! list through which the admin API partitions the network.
+//! carry our own signatures); request-response for sync and for sends aimed at
+//! one peer (`direct`); identify; and a block list through which the admin API
+//! partitions the network.
 
+use crate::direct::{DirectCodec, DIRECT_PROTOCOL, MAX_DIRECT_STREAMS};
 use crate::protocol::{SyncCodec, Topics, MAX_SYNC_BYTES, SYNC_PROTOCOL};
 use anyhow::{Context, Result};
 use generals_chain::codec::MAX_BLOCK_BYTES;
@@ -23,6 +25,7 @@ pub struct Behaviour {
     pub gossipsub: gossipsub::Behaviour,
     pub identify: identify::Behaviour,
     pub sync: request_response::Behaviour<SyncCodec>,
+    pub direct: request_response::Behaviour<DirectCodec>,
     pub blocked: allow_block_list::Behaviour<BlockedPeers>,
 }
 
@@ -56,17 +59,28 @@ pub fn build_swarm(
             let identify =
                 identify::Behaviour::new(identify::Config::new("/generals/1".into(), key.public()));
             let sync = request_response::Behaviour::with_codec(
-                SyncCodec,
+                SyncCodec::default(),
                 [(
                     StreamProtocol::new(SYNC_PROTOCOL),
                     request_response::ProtocolSupport::Full,
                 )],
                 request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
             );
+            let direct = request_response::Behaviour::with_codec(
+                DirectCodec::default(),
+                [(
+                    StreamProtocol::new(DIRECT_PROTOCOL),
+                    request_response::ProtocolSupport::Full,
+                )],
+                request_response::Config::default()
+                    .with_request_timeout(Duration::from_secs(10))
+                    .with_max_concurrent_streams(MAX_DIRECT_STREAMS),
+            );
             Ok(Behaviour {
                 gossipsub,
                 identify,
                 sync,
+                direct,
                 blocked: allow_block_list::Behaviour::default(),
             })
         })

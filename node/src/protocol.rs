@@ -9,6 +9,7 @@ use bincode::{Decode, Encode};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use generals_chain::{codec, Block, Hash, Header};
 use std::io;
+use std::marker::PhantomData;
 
 /// Largest sync response (a batch of blocks, at least one whole block).
 pub const MAX_SYNC_BYTES: usize = codec::MAX_BLOCK_BYTES + (128 << 10);
@@ -91,10 +92,25 @@ pub enum SyncResponse {
     Refused(String),
 }
 
-/// The request-response codec: a 4-byte big-endian length, then that many bytes
-/// of the one codec; lengths over the limit are refused before reading.
-#[derive(Clone, Debug, Default)]
-pub struct SyncCodec;
+/// A request-response codec: a 4-byte big-endian length, then that many bytes
+/// of the one codec; lengths over the limit (`REQ` for requests, `RES` for
+/// responses) are refused before reading.
+pub struct Framed<Req, Res, const REQ: usize, const RES: usize>(PhantomData<fn() -> (Req, Res)>);
+
+impl<Req, Res, const REQ: usize, const RES: usize> Default for Framed<Req, Res, REQ, RES> {
+    fn default() -> Self {
+        Framed(PhantomData)
+    }
+}
+
+impl<Req, Res, const REQ: usize, const RES: usize> Clone for Framed<Req, Res, REQ, RES> {
+    fn clone(&self) -> Self {
+        Framed(PhantomData)
+    }
+}
+
+/// The sync protocol's codec.
+pub type SyncCodec = Framed<SyncRequest, SyncResponse, MAX_SYNC_REQUEST_BYTES, MAX_SYNC_BYTES>;
 
 pub const SYNC_PROTOCOL: &str = "/generals/sync/1";
 
@@ -107,7 +123,7 @@ async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, limit: usize) -> io
     if len > limit {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("sync frame of {len} bytes is over the limit of {limit}"),
+            format!("frame of {len} bytes is over the limit of {limit}"),
         ));
     }
     let mut buf = Vec::new();
@@ -115,7 +131,7 @@ async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, limit: usize) -> io
     if buf.len() != len {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            "sync frame cut short",
+            "frame cut short",
         ));
     }
     Ok(buf)
@@ -134,33 +150,33 @@ fn invalid(e: codec::CodecError) -> io::Error {
 }
 
 #[async_trait]
-impl libp2p::request_response::Codec for SyncCodec {
+impl<Req, Res, const REQ: usize, const RES: usize> libp2p::request_response::Codec
+    for Framed<Req, Res, REQ, RES>
+where
+    Req: Encode + Decode<()> + Send + 'static,
+    Res: Encode + Decode<()> + Send + 'static,
+{
     type Protocol = libp2p::StreamProtocol;
-    type Request = SyncRequest;
-    type Response = SyncResponse;
+    type Request = Req;
+    type Response = Res;
 
-    async fn read_request<T>(&mut self, _: &Self::Protocol, io: &mut T) -> io::Result<SyncRequest>
+    async fn read_request<T>(&mut self, _: &Self::Protocol, io: &mut T) -> io::Result<Req>
     where
         T: AsyncRead + Unpin + Send,
     {
-        let bytes = read_frame(io, MAX_SYNC_REQUEST_BYTES).await?;
-        codec::decode::<_, MAX_SYNC_REQUEST_BYTES>("sync request", &bytes).map_err(invalid)
+        let bytes = read_frame(io, REQ).await?;
+        codec::decode::<_, REQ>("request", &bytes).map_err(invalid)
     }
 
-    async fn read_response<T>(&mut self, _: &Self::Protocol, io: &mut T) -> io::Result<SyncResponse>
+    async fn read_response<T>(&mut self, _: &Self::Protocol, io: &mut T) -> io::Result<Res>
     where
         T: AsyncRead + Unpin + Send,
     {
-        let bytes = read_frame(io, MAX_SYNC_BYTES).await?;
-        codec::decode::<_, MAX_SYNC_BYTES>("sync response", &bytes).map_err(invalid)
+        let bytes = read_frame(io, RES).await?;
+        codec::decode::<_, RES>("response", &bytes).map_err(invalid)
     }
 
-    async fn write_request<T>(
-        &mut self,
-        _: &Self::Protocol,
-        io: &mut T,
-        req: SyncRequest,
-    ) -> io::Result<()>
+    async fn write_request<T>(&mut self, _: &Self::Protocol, io: &mut T, req: Req) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
@@ -171,7 +187,7 @@ impl libp2p::request_response::Codec for SyncCodec {
         &mut self,
         _: &Self::Protocol,
         io: &mut T,
-        res: SyncResponse,
+        res: Res,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,

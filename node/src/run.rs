@@ -40,8 +40,10 @@ pub struct Overrides {
     /// Log filter when RUST_LOG is not set, e.g. info or debug.
     #[arg(long)]
     pub log: Option<String>,
-    /// Run Byzantine: selfish (pow), nothing-at-stake (pos), equivocate,
-    /// amnesia or silent (bft). Overrides config.toml's [byzantine].
+    /// Run Byzantine: private-fork, selfish (pow); nothing-at-stake,
+    /// equivocate (pos); equivocate, collude (poa); equivocate, split-vote,
+    /// amnesia, silent (bft). Replaces the behaviour of config.toml's
+    /// [byzantine], whose plan (peers, colluders, trigger) stays.
     #[arg(long, value_name = "BEHAVIOUR")]
     pub byzantine: Option<String>,
 }
@@ -70,9 +72,10 @@ impl Overrides {
             c.log = v.clone();
         }
         if let Some(v) = &self.byzantine {
-            c.byzantine = Some(crate::byzantine::ByzantineConfig {
-                behaviour: v.clone(),
-            });
+            // The behaviour from the command line; a plan in config.toml stays.
+            let mut b = c.byzantine.take().unwrap_or_default();
+            b.behaviour = v.clone();
+            c.byzantine = Some(b);
         }
     }
 }
@@ -111,14 +114,20 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
     let weight = factory::weight(&genesis)?;
     let core =
         NodeCore::open(store, &genesis, weight, config.mempool).context("opening the ledger")?;
-    let byzantine = config.byzantine.as_ref().map(|b| b.behaviour.clone());
-    let behaviour = byzantine
-        .as_deref()
-        .map(|name| crate::byzantine::behaviour(&genesis.consensus, name))
+    let identity = h.network_identity()?;
+    let local = identity.public().to_peer_id();
+    let plan = config
+        .byzantine
+        .as_ref()
+        .map(|b| crate::byzantine::plan(&genesis, &validator, &local, b))
         .transpose()?;
-    if let Some(name) = &byzantine {
-        tracing::warn!(behaviour = %name, "this node runs Byzantine");
+    if let Some(p) = &plan {
+        tracing::warn!(behaviour = %p.label, "this node runs Byzantine");
     }
+    let (byzantine, trigger, plan_peers, label) = match plan {
+        Some(p) => (Some(p.behaviour), p.trigger, p.peers, Some(p.label)),
+        None => (None, Default::default(), Vec::new(), None),
+    };
     let mut engine = factory::build(
         &genesis,
         Setup {
@@ -126,7 +135,8 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
             seed: rand::random(),
             work: WorkCheck::Real,
             record,
-            byzantine: behaviour,
+            byzantine,
+            trigger,
         },
     )
     .context("starting the consensus engine")?;
@@ -140,7 +150,6 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
         engine.restore(&block);
     }
     tracing::info!(height = core.tip().height, tip = %core.tip().hash.short(), "ledger open");
-    let identity = h.network_identity()?;
     let topics = Topics::for_chain(&genesis.chain_id);
     let mut swarm = net::build_swarm(identity, &topics)?;
     let listen: libp2p::Multiaddr = config
@@ -212,7 +221,8 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
             events,
             metrics,
             validator,
-            byzantine,
+            byzantine: label,
+            plan_peers,
             names: genesis
                 .validators
                 .iter()

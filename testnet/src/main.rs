@@ -57,6 +57,10 @@ enum Command {
     Restart(local::NodeArgs),
     /// Send signed transfers at a rate and measure inclusion and finality.
     Load(load::LoadArgs),
+    /// Cut groups of nodes apart (through their admin API), e.g. `partition 0 1`.
+    Partition(local::PartitionArgs),
+    /// Undo every partition.
+    Heal(local::HealArgs),
     /// Run the deterministic simulator.
     Sim(Box<sim::SimArgs>),
     /// Lamport's Byzantine generals: OM(m) and SM(m), one run or --exhaustive.
@@ -80,6 +84,8 @@ fn main() -> ExitCode {
         Command::Down(args) => local::down(args),
         Command::Kill(args) => local::kill_node(args),
         Command::Restart(args) => local::restart(args),
+        Command::Partition(args) => local::partition(args),
+        Command::Heal(args) => local::heal(args),
         Command::Load(args) => load::run(args),
         Command::Lamport(args) => lamport::run(args),
         Command::Node { home, overrides } => generals_node::run::run(home, overrides),

@@ -11,7 +11,8 @@
 //! - `nothing_at_stake`: a validator that attests on every fork head;
 //! - `bft`: BFT validators that equivocate, split their votes or stay silent;
 //! - `amnesia`: a BFT validator that forgets its lock, by restarting from its
-//!   signing record with the lock cleared.
+//!   signing record with the lock cleared;
+//! - `trigger`: when a wrapper acts (from a height, a time, or by chance).
 //!
 //! Cloning one authority key onto two nodes needs no wrapper: the simulator
 //! gives both nodes the key (`Attack::Clone`).
@@ -30,12 +31,19 @@ macro_rules! delegate_rules {
         }
     };
     (except restore) => {
+        delegate_rules!(@rules inner);
+
+        fn honest_mut(&mut self) -> Option<&mut dyn Consensus> {
+            Some(&mut self.inner)
+        }
+    };
+    (@rules $f:ident) => {
         fn kind(&self) -> &'static str {
-            self.inner.kind()
+            self.$f.kind()
         }
 
         fn weight(&self, header: &Header) -> u128 {
-            self.inner.weight(header)
+            self.$f.weight(header)
         }
 
         fn validate(
@@ -44,15 +52,15 @@ macro_rules! delegate_rules {
             headers: &dyn Headers,
             now_ms: u64,
         ) -> Result<(), ConsensusError> {
-            self.inner.validate(header, headers, now_ms)
+            self.$f.validate(header, headers, now_ms)
         }
 
         fn precheck(&self, header: &Header) -> Result<(), ConsensusError> {
-            self.inner.precheck(header)
+            self.$f.precheck(header)
         }
 
         fn certified(&self, header: &Header) -> Option<generals_chain::Hash> {
-            self.inner.certified(header)
+            self.$f.certified(header)
         }
 
         fn engine_status(
@@ -61,15 +69,15 @@ macro_rules! delegate_rules {
             headers: &dyn Headers,
             now_ms: u64,
         ) -> crate::engine::EngineStatus {
-            self.inner.engine_status(tip, headers, now_ms)
+            self.$f.engine_status(tip, headers, now_ms)
         }
 
         fn in_turn(&self, parent: &Header, headers: &dyn Headers) -> Option<generals_chain::PublicKey> {
-            self.inner.in_turn(parent, headers)
+            self.$f.in_turn(parent, headers)
         }
 
         fn difficulty(&self, header: &Header) -> Option<u128> {
-            self.inner.difficulty(header)
+            self.$f.difficulty(header)
         }
     };
 }
@@ -82,6 +90,7 @@ pub mod nothing_at_stake;
 pub mod private_fork;
 pub mod rush;
 pub mod selfish;
+pub mod trigger;
 
 pub use amnesia::Amnesia;
 pub use bft::{Silent, SplitPlan, SplitVote, VoteEquivocate};
@@ -91,3 +100,4 @@ pub use nothing_at_stake::NothingAtStake;
 pub use private_fork::{PrivateFork, PrivateForkPlan};
 pub use rush::Rush;
 pub use selfish::Selfish;
+pub use trigger::{Trigger, Triggered};

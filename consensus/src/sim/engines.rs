@@ -99,6 +99,7 @@ pub fn make(
             work: WorkCheck::Simulated,
             record,
             byzantine: behaviour(config, i, attack_txs),
+            trigger: Default::default(),
         },
     )
 }

@@ -19,6 +19,18 @@ const MAX_PENDING_PUBLISH: usize = 4_096;
 /// How often a peer that cannot be dialled is reported.
 const DIAL_WARNING_EVERY: Duration = Duration::from_secs(30);
 
+/// What became of a block from a peer.
+pub(super) enum Taken {
+    /// On the chain or a fork of it.
+    Accepted,
+    /// Known before.
+    Known,
+    /// Invalid, for this reason.
+    Invalid(String),
+    /// Kept for later (its parent is missing) or not judged.
+    Later,
+}
+
 impl Driver {
     pub(super) fn publish(&mut self, topic: String, data: Vec<u8>) {
         self.publish_since(topic, data, Instant::now());
@@ -172,6 +184,7 @@ impl Driver {
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(ev)) => self.on_sync_event(ev),
+            SwarmEvent::Behaviour(BehaviourEvent::Direct(ev)) => self.on_direct_event(ev),
             _ => {}
         }
     }
@@ -193,25 +206,10 @@ impl Driver {
                     return MessageAcceptance::Reject;
                 }
             };
-            if self.p.core.knows(&block.hash()) {
-                return MessageAcceptance::Ignore;
-            }
-            let verdicts = self.step(
-                Input::BlockReceived {
-                    from,
-                    block,
-                    now_ms: now_ms(),
-                },
-                Some(source),
-            );
-            match verdicts.first() {
-                Some(Verdict::Accepted) => MessageAcceptance::Accept,
-                Some(Verdict::Invalid(why)) => {
-                    let why = why.clone();
-                    self.penalize(source, &format!("invalid block: {why}"));
-                    MessageAcceptance::Reject
-                }
-                _ => MessageAcceptance::Ignore,
+            match self.take_block(source, block) {
+                Taken::Accepted => MessageAcceptance::Accept,
+                Taken::Invalid(_) => MessageAcceptance::Reject,
+                Taken::Known | Taken::Later => MessageAcceptance::Ignore,
             }
         } else if topic == self.topics.transactions {
             let tx = match Transaction::decode(&message.data) {
@@ -263,6 +261,32 @@ impl Driver {
         } else {
             self.penalize(source, "message on an unknown topic");
             MessageAcceptance::Reject
+        }
+    }
+
+    /// A block from `source`, by gossip or sent to this node alone: the engine
+    /// takes it, and a peer that sends an invalid one is penalised.
+    pub(super) fn take_block(&mut self, source: PeerId, block: Block) -> Taken {
+        if self.p.core.knows(&block.hash()) {
+            return Taken::Known;
+        }
+        let from = self.peer_id_of(source);
+        let verdicts = self.step(
+            Input::BlockReceived {
+                from,
+                block,
+                now_ms: now_ms(),
+            },
+            Some(source),
+        );
+        match verdicts.first() {
+            Some(Verdict::Accepted) => Taken::Accepted,
+            Some(Verdict::Invalid(why)) => {
+                let why = why.clone();
+                self.penalize(source, &format!("invalid block: {why}"));
+                Taken::Invalid(why)
+            }
+            _ => Taken::Later,
         }
     }
 

@@ -7,6 +7,7 @@
 use super::{now_ms, Driver};
 use crate::api::types::NodeEvent;
 use crate::config::RECORD_KEY;
+use crate::direct::Direct;
 use crate::miner::{Found, MinerJob};
 use generals_chain::{Block, Hash, Header, PublicKey, SignedMessage, SledStore, Transaction};
 use generals_consensus::core::{AddError, NodeCore};
@@ -68,14 +69,22 @@ impl Host for Driver {
         self.job = None;
     }
 
-    // Gossip cannot aim at one peer: a block or message for one goes to all.
-    fn send_block(&mut self, _to: Option<NodeId>, block: Block) {
-        let topic = self.topics.blocks.clone();
-        self.publish(topic, block.encode());
+    // To one peer over the direct protocol, to all by gossip.
+    fn send_block(&mut self, to: Option<NodeId>, block: Block) {
+        match to {
+            Some(to) => self.send_direct(to, Direct::Block(block)),
+            None => {
+                let topic = self.topics.blocks.clone();
+                self.publish(topic, block.encode());
+            }
+        }
     }
 
-    fn send_message(&mut self, _to: Option<NodeId>, message: SignedMessage) {
-        self.publish_message(&message);
+    fn send_message(&mut self, to: Option<NodeId>, message: SignedMessage) {
+        match to {
+            Some(to) => self.send_direct(to, Direct::Message(message)),
+            None => self.publish_message(&message),
+        }
     }
 
     fn send_transaction(&mut self, tx: Transaction) {

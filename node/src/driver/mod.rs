@@ -9,9 +9,11 @@
 //! - `host`: the node's `Host` (gossip, sled records, the miner, events);
 //! - `gossip`: publishing, swarm events, one verdict per gossip message;
 //! - `api`: the API's commands; `views`: what the API shows;
-//! - `sync`: headers-first sync.
+//! - `sync`: headers-first sync;
+//! - `direct`: sends aimed at one peer, and what arrives that way.
 
 mod api;
+mod direct;
 mod gossip;
 mod host;
 mod sync;
@@ -90,6 +92,9 @@ pub struct DriverParts {
     pub validator: Keypair,
     /// The Byzantine behaviour this node runs, if any (shown in `/status`).
     pub byzantine: Option<String>,
+    /// The peers a Byzantine plan numbers (its node 0, 1, ...): the engine's
+    /// sends to peer `i` go to the `i`th. Empty for an honest node.
+    pub plan_peers: Vec<PeerId>,
     pub bootstrap: Vec<Multiaddr>,
     pub mine: bool,
     /// Called once the node listens: its listen addresses.
@@ -142,7 +147,7 @@ impl Driver {
             new_job: false,
             topics,
             peers: HashMap::new(),
-            peer_index: Vec::new(),
+            peer_index: p.plan_peers.clone(),
             listen: Vec::new(),
             pending: VecDeque::new(),
             job: None,

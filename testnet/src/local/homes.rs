@@ -12,7 +12,7 @@ use generals_chain::{ConsensusSpec, Genesis, Hash, Keypair};
 use generals_node::config::{Home, NodeConfig};
 use std::path::PathBuf;
 
-fn seeded(seed: u64, what: &str, i: usize) -> Keypair {
+pub(super) fn seeded(seed: u64, what: &str, i: usize) -> Keypair {
     Keypair::from_seed(Hash::digest(format!("generals-testnet/{seed}/{what}/{i}").as_bytes()).0)
 }
 
@@ -115,8 +115,11 @@ pub(super) fn create(args: &UpArgs) -> Result<(Genesis, Vec<(PathBuf, u64)>)> {
         !args.no_slashing,
     );
     std::fs::write(args.dir.join("genesis.json"), g.to_json())?;
+    let members = super::attack::members(args)?;
     let mut homes = Vec::new();
-    for (i, share) in shares.iter().enumerate() {
+    for (i, m) in members.iter().enumerate() {
+        // A twin mines with its original's share.
+        let share = shares[m.key_of];
         let home = Home::new(&args.dir.join(format!("n{i}")));
         if home.dir.exists() {
             bail!(
@@ -126,7 +129,10 @@ pub(super) fn create(args: &UpArgs) -> Result<(Genesis, Vec<(PathBuf, u64)>)> {
         }
         std::fs::create_dir_all(&home.dir)?;
         write_key_file(&home.node_key(), &seeded(args.seed, "node", i))?;
-        write_key_file(&home.validator_key(), &seeded(args.seed, "validator", i))?;
+        write_key_file(
+            &home.validator_key(),
+            &seeded(args.seed, "validator", m.key_of),
+        )?;
         let token: [u8; 16] = rand::random();
         {
             use std::io::Write;
@@ -146,6 +152,7 @@ pub(super) fn create(args: &UpArgs) -> Result<(Genesis, Vec<(PathBuf, u64)>)> {
             mine: true,
             miner_threads: 1,
             hashrate_limit: Some(limit),
+            byzantine: m.byzantine.clone(),
             ..NodeConfig::default()
         })?;
         homes.push((home.dir, limit));

@@ -9,12 +9,14 @@
 //! `restart`); `up` brings a testnet up and waits for it; `status` asks each
 //! node for its height and peers.
 
+mod attack;
 mod homes;
 mod process;
 mod state;
 mod status;
 mod up;
 
+pub use attack::{heal, partition, HealArgs, PartitionArgs, Role};
 pub use process::{alive, down, kill_node, restart};
 pub use state::{NodeInfo, State};
 pub use status::status;
@@ -55,6 +57,32 @@ pub struct UpArgs {
     /// Leave the nodes running and return.
     #[arg(long)]
     detach: bool,
+    /// Byzantine nodes, e.g. `3=split-vote,2=split-vote`: private-fork,
+    /// selfish (pow); nothing-at-stake, equivocate (pos); equivocate, collude
+    /// (poa); equivocate, split-vote, amnesia, silent (bft). Nodes with one
+    /// behaviour collude on one plan.
+    #[arg(long, value_delimiter = ',')]
+    byzantine: Vec<Role>,
+    /// Start one more node with node N's validator key (a PoA clone, a
+    /// duplicated PoS or BFT validator); twins are numbered after the nodes.
+    #[arg(long)]
+    twin: Vec<usize>,
+    /// Byzantine nodes act once their tip reaches this height (the private
+    /// fork starts there; 3 if unset).
+    #[arg(long, conflicts_with_all = ["after_secs", "probability"])]
+    from_height: Option<u64>,
+    /// Byzantine nodes act this many seconds after they start.
+    #[arg(long, conflicts_with = "probability")]
+    after_secs: Option<u64>,
+    /// Byzantine nodes act at each opportunity with this probability (0 to 1).
+    #[arg(long)]
+    probability: Option<f64>,
+    /// Private fork: the merchant it pays (dev-1's key if left out).
+    #[arg(long)]
+    merchant: Option<generals_chain::PublicKey>,
+    /// Private fork: confirmations the merchant waits for.
+    #[arg(long, default_value_t = 2)]
+    confirmations: u64,
 }
 
 #[derive(clap::Args, Debug)]

@@ -7,6 +7,7 @@ use super::process::{alive, start, stop_all};
 use super::status::{http, node_status};
 use super::{NodeInfo, State, UpArgs};
 use anyhow::{bail, Context, Result};
+use generals_node::config::Home;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::time::{Duration, Instant};
@@ -146,6 +147,58 @@ pub fn up(args: UpArgs) -> Result<()> {
     stop_all(&state)
 }
 
+/// What each node is, from its home: its Byzantine behaviour, or "twin of nK"
+/// when it holds an earlier node's validator key.
+fn roles(state: &State) -> Vec<String> {
+    let keys: Vec<Option<generals_chain::PublicKey>> = state
+        .nodes
+        .iter()
+        .map(|n| Home::new(&n.home).validator().ok().map(|k| k.public()))
+        .collect();
+    state
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let mut role = Home::new(&n.home)
+                .load_config()
+                .ok()
+                .and_then(|c| c.byzantine)
+                .map_or_else(|| "honest".to_string(), |b| b.behaviour);
+            if let Some(j) = keys[..i].iter().position(|k| k.is_some() && *k == keys[i]) {
+                role = format!("{role}, twin of n{j}");
+            }
+            role
+        })
+        .collect()
+}
+
+/// The private-fork attackers' payments to their merchants, to watch with
+/// `generals tx` (confirmed, then gone when the fork is released).
+fn payments(state: &State) -> Vec<(String, generals_chain::Hash)> {
+    let mut out = Vec::new();
+    for n in &state.nodes {
+        let home = Home::new(&n.home);
+        let (Ok(config), Ok(key)) = (home.load_config(), home.validator()) else {
+            continue;
+        };
+        let Some(b) = config.byzantine.filter(|b| b.behaviour == "private-fork") else {
+            continue;
+        };
+        let plan = generals_consensus::byzantine::PrivateForkPlan::double_spend(
+            &key,
+            b.merchant.unwrap_or_else(super::attack::default_merchant),
+            b.amount.unwrap_or(1_000),
+            &state.chain_id,
+            b.from_height.unwrap_or(3),
+            b.confirmations.unwrap_or(2),
+            b.give_up.unwrap_or(6),
+        );
+        out.push((n.name.clone(), plan.payment.hash()));
+    }
+    out
+}
+
 fn print_nodes(state: &State) {
     println!(
         "{} {} nodes, chain {}, genesis {}",
@@ -154,15 +207,25 @@ fn print_nodes(state: &State) {
         state.chain_id,
         state.genesis.short()
     );
-    println!("{:<4} {:<24} {:>8} {:>9}  log", "node", "api", "pid", "H/s");
-    for n in &state.nodes {
+    println!(
+        "{:<4} {:<24} {:>8} {:>9}  {:<16} log",
+        "node", "api", "pid", "H/s", "role"
+    );
+    for (n, role) in state.nodes.iter().zip(roles(state)) {
         println!(
-            "{:<4} {:<24} {:>8} {:>9}  {}",
+            "{:<4} {:<24} {:>8} {:>9}  {:<16} {}",
             n.name,
             n.api,
             n.pid,
             n.hashrate_limit,
+            role,
             n.log.display()
+        );
+    }
+    for (name, hash) in payments(state) {
+        println!(
+            "{name} pays its merchant in transaction {hash}: `generals --node {} tx {hash}`",
+            state.nodes[0].api
         );
     }
 }

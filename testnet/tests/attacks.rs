@@ -1,0 +1,198 @@
+//! The simulator's attacks on real processes (`generals-testnet up --byzantine
+//! N=NAME --twin N`), each doing what the simulator says it does:
+//!
+//! - a 60% private-fork miner reverts a payment the merchant saw 2 deep;
+//! - a proof-of-stake equivocator, whose two blocks a slot go to two halves of
+//!   its peers over the direct protocol, is slashed and jailed, no honest one;
+//! - 2 of 4 BFT split voters, with the honest two cut apart, make the honest
+//!   two decide different blocks; 1 of 4 never does;
+//! - a proof-of-authority clone (a twin holding another node's key) is caught
+//!   sealing twice and voted out.
+
+mod common;
+use common::{serial, wait_for, Net};
+
+fn height(net: &Net, i: usize) -> u64 {
+    net.get(i, "/status")["height"].as_u64().unwrap_or(0)
+}
+
+fn hash_at(net: &Net, i: usize, h: u64) -> Option<String> {
+    net.get(i, &format!("/block/{h}"))["hash"]
+        .as_str()
+        .map(String::from)
+}
+
+/// The first height at which nodes `a` and `b` hold different blocks.
+fn first_conflict(net: &Net, a: usize, b: usize) -> Option<u64> {
+    let top = height(net, a).min(height(net, b));
+    (1..=top).find(
+        |h| matches!((hash_at(net, a, *h), hash_at(net, b, *h)), (Some(x), Some(y)) if x != y),
+    )
+}
+
+#[test]
+fn a_sixty_percent_private_fork_reverts_a_payment_seen_two_deep() {
+    let _one = serial();
+    let net = Net::up(&[
+        "--nodes",
+        "3",
+        "--consensus",
+        "pow",
+        "--hashpower",
+        "60,20,20",
+        "--byzantine",
+        "0=private-fork",
+    ]);
+    let line = net
+        .stdout
+        .lines()
+        .find(|l| l.contains("pays its merchant in transaction"))
+        .unwrap_or_else(|| panic!("up names the payment: {}", net.stdout));
+    let payment = line
+        .split_whitespace()
+        .map(|w| w.trim_end_matches(':'))
+        .find(|w| w.len() == 64)
+        .expect("a transaction hash")
+        .to_string();
+    // The merchant (node 1) sees the payment confirmed 2 deep...
+    let mut deepest = 0;
+    wait_for(50, "the payment 2 deep on the merchant's node", || {
+        let t = net.get(1, &format!("/tx/{payment}"));
+        deepest = deepest.max(t["confirmations"].as_u64().unwrap_or(0));
+        (deepest >= 2).then_some(())
+    });
+    // ... and then the attacker's heavier fork takes it away.
+    wait_for(
+        50,
+        "the payment to vanish from the merchant's chain",
+        || {
+            let t = net.get(1, &format!("/tx/{payment}"));
+            t["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("no transaction"))
+                .then_some(())
+        },
+    );
+    // For good: the fork holds the same coins paid back to the attacker.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let t = net.get(1, &format!("/tx/{payment}"));
+    assert!(t["error"].is_string(), "the payment came back: {t}");
+    assert_eq!(net.get(0, "/status")["byzantine"], "private-fork");
+}
+
+#[test]
+fn a_proof_of_stake_equivocator_is_slashed_and_jailed_and_no_honest_validator_is() {
+    let _one = serial();
+    let net = Net::up(&[
+        "--nodes",
+        "4",
+        "--consensus",
+        "pos",
+        "--byzantine",
+        "3=equivocate",
+    ]);
+    let offender = net.get(3, "/status")["validator"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    let validators = wait_for(50, "the equivocator jailed", || {
+        let v = net.get(0, "/validators");
+        let jailed = v["validators"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|x| x["key"] == offender.as_str() && x["jailed"] == true);
+        jailed.then_some(v)
+    });
+    for v in validators["validators"].as_array().expect("validators") {
+        if v["key"] != offender.as_str() {
+            assert_eq!(v["jailed"], false, "an honest one was jailed: {validators}");
+        }
+    }
+    let evidence = net.get(1, "/evidence");
+    assert!(
+        evidence["included"].as_array().is_some_and(|e| e
+            .iter()
+            .any(|x| x["offender"] == offender.as_str() && x["offence"] == "double proposal")),
+        "{evidence}"
+    );
+}
+
+#[test]
+fn two_of_four_split_voters_make_the_honest_two_decide_different_blocks() {
+    let _one = serial();
+    let net = Net::up(&[
+        "--nodes",
+        "4",
+        "--consensus",
+        "bft",
+        "--byzantine",
+        "2=split-vote,3=split-vote",
+    ]);
+    let cut = net.run(&["partition", "0", "1"]);
+    assert!(
+        cut.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cut.stderr)
+    );
+    let h = wait_for(50, "conflicting decisions", || first_conflict(&net, 0, 1));
+    assert!(h >= 1);
+    assert_eq!(net.get(2, "/status")["byzantine"], "split-vote");
+}
+
+#[test]
+fn one_split_voter_of_four_never_makes_honest_nodes_disagree() {
+    let _one = serial();
+    let net = Net::up(&[
+        "--nodes",
+        "4",
+        "--consensus",
+        "bft",
+        "--byzantine",
+        "3=split-vote",
+    ]);
+    let cut = net.run(&["partition", "0", "1"]);
+    assert!(
+        cut.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cut.stderr)
+    );
+    // The chain goes on, past rounds the split voter proposed in (one in four)...
+    let start = height(&net, 0);
+    wait_for(50, "eight more blocks on both cut-apart nodes", || {
+        (height(&net, 0).min(height(&net, 1)) >= start + 8).then_some(())
+    });
+    // ... and no two honest nodes ever decided differently.
+    for (a, b) in [(0, 1), (0, 2), (1, 2)] {
+        assert_eq!(first_conflict(&net, a, b), None, "nodes {a} and {b}");
+    }
+}
+
+#[test]
+fn a_proof_of_authority_clone_is_caught_and_voted_out() {
+    let _one = serial();
+    let net = Net::up(&["--nodes", "4", "--consensus", "poa", "--twin", "1"]);
+    assert!(net.stdout.contains("twin of n1"), "{}", net.stdout);
+    let cloned = net.get(1, "/status")["validator"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    assert_eq!(net.get(4, "/status")["validator"], cloned.as_str());
+    let authorities = wait_for(50, "the cloned authority voted out", || {
+        let a = net.get(0, "/authorities");
+        let keys: Vec<String> = a["authorities"]
+            .as_array()?
+            .iter()
+            .filter_map(|x| x["key"].as_str().map(String::from))
+            .collect();
+        (!keys.is_empty() && !keys.contains(&cloned)).then_some(keys)
+    });
+    assert_eq!(authorities.len(), 3, "only the clone goes: {authorities:?}");
+    let evidence = net.get(2, "/evidence");
+    assert!(
+        evidence["included"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|x| x["offender"] == cloned.as_str())),
+        "{evidence}"
+    );
+}
