@@ -193,7 +193,7 @@ pub fn plan(
                 &genesis.chain_id,
                 at_height,
                 c.confirmations.unwrap_or(2),
-                c.give_up.unwrap_or(6),
+                c.give_up.unwrap_or(30),
             )))
         }
         (ConsensusSpec::Pos(_), "nothing-at-stake") => Behaviour::NothingAtStake,

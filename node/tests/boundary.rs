@@ -320,7 +320,7 @@ fn a_token_others_can_read_is_made_private_and_an_unreachable_peer_is_reported()
 fn a_byzantine_behaviour_that_cannot_run_here_is_refused_with_the_choices() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let homes = homes(tmp.path(), 1);
-    // A proof-of-work dev node: split votes are BFT's, and need aimed sends.
+    // A proof-of-work dev node: split votes are BFT's.
     let out = std::process::Command::new(BIN)
         .args(["run", "--home"])
         .arg(&homes[0])
@@ -333,6 +333,6 @@ fn a_byzantine_behaviour_that_cannot_run_here_is_refused_with_the_choices() {
         err.contains("\"split-vote\" does not apply to pow"),
         "{err}"
     );
-    assert!(err.contains("pow: selfish"), "{err}");
+    assert!(err.contains("pow: private-fork, selfish"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }

@@ -61,6 +61,9 @@ enum Command {
     Partition(local::PartitionArgs),
     /// Undo every partition.
     Heal(local::HealArgs),
+    /// How the nodes stand: roles, blocks per producer, conflicting
+    /// decisions, evidence, jailed validators, authorities.
+    Report(local::DirArgs),
     /// Run the deterministic simulator.
     Sim(Box<sim::SimArgs>),
     /// Lamport's Byzantine generals: OM(m) and SM(m), one run or --exhaustive.
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
         Command::Restart(args) => local::restart(args),
         Command::Partition(args) => local::partition(args),
         Command::Heal(args) => local::heal(args),
+        Command::Report(args) => local::report(args),
         Command::Load(args) => load::run(args),
         Command::Lamport(args) => lamport::run(args),
         Command::Node { home, overrides } => generals_node::run::run(home, overrides),

@@ -30,6 +30,45 @@ fn first_conflict(net: &Net, a: usize, b: usize) -> Option<u64> {
     )
 }
 
+/// How deep the payment was on the fork branches of node `i` (the deepest):
+/// from the block that holds it to the branch's head, that block counted.
+fn reverted_depth(net: &Net, i: usize, payment: &str) -> Option<u64> {
+    let tips = net.get(i, "/tips");
+    let mut deepest = None;
+    for tip in tips
+        .as_array()?
+        .iter()
+        .filter(|t| t["status"] == "valid-fork")
+    {
+        let head = tip["height"].as_u64()?;
+        let mut hash = tip["hash"].as_str()?.to_string();
+        for _ in 0..tip["branch_len"].as_u64()? {
+            let b = net.get(i, &format!("/block/{hash}"));
+            let pays = b["transactions"]
+                .as_array()?
+                .iter()
+                .any(|t| t["hash"] == payment);
+            if pays {
+                let depth = head - b["height"].as_u64()? + 1;
+                deepest = deepest.max(Some(depth));
+                break;
+            }
+            hash = b["parent"].as_str()?.to_string();
+        }
+    }
+    deepest
+}
+
+fn report(net: &Net) -> serde_json::Value {
+    let out = net.run(&["report", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("report --json")
+}
+
 #[test]
 fn a_sixty_percent_private_fork_reverts_a_payment_seen_two_deep() {
     let _one = serial();
@@ -40,6 +79,8 @@ fn a_sixty_percent_private_fork_reverts_a_payment_seen_two_deep() {
         "pow",
         "--hashpower",
         "60,20,20",
+        "--block-ms",
+        "1000",
         "--byzantine",
         "0=private-fork",
     ]);
@@ -54,29 +95,29 @@ fn a_sixty_percent_private_fork_reverts_a_payment_seen_two_deep() {
         .find(|w| w.len() == 64)
         .expect("a transaction hash")
         .to_string();
-    // The merchant (node 1) sees the payment confirmed 2 deep...
-    let mut deepest = 0;
-    wait_for(50, "the payment 2 deep on the merchant's node", || {
+    // The payment lands on the merchant's (node 1's) chain, then the attacker's
+    // heavier fork replaces it: it is gone, and the branch that held it stays
+    // in the merchant's block tree as a fork.
+    let depth = wait_for(50, "the payment confirmed and then reverted", || {
         let t = net.get(1, &format!("/tx/{payment}"));
-        deepest = deepest.max(t["confirmations"].as_u64().unwrap_or(0));
-        (deepest >= 2).then_some(())
+        let gone = t["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no transaction"));
+        if !gone {
+            return None;
+        }
+        reverted_depth(&net, 1, &payment)
     });
-    // ... and then the attacker's heavier fork takes it away.
-    wait_for(
-        50,
-        "the payment to vanish from the merchant's chain",
-        || {
-            let t = net.get(1, &format!("/tx/{payment}"));
-            t["error"]
-                .as_str()
-                .is_some_and(|e| e.contains("no transaction"))
-                .then_some(())
-        },
-    );
+    assert!(depth >= 2, "the merchant saw the payment only {depth} deep");
     // For good: the fork holds the same coins paid back to the attacker.
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    std::thread::sleep(std::time::Duration::from_secs(2));
     let t = net.get(1, &format!("/tx/{payment}"));
     assert!(t["error"].is_string(), "the payment came back: {t}");
+    // dev-1, the merchant `up` names when `--merchant` is left out, has what
+    // the genesis gave it and no more.
+    let dev_1 = generals_chain::Keypair::dev("dev-1").public().to_hex();
+    let merchant = net.get(1, &format!("/account/{dev_1}"));
+    assert_eq!(merchant["balance"], 1_000_000_000u64, "{merchant}");
     assert_eq!(net.get(0, "/status")["byzantine"], "private-fork");
 }
 
@@ -138,6 +179,14 @@ fn two_of_four_split_voters_make_the_honest_two_decide_different_blocks() {
     let h = wait_for(50, "conflicting decisions", || first_conflict(&net, 0, 1));
     assert!(h >= 1);
     assert_eq!(net.get(2, "/status")["byzantine"], "split-vote");
+    // `report` shows them too.
+    let r = report(&net);
+    assert_eq!(
+        r["conflicts"][0]["nodes"],
+        serde_json::json!(["n0", "n1"]),
+        "{r}"
+    );
+    assert_eq!(r["nodes"][3]["role"], "split-vote");
 }
 
 #[test]
@@ -166,6 +215,8 @@ fn one_split_voter_of_four_never_makes_honest_nodes_disagree() {
     for (a, b) in [(0, 1), (0, 2), (1, 2)] {
         assert_eq!(first_conflict(&net, a, b), None, "nodes {a} and {b}");
     }
+    let r = report(&net);
+    assert_eq!(r["conflicts"], serde_json::json!([]), "{r}");
 }
 
 #[test]
@@ -188,6 +239,13 @@ fn a_proof_of_authority_clone_is_caught_and_voted_out() {
         (!keys.is_empty() && !keys.contains(&cloned)).then_some(keys)
     });
     assert_eq!(authorities.len(), 3, "only the clone goes: {authorities:?}");
+    let r = report(&net);
+    assert_eq!(
+        r["authorities"],
+        serde_json::json!(["n0", "n2", "n3"]),
+        "{r}"
+    );
+    assert_eq!(r["nodes"][4]["role"], "honest, twin of n1");
     let evidence = net.get(2, "/evidence");
     assert!(
         evidence["included"]

@@ -16,6 +16,8 @@ use generals_consensus::{Consensus, ConsensusError, Headers, Input, NodeId, Outp
 
 /// Evidence kept for the API, newest last.
 const SEEN_EVIDENCE: usize = 256;
+/// Own blocks kept from peers at most (a withholding attacker's lead).
+const MAX_WITHHELD: usize = 65_536;
 
 /// An engine that does nothing: answers for the driver's engine in the
 /// moment the host loop has it (nothing asks then).
@@ -71,6 +73,7 @@ impl Host for Driver {
 
     // To one peer over the direct protocol, to all by gossip.
     fn send_block(&mut self, to: Option<NodeId>, block: Block) {
+        self.withheld.remove(&block.hash());
         match to {
             Some(to) => self.send_direct(to, Direct::Block(block)),
             None => {
@@ -115,6 +118,10 @@ impl Host for Driver {
 
     fn produced(&mut self, block: &Block) -> u64 {
         self.p.metrics.produced.inc();
+        // Withheld until the engine sends it (an honest one does at once).
+        if self.withheld.len() < MAX_WITHHELD {
+            self.withheld.insert(block.hash());
+        }
         let _ = self.p.events.send(NodeEvent::BlockProduced {
             hash: block.hash(),
             height: block.height(),

@@ -32,7 +32,7 @@ use generals_consensus::core::NodeCore;
 use generals_consensus::host::{drive, MineJob, Verdict};
 use generals_consensus::{Consensus, Input};
 use libp2p::{Multiaddr, PeerId, Swarm};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -125,6 +125,9 @@ pub struct Driver {
     sync: sync::SyncState,
     /// Standing authority proposals made through the API.
     proposals: BTreeMap<generals_chain::PublicKey, bool>,
+    /// Blocks this node made and its engine has not sent (a private fork, a
+    /// selfish miner's lead): sync does not serve them (bounded).
+    withheld: HashSet<Hash>,
     /// Evidence the engine reported, newest last (bounded).
     seen_evidence: Vec<Evidence>,
     /// The engine's timers: ids by when they fire (ms since the epoch).
@@ -160,6 +163,7 @@ impl Driver {
             timers: BTreeMap::new(),
             proposals: BTreeMap::new(),
             seen_evidence: Vec::new(),
+            withheld: HashSet::new(),
             last_hashes: (Instant::now(), 0),
             dial_warned: HashMap::new(),
             hashrate: 0.0,

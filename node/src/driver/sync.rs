@@ -184,17 +184,42 @@ impl Driver {
         }
     }
 
+    /// The height of the highest main-chain block this node has published:
+    /// blocks it made and keeps to itself (a private fork, a selfish miner's
+    /// lead) are not served to peers until the engine sends them.
+    fn public_height(&self) -> u64 {
+        let ledger = self.p.core.ledger();
+        let mut h = ledger.tip().height;
+        while h > 0
+            && ledger
+                .store()
+                .hash_at(h)
+                .ok()
+                .flatten()
+                .is_some_and(|x| self.withheld.contains(&x))
+        {
+            h -= 1;
+        }
+        h
+    }
+
     fn answer(&self, request: SyncRequest) -> SyncResponse {
         let core = &self.p.core;
         let ledger = core.ledger();
         match request {
             SyncRequest::Status => {
-                let tip = ledger.tip();
-                let weight = core.tree().get(&tip.hash).map_or(0, |n| n.cumulative);
+                let height = self.public_height();
+                let tip = ledger
+                    .store()
+                    .hash_at(height)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(ledger.tip().hash);
+                let weight = core.tree().get(&tip).map_or(0, |n| n.cumulative);
                 SyncResponse::Status {
                     genesis: self.p.genesis,
-                    tip: tip.hash,
-                    height: tip.height,
+                    tip,
+                    height,
                     weight: weight.to_be_bytes(),
                 }
             }
@@ -213,7 +238,7 @@ impl Driver {
                     })
                     .unwrap_or(0);
                 let max = (max as usize).min(MAX_HEADERS) as u64;
-                let tip = ledger.tip().height;
+                let tip = self.public_height();
                 let headers = (start.saturating_add(1)..=tip.min(start.saturating_add(max)))
                     .filter_map(|h| store.hash_at(h).ok().flatten())
                     .filter_map(|hash| store.header(&hash).ok().flatten())
@@ -229,6 +254,9 @@ impl Driver {
                 let mut size = 0;
                 let mut blocks = Vec::new();
                 for h in hashes {
+                    if self.withheld.contains(&h) {
+                        continue;
+                    }
                     if let Some(b) = core.block(&h) {
                         size += b.encode().len();
                         // Always at least one block, however large.

@@ -122,6 +122,7 @@ pub(super) fn members(args: &UpArgs) -> Result<Vec<Member>> {
                 "private-fork" => {
                     c.merchant = Some(args.merchant.unwrap_or_else(default_merchant));
                     c.confirmations = Some(args.confirmations);
+                    c.give_up = Some(args.give_up);
                 }
                 _ => {}
             }

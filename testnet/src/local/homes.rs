@@ -1,7 +1,7 @@
 //! Writing a new testnet: the shared genesis (accounts, consensus, validators)
 //! and each node's home (keys derived from `--seed`, admin token, config).
 
-use super::{UpArgs, LOAD_ACCOUNTS, TARGET_BLOCK_MS, TOTAL_HASHRATE};
+use super::{UpArgs, LOAD_ACCOUNTS, TOTAL_HASHRATE};
 use anyhow::{bail, Context, Result};
 use generals_chain::crypto::write_key_file;
 use generals_chain::genesis::{
@@ -16,7 +16,11 @@ pub(super) fn seeded(seed: u64, what: &str, i: usize) -> Keypair {
     Keypair::from_seed(Hash::digest(format!("generals-testnet/{seed}/{what}/{i}").as_bytes()).0)
 }
 
-fn genesis(nodes: usize, seed: u64, kind: &str, stakes: &[u64], slashing: bool) -> Genesis {
+fn genesis(args: &UpArgs) -> Genesis {
+    let (nodes, seed, kind, stakes) =
+        (args.nodes, args.seed, args.consensus.as_str(), &args.stakes);
+    let slashing = !args.no_slashing;
+    let block_ms = args.block_ms;
     let mut accounts: Vec<GenesisAccount> = (0..4)
         .map(|i| Keypair::dev(&format!("dev-{i}")))
         .chain((0..LOAD_ACCOUNTS).map(|i| Keypair::dev(&format!("load-{i}"))))
@@ -32,7 +36,7 @@ fn genesis(nodes: usize, seed: u64, kind: &str, stakes: &[u64], slashing: bool) 
         timestamp_ms: generals_node::driver::now_ms(),
         consensus: if kind == "poa" {
             ConsensusSpec::Poa(PoaParams {
-                period_ms: TARGET_BLOCK_MS,
+                period_ms: block_ms,
                 epoch: 30_000,
             })
         } else if kind == "pos" {
@@ -49,8 +53,8 @@ fn genesis(nodes: usize, seed: u64, kind: &str, stakes: &[u64], slashing: bool) 
             })
         } else {
             ConsensusSpec::Pow(PowParams {
-                target_block_ms: TARGET_BLOCK_MS,
-                initial_difficulty: TOTAL_HASHRATE * TARGET_BLOCK_MS / 1000,
+                target_block_ms: block_ms,
+                initial_difficulty: TOTAL_HASHRATE * block_ms / 1000,
                 halflife_ms: 60_000,
                 max_future_drift_ms: 15_000,
             })
@@ -107,13 +111,7 @@ pub(super) fn create(args: &UpArgs) -> Result<(Genesis, Vec<(PathBuf, u64)>)> {
     let sum: f64 = shares.iter().sum();
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("creating {}", args.dir.display()))?;
-    let g = genesis(
-        args.nodes,
-        args.seed,
-        &args.consensus,
-        &args.stakes,
-        !args.no_slashing,
-    );
+    let g = genesis(args);
     std::fs::write(args.dir.join("genesis.json"), g.to_json())?;
     let members = super::attack::members(args)?;
     let mut homes = Vec::new();

@@ -12,12 +12,14 @@
 mod attack;
 mod homes;
 mod process;
+mod report;
 mod state;
 mod status;
 mod up;
 
 pub use attack::{heal, partition, HealArgs, PartitionArgs, Role};
 pub use process::{alive, down, kill_node, restart};
+pub use report::report;
 pub use state::{NodeInfo, State};
 pub use status::status;
 pub use up::up;
@@ -28,7 +30,6 @@ use std::path::PathBuf;
 pub const LOAD_ACCOUNTS: usize = 64;
 /// Total hash rate of a testnet (shared by `--hashpower`).
 const TOTAL_HASHRATE: u64 = 400_000;
-const TARGET_BLOCK_MS: u64 = 2_000;
 
 #[derive(clap::Args, Debug)]
 pub struct UpArgs {
@@ -51,6 +52,10 @@ pub struct UpArgs {
     /// Seed of the node keys.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Proof of work: the target block interval; proof of authority: the
+    /// block period (ms).
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(200..=600_000))]
+    block_ms: u64,
     /// Shares of the hash power, e.g. 40,30,20,10 (equal if left out).
     #[arg(long, value_delimiter = ',')]
     hashpower: Vec<f64>,
@@ -83,6 +88,9 @@ pub struct UpArgs {
     /// Private fork: confirmations the merchant waits for.
     #[arg(long, default_value_t = 2)]
     confirmations: u64,
+    /// Private fork: the public chain's lead at which the attacker gives up.
+    #[arg(long, default_value_t = 30)]
+    give_up: u64,
 }
 
 #[derive(clap::Args, Debug)]

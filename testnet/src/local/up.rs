@@ -149,7 +149,7 @@ pub fn up(args: UpArgs) -> Result<()> {
 
 /// What each node is, from its home: its Byzantine behaviour, or "twin of nK"
 /// when it holds an earlier node's validator key.
-fn roles(state: &State) -> Vec<String> {
+pub(super) fn roles(state: &State) -> Vec<String> {
     let keys: Vec<Option<generals_chain::PublicKey>> = state
         .nodes
         .iter()
@@ -192,7 +192,7 @@ fn payments(state: &State) -> Vec<(String, generals_chain::Hash)> {
             &state.chain_id,
             b.from_height.unwrap_or(3),
             b.confirmations.unwrap_or(2),
-            b.give_up.unwrap_or(6),
+            b.give_up.unwrap_or(30),
         );
         out.push((n.name.clone(), plan.payment.hash()));
     }
