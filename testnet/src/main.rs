@@ -11,6 +11,7 @@
 mod lamport;
 mod load;
 mod local;
+mod scenario;
 mod sim;
 mod theory;
 
@@ -64,6 +65,8 @@ enum Command {
     /// How the nodes stand: roles, blocks per producer, conflicting
     /// decisions, evidence, jailed validators, authorities.
     Report(local::DirArgs),
+    /// Run a scenario file on real nodes: its timeline, then its expectations.
+    Run(scenario::RunArgs),
     /// Run the deterministic simulator.
     Sim(Box<sim::SimArgs>),
     /// Lamport's Byzantine generals: OM(m) and SM(m), one run or --exhaustive.
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Command::Partition(args) => local::partition(args),
         Command::Heal(args) => local::heal(args),
         Command::Report(args) => local::report(args),
+        Command::Run(args) => scenario::run(args),
         Command::Load(args) => load::run(args),
         Command::Lamport(args) => lamport::run(args),
         Command::Node { home, overrides } => generals_node::run::run(home, overrides),

@@ -169,6 +169,9 @@ fn two_of_four_split_voters_make_the_honest_two_decide_different_blocks() {
         "bft",
         "--byzantine",
         "2=split-vote,3=split-vote",
+        // Honest until the cut below is in place.
+        "--from-height",
+        "3",
     ]);
     let cut = net.run(&["partition", "0", "1"]);
     assert!(
@@ -178,7 +181,10 @@ fn two_of_four_split_voters_make_the_honest_two_decide_different_blocks() {
     );
     let h = wait_for(50, "conflicting decisions", || first_conflict(&net, 0, 1));
     assert!(h >= 1);
-    assert_eq!(net.get(2, "/status")["byzantine"], "split-vote");
+    assert_eq!(
+        net.get(2, "/status")["byzantine"],
+        "split-vote from height 3"
+    );
     // `report` shows them too.
     let r = report(&net);
     assert_eq!(
@@ -199,6 +205,8 @@ fn one_split_voter_of_four_never_makes_honest_nodes_disagree() {
         "bft",
         "--byzantine",
         "3=split-vote",
+        "--from-height",
+        "3",
     ]);
     let cut = net.run(&["partition", "0", "1"]);
     assert!(

@@ -164,7 +164,12 @@ impl Driver {
                 message_id,
                 message,
             })) => {
-                let verdict = self.on_gossip(propagation_source, &message);
+                let mut verdict = self.on_gossip(propagation_source, &message);
+                // A Byzantine node relays nothing: the sides of its
+                // equivocation must not meet through it.
+                if self.p.byzantine.is_some() && matches!(verdict, MessageAcceptance::Accept) {
+                    verdict = MessageAcceptance::Ignore;
+                }
                 let _ = self
                     .p
                     .swarm

@@ -152,6 +152,14 @@ pub struct HealArgs {
     dir: PathBuf,
 }
 
+impl HealArgs {
+    pub fn at(dir: &std::path::Path) -> HealArgs {
+        HealArgs {
+            dir: dir.to_owned(),
+        }
+    }
+}
+
 /// Asks `from` to block or unblock `peer` over its admin API.
 fn block(state: &State, from: usize, peer: &str, cut: bool) -> Result<()> {
     let n = &state.nodes[from];
@@ -178,7 +186,6 @@ fn running(state: &State, i: usize) -> Result<()> {
 }
 
 pub fn partition(args: PartitionArgs) -> Result<()> {
-    let state = State::load(&args.dir)?;
     let groups = args
         .groups
         .iter()
@@ -192,6 +199,18 @@ pub fn partition(args: PartitionArgs) -> Result<()> {
                 .collect::<Result<Vec<_>>>()
         })
         .collect::<Result<Vec<_>>>()?;
+    let links = cut(&args.dir, &groups)?;
+    println!(
+        "cut {links} links between {}; `generals-testnet heal --dir {}` joins them again",
+        args.groups.join(" | "),
+        args.dir.display()
+    );
+    Ok(())
+}
+
+/// Cuts the groups of the testnet in `dir` apart; returns the links cut.
+pub fn cut(dir: &std::path::Path, groups: &[Vec<usize>]) -> Result<usize> {
+    let state = State::load(dir)?;
     let mut cut = 0;
     for (gi, g) in groups.iter().enumerate() {
         for a in g {
@@ -211,13 +230,7 @@ pub fn partition(args: PartitionArgs) -> Result<()> {
             }
         }
     }
-    println!(
-        "cut {} links between {}; `generals-testnet heal --dir {}` joins them again",
-        cut / 2,
-        args.groups.join(" | "),
-        args.dir.display()
-    );
-    Ok(())
+    Ok(cut / 2)
 }
 
 pub fn heal(args: HealArgs) -> Result<()> {

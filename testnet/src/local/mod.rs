@@ -17,11 +17,12 @@ mod state;
 mod status;
 mod up;
 
-pub use attack::{heal, partition, HealArgs, PartitionArgs, Role};
+pub use attack::{cut, heal, partition, HealArgs, PartitionArgs, Role};
 pub use process::{alive, down, kill_node, restart};
-pub use report::report;
+pub use report::{collect, report};
 pub use state::{NodeInfo, State};
 pub use status::status;
+pub use up::payments;
 pub use up::up;
 
 use std::path::PathBuf;
@@ -62,6 +63,9 @@ pub struct UpArgs {
     /// Leave the nodes running and return.
     #[arg(long)]
     detach: bool,
+    /// Print no hints (as `run` does for a scenario).
+    #[arg(long, hide = true)]
+    quiet: bool,
     /// Byzantine nodes, e.g. `3=split-vote,2=split-vote`: private-fork,
     /// selfish (pow); nothing-at-stake, equivocate (pos); equivocate, collude
     /// (poa); equivocate, split-vote, amnesia, silent (bft). Nodes with one

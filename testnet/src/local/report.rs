@@ -29,7 +29,18 @@ fn hash_at(c: &reqwest::blocking::Client, api: &str, h: u64) -> Option<String> {
 }
 
 pub fn report(args: DirArgs) -> Result<()> {
-    let state = State::load(&args.dir)?;
+    let report = collect(&args.dir)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    print_report(&report);
+    Ok(())
+}
+
+/// The report of the testnet in `dir`, as JSON.
+pub fn collect(dir: &std::path::Path) -> Result<Value> {
+    let state = State::load(dir)?;
     let c = http();
     let roles = roles(&state);
     // Validator key (hex) to the names of the nodes holding it.
@@ -125,7 +136,7 @@ pub fn report(args: DirArgs) -> Result<()> {
         .filter_map(|v| v["key"].as_str().map(name_of))
         .collect();
     authorities.sort();
-    let report = json!({
+    Ok(json!({
         "consensus": state.consensus,
         "nodes": nodes,
         "reference": state.nodes[reference].name,
@@ -135,13 +146,7 @@ pub fn report(args: DirArgs) -> Result<()> {
         "evidence": evidence,
         "jailed": jailed,
         "authorities": authorities,
-    });
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(());
-    }
-    print_report(&report);
-    Ok(())
+    }))
 }
 
 fn print_report(r: &Value) {

@@ -93,6 +93,9 @@ pub fn up(args: UpArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     print_nodes(&state);
+    if args.quiet {
+        return Ok(());
+    }
     let first = &state.nodes[0].api;
     println!();
     println!("try:");
@@ -175,7 +178,7 @@ pub(super) fn roles(state: &State) -> Vec<String> {
 
 /// The private-fork attackers' payments to their merchants, to watch with
 /// `generals tx` (confirmed, then gone when the fork is released).
-fn payments(state: &State) -> Vec<(String, generals_chain::Hash)> {
+pub fn payments(state: &State) -> Vec<(String, generals_chain::Hash)> {
     let mut out = Vec::new();
     for n in &state.nodes {
         let home = Home::new(&n.home);

@@ -155,6 +155,13 @@ pub struct SimArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub(super) json: bool,
+    /// Run a scenario file instead of the flags (with --seeds K: K seeds from
+    /// the file's own); its report goes to --out.
+    #[arg(long)]
+    pub(super) scenario: Option<PathBuf>,
+    /// With --scenario: the report's folder (scenario-NAME-sim if left out).
+    #[arg(long)]
+    pub(super) out: Option<PathBuf>,
 }
 
 pub(super) fn parse_at<T: std::str::FromStr>(flag: &str, s: &str) -> Result<(u64, T)> {

@@ -23,7 +23,26 @@ fn simulate(config: SimConfig, log: EventLog) -> Result<SimReport> {
     Ok(report)
 }
 
+/// One simulated run with the `sim` flags `argv` and `seed`: its report.
+pub fn report_of(argv: &[String], seed: u64) -> Result<SimReport> {
+    #[derive(clap::Parser)]
+    struct Sim {
+        #[command(flatten)]
+        sim: SimArgs,
+    }
+    let args = <Sim as clap::Parser>::try_parse_from(
+        std::iter::once("sim".to_string()).chain(argv.iter().cloned()),
+    )?
+    .sim;
+    let share = args.shares.first().copied().unwrap_or(0.4);
+    let config = args.attacked(seed, share, args.confirmations[0])?;
+    simulate(config, EventLog::sink())
+}
+
 pub fn run(args: SimArgs) -> Result<()> {
+    if let Some(file) = &args.scenario {
+        return crate::scenario::simulate(file, args.seeds.unwrap_or(1), args.out.clone());
+    }
     match args.seeds {
         None => single(&args),
         Some(0) => bail!("--seeds must be at least 1"),

@@ -1,0 +1,301 @@
+//! The scenario file: TOML, read with serde. Unknown fields are refused, and
+//! every error names the line, the column and the field.
+//!
+//! ```toml
+//! name = "bft-split-vote-f-plus-1"
+//! description = "Two of four validators split their votes; the honest two are cut apart."
+//! consensus = "bft"
+//! seed = 1
+//!
+//! [[node]]                  # node 0: honest, weight 1 (hash power share, stake, or an authority)
+//! [[node]]                  # node 1
+//! [[node]]
+//! role = "split-vote"
+//! [[node]]
+//! role = "split-vote"
+//!
+//! [[step]]                  # the timeline, by time (at_s) or by the first honest node's height
+//! at_s = 0
+//! action = "partition"
+//! groups = [[0], [1]]       # nodes in no group keep every link
+//!
+//! [end]
+//! seconds = 20              # real nodes: at most this long
+//! height = 20               # stop once the first honest node is this high (the simulator's --blocks)
+//!
+//! [expect]
+//! conflicting_decisions = "some"
+//! ```
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::path::Path;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// pow, poa, pos or bft.
+    pub consensus: String,
+    #[serde(default)]
+    pub seed: u64,
+    /// Proof of work: the target interval; proof of authority: the period.
+    #[serde(default = "default_block_ms")]
+    pub block_ms: u64,
+    /// Real nodes: the Byzantine nodes act once their tip reaches this height
+    /// (so a partition at the start is in place first). The simulator's act
+    /// from the start, before its first block.
+    #[serde(default)]
+    pub byzantine_from_height: Option<u64>,
+    /// Proof of stake and BFT: slash double signers (on unless set false).
+    #[serde(default = "yes")]
+    pub slashing: bool,
+    #[serde(rename = "node")]
+    pub nodes: Vec<NodeSpec>,
+    #[serde(default, rename = "step")]
+    pub steps: Vec<Step>,
+    pub end: End,
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+fn default_block_ms() -> u64 {
+    2_000
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// One node: its weight and what it is.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    /// Hash power share (pow) or stake (pos, bft); authorities weigh 1.
+    #[serde(default = "one")]
+    pub weight: f64,
+    /// `honest` or a Byzantine behaviour (see `generals-testnet up --help`).
+    #[serde(default = "honest")]
+    pub role: String,
+    /// This node holds the validator key of that node (a clone).
+    #[serde(default)]
+    pub twin_of: Option<usize>,
+}
+
+fn honest() -> String {
+    "honest".into()
+}
+
+/// A step of the timeline, at a time from the start or when the first honest
+/// node reaches a height: `action` is partition (with `groups`), heal, kill,
+/// restart, pause or resume (with `node`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    #[serde(default)]
+    pub at_s: Option<f64>,
+    #[serde(default)]
+    pub at_height: Option<u64>,
+    pub action: String,
+    #[serde(default)]
+    pub groups: Option<Vec<Vec<usize>>>,
+    #[serde(default)]
+    pub node: Option<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Cut the groups apart; a node in no group keeps every link.
+    Partition(Vec<Vec<usize>>),
+    /// Undo every partition.
+    Heal,
+    /// Kill a node (SIGKILL).
+    Kill(usize),
+    /// Start a killed node again.
+    Restart(usize),
+    /// Stop a node's process (SIGSTOP), and let it go on (SIGCONT).
+    Pause(usize),
+    Resume(usize),
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Partition(groups) => {
+                let g: Vec<String> = groups
+                    .iter()
+                    .map(|g| g.iter().map(usize::to_string).collect::<Vec<_>>().join(","))
+                    .collect();
+                write!(f, "partition {}", g.join(" | "))
+            }
+            Action::Heal => write!(f, "heal"),
+            Action::Kill(n) => write!(f, "kill n{n}"),
+            Action::Restart(n) => write!(f, "restart n{n}"),
+            Action::Pause(n) => write!(f, "pause n{n}"),
+            Action::Resume(n) => write!(f, "resume n{n}"),
+        }
+    }
+}
+
+impl Step {
+    pub fn action(&self) -> Result<Action> {
+        let node = || {
+            self.node
+                .with_context(|| format!("action {:?} needs node", self.action))
+        };
+        Ok(match self.action.as_str() {
+            "partition" => {
+                let groups = self
+                    .groups
+                    .clone()
+                    .context("action \"partition\" needs groups")?;
+                if groups.len() < 2 {
+                    bail!("partition: groups needs two groups or more");
+                }
+                Action::Partition(groups)
+            }
+            "heal" => Action::Heal,
+            "kill" => Action::Kill(node()?),
+            "restart" => Action::Restart(node()?),
+            "pause" => Action::Pause(node()?),
+            "resume" => Action::Resume(node()?),
+            other => bail!(
+                "action {other:?} is not one of partition, heal, kill, restart, pause, resume"
+            ),
+        })
+    }
+}
+
+/// When the run ends: the first honest node's height, or a time limit.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct End {
+    #[serde(default)]
+    pub height: Option<u64>,
+    #[serde(default)]
+    pub seconds: Option<u64>,
+}
+
+/// What the run must show.
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// "none": no two honest nodes decide different blocks at a height;
+    /// "some": two do.
+    #[serde(default)]
+    pub conflicting_decisions: Option<Presence>,
+    /// Exactly these nodes end jailed for double signing.
+    #[serde(default)]
+    pub jailed: Option<Vec<usize>>,
+    /// Proof of authority: exactly these authorities end voted out.
+    #[serde(default)]
+    pub voted_out: Option<Vec<usize>>,
+    /// A private fork's payment: reverted ("succeeds") or kept ("fails").
+    #[serde(default)]
+    pub double_spend: Option<Outcome>,
+    /// Honest nodes all end at least this high.
+    #[serde(default)]
+    pub min_height: Option<u64>,
+    /// Node 0's share of the main chain is at least this (0 to 1).
+    #[serde(default)]
+    pub attacker_share_at_least: Option<f64>,
+    /// Every honest node ends on one tip.
+    #[serde(default)]
+    pub converged: Option<bool>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, serde::Serialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum Presence {
+    None,
+    Some,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, serde::Serialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Succeeds,
+    Fails,
+}
+
+impl Scenario {
+    /// Reads and checks a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Scenario::parse(&text).with_context(|| format!("scenario {}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Scenario> {
+        let s: Scenario = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        s.check()?;
+        Ok(s)
+    }
+
+    fn check(&self) -> Result<()> {
+        if !["pow", "poa", "pos", "bft"].contains(&self.consensus.as_str()) {
+            bail!(
+                "consensus: {:?} is not one of pow, poa, pos, bft",
+                self.consensus
+            );
+        }
+        let n = self.nodes.len();
+        if n == 0 || n > 32 {
+            bail!("node: 1 to 32 nodes, not {n}");
+        }
+        for (i, node) in self.nodes.iter().enumerate() {
+            if !(node.weight.is_finite() && node.weight > 0.0) {
+                bail!("node {i}: weight must be above zero");
+            }
+            if let Some(t) = node.twin_of {
+                if t >= i || self.nodes[t].twin_of.is_some() {
+                    bail!("node {i}: twin_of must name an earlier node that is no twin");
+                }
+            } else if self.nodes[..i].iter().any(|x| x.twin_of.is_some()) {
+                bail!("node {i}: twins come after every other node");
+            }
+        }
+        if self.end.height.is_none() && self.end.seconds.is_none() {
+            bail!("end: give a height, seconds, or both");
+        }
+        for (k, step) in self.steps.iter().enumerate() {
+            match (step.at_s, step.at_height) {
+                (Some(t), None) if t >= 0.0 && t.is_finite() => {}
+                (None, Some(_)) => {}
+                _ => bail!("step {k}: give at_s (seconds, 0 or more) or at_height, one of them"),
+            }
+            let action = step.action().with_context(|| format!("step {k}"))?;
+            let nodes: Vec<usize> = match &action {
+                Action::Partition(groups) => groups.iter().flatten().copied().collect(),
+                Action::Heal => Vec::new(),
+                Action::Kill(node)
+                | Action::Restart(node)
+                | Action::Pause(node)
+                | Action::Resume(node) => vec![*node],
+            };
+            if let Some(bad) = nodes.iter().find(|x| **x >= n) {
+                bail!("step {k}: there is no node {bad} (0 to {})", n - 1);
+            }
+        }
+        for (field, list) in [
+            ("jailed", &self.expect.jailed),
+            ("voted_out", &self.expect.voted_out),
+        ] {
+            if let Some(bad) = list.iter().flatten().find(|x| **x >= n) {
+                bail!("expect.{field}: there is no node {bad}");
+            }
+        }
+        Ok(())
+    }
+
+    /// The twins (nodes holding another's key) come after the others.
+    pub fn validators(&self) -> usize {
+        self.nodes.iter().filter(|n| n.twin_of.is_none()).count()
+    }
+}

@@ -1,0 +1,295 @@
+//! `generals-testnet run FILE`: a scenario on real processes. It brings the
+//! testnet up in the output folder (`up --detach` with the scenario's nodes and
+//! roles), carries out the timeline by time or by the first honest node's
+//! height, stops at the end condition, collects the outcome over the nodes'
+//! APIs, judges it, writes `report.json` and `report.md` beside the node logs,
+//! stops the nodes, and fails when an expectation fails.
+
+use super::format::{Action, Scenario};
+use super::{judge, print_verdicts, Outcome, Verdict};
+use crate::local::{self, State, UpArgs};
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// The scenario file (TOML).
+    pub file: PathBuf,
+    /// Where the testnet, its logs and the report go (replaced if it exists).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// The `up` flags of a scenario.
+fn up_args(s: &Scenario, dir: &Path) -> Result<UpArgs> {
+    let validators: Vec<_> = s.nodes.iter().filter(|n| n.twin_of.is_none()).collect();
+    let mut argv: Vec<String> = vec![
+        "up".into(),
+        "--dir".into(),
+        dir.display().to_string(),
+        "--detach".into(),
+        "--quiet".into(),
+        "--nodes".into(),
+        validators.len().to_string(),
+        "--consensus".into(),
+        s.consensus.clone(),
+        "--seed".into(),
+        s.seed.to_string(),
+        "--block-ms".into(),
+        s.block_ms.to_string(),
+    ];
+    let weights: Vec<String> = validators.iter().map(|n| n.weight.to_string()).collect();
+    match s.consensus.as_str() {
+        "pow" => argv.extend(["--hashpower".into(), weights.join(",")]),
+        "pos" | "bft" => {
+            let stakes: Vec<String> = validators
+                .iter()
+                .map(|n| ((n.weight * 1_000.0).round().max(1.0) as u64).to_string())
+                .collect();
+            argv.extend(["--stakes".into(), stakes.join(",")]);
+            if !s.slashing {
+                argv.push("--no-slashing".into());
+            }
+        }
+        _ => {}
+    }
+    let roles: Vec<String> = s
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.role != "honest")
+        .map(|(i, n)| format!("{i}={}", n.role))
+        .collect();
+    if !roles.is_empty() {
+        argv.extend(["--byzantine".into(), roles.join(",")]);
+    }
+    if let Some(h) = s.byzantine_from_height {
+        argv.extend(["--from-height".into(), h.to_string()]);
+    }
+    for n in &s.nodes {
+        if let Some(t) = n.twin_of {
+            argv.extend(["--twin".into(), t.to_string()]);
+        }
+    }
+    #[derive(Parser)]
+    struct Up {
+        #[command(flatten)]
+        up: UpArgs,
+    }
+    Ok(Up::try_parse_from(argv)?.up)
+}
+
+fn signal(dir: &Path, node: usize, sig: Signal) -> Result<()> {
+    let state = State::load(dir)?;
+    let n = state.nodes.get(node).context("no such node")?;
+    kill(Pid::from_raw(n.pid as i32), sig).with_context(|| format!("{sig} to {}", n.name))
+}
+
+fn act(dir: &Path, action: &Action) -> Result<()> {
+    let node_args = |node| local::NodeArgs {
+        node,
+        dir: dir.to_owned(),
+    };
+    match action {
+        Action::Partition(groups) => local::cut(dir, groups).map(|_| ()),
+        Action::Heal => local::heal(local::HealArgs::at(dir)),
+        Action::Kill(n) => local::kill_node(node_args(*n)),
+        Action::Restart(n) => local::restart(node_args(*n)),
+        Action::Pause(n) => signal(dir, *n, Signal::SIGSTOP),
+        Action::Resume(n) => signal(dir, *n, Signal::SIGCONT),
+    }
+}
+
+/// The first honest node's height, asked over its API.
+fn reference_height(dir: &Path, reference: usize) -> u64 {
+    let Ok(state) = State::load(dir) else {
+        return 0;
+    };
+    let Some(n) = state.nodes.get(reference) else {
+        return 0;
+    };
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .ok()
+        .and_then(|c| c.get(format!("{}/status", n.api)).send().ok())
+        .and_then(|r| r.json::<Value>().ok())
+        .and_then(|v| v["height"].as_u64())
+        .unwrap_or(0)
+}
+
+pub fn run(args: RunArgs) -> Result<()> {
+    let s = Scenario::load(&args.file)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("scenario-{}", s.name)));
+    if out.exists() {
+        if let Ok(state) = State::load(&out.join("testnet")) {
+            if state.nodes.iter().any(|n| local::alive(n.pid)) {
+                bail!("{} holds a running testnet; stop it first", out.display());
+            }
+        }
+        std::fs::remove_dir_all(&out).with_context(|| format!("clearing {}", out.display()))?;
+    }
+    std::fs::create_dir_all(&out)?;
+    let dir = out.join("testnet");
+    println!("scenario {}: {}", s.name, s.description);
+    local::up(up_args(&s, &dir)?)?;
+    let result = follow(&s, &dir);
+    let outcome = result.and_then(|()| outcome(&s, &dir));
+    let _ = local::down(local::DirArgs {
+        dir: dir.clone(),
+        json: false,
+    });
+    let outcome = outcome?;
+    let verdicts = judge(&s, &outcome);
+    finish(&s, &out, &outcome, &verdicts)
+}
+
+/// Carries out the timeline until the end condition.
+fn follow(s: &Scenario, dir: &Path) -> Result<()> {
+    let reference = first_honest(s);
+    let started = Instant::now();
+    let mut steps: Vec<_> = s.steps.iter().collect();
+    let limit = Duration::from_secs(s.end.seconds.unwrap_or(600));
+    loop {
+        let t = started.elapsed();
+        let height = reference_height(dir, reference);
+        let mut i = 0;
+        while i < steps.len() {
+            let due = match (steps[i].at_s, steps[i].at_height) {
+                (Some(at), _) => t.as_secs_f64() >= at,
+                (_, Some(h)) => height >= h,
+                _ => false,
+            };
+            if due {
+                let step = steps.remove(i);
+                let action = step.action()?;
+                println!("  t={:>5.1}s h={height:>4}  {action}", t.as_secs_f64());
+                act(dir, &action)?;
+            } else {
+                i += 1;
+            }
+        }
+        let high = s.end.height.is_some_and(|h| height >= h);
+        if (high && steps.is_empty()) || t >= limit {
+            println!("  t={:>5.1}s h={height:>4}  end", t.as_secs_f64());
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn first_honest(s: &Scenario) -> usize {
+    s.nodes
+        .iter()
+        .position(|n| n.role == "honest" && n.twin_of.is_none())
+        .unwrap_or(0)
+}
+
+/// The node a report name ("n3", or "n1/n4" for a key two nodes hold) stands for.
+fn node_of(name: &str) -> Option<usize> {
+    name.split('/').next()?.strip_prefix('n')?.parse().ok()
+}
+
+/// The outcome, from `report` and the private-fork attackers' payments.
+fn outcome(s: &Scenario, dir: &Path) -> Result<Outcome> {
+    let r = local::collect(dir)?;
+    let n = s.nodes.len();
+    let heights: Vec<Option<u64>> = (0..n).map(|i| r["nodes"][i]["height"].as_u64()).collect();
+    let blocks = r["blocks"].as_u64().unwrap_or(0).max(1) as f64;
+    let mut shares = vec![0.0; n];
+    for (name, count) in r["produced"].as_object().into_iter().flatten() {
+        if let Some(i) = node_of(name).filter(|i| *i < n) {
+            shares[i] += count.as_u64().unwrap_or(0) as f64 / blocks;
+        }
+    }
+    // BFT decisions are final at once; other chains are compared k blocks deep.
+    let k = if s.consensus == "bft" { 0 } else { 6 };
+    let mut conflicts: Vec<u64> = r["conflicts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            let h = c["from_height"].as_u64()?;
+            let a = node_of(c["nodes"][0].as_str()?)?;
+            let b = node_of(c["nodes"][1].as_str()?)?;
+            let low = heights[a]?.min(heights[b]?);
+            (h + k <= low).then_some(h)
+        })
+        .collect();
+    conflicts.sort_unstable();
+    conflicts.dedup();
+    let mut jailed: Vec<usize> = r["jailed"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| node_of(x.as_str()?))
+        .collect();
+    jailed.sort_unstable();
+    jailed.dedup();
+    let voted_out: Vec<usize> = if s.consensus == "poa" {
+        let left: Vec<usize> = r["authorities"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| node_of(x.as_str()?))
+            .collect();
+        (0..s.validators()).filter(|i| !left.contains(i)).collect()
+    } else {
+        Vec::new()
+    };
+    let tips: Vec<&str> = (0..n)
+        .filter(|i| s.nodes[*i].role == "honest")
+        .filter_map(|i| r["nodes"][i]["tip"].as_str())
+        .collect();
+    Ok(Outcome {
+        source: "real nodes".into(),
+        heights,
+        conflicts,
+        jailed,
+        voted_out,
+        double_spend: double_spend(s, dir)?,
+        shares,
+        converged: tips.windows(2).all(|w| w[0] == w[1]),
+    })
+}
+
+/// Whether the private-fork attackers' payments are gone from the first
+/// honest node's chain (none when no node runs a private fork).
+fn double_spend(s: &Scenario, dir: &Path) -> Result<Option<bool>> {
+    if !s.nodes.iter().any(|n| n.role == "private-fork") {
+        return Ok(None);
+    }
+    let state = State::load(dir)?;
+    let api = &state.nodes[first_honest(s)].api;
+    let mut reverted = true;
+    for (_, hash) in local::payments(&state) {
+        let t: Value = reqwest::blocking::get(format!("{api}/tx/{hash}"))
+            .and_then(|r| r.json())
+            .unwrap_or(Value::Null);
+        reverted &= t["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no transaction"));
+    }
+    Ok(Some(reverted))
+}
+
+/// Prints the verdicts, writes the reports, and fails when one failed.
+pub(super) fn finish(s: &Scenario, out: &Path, o: &Outcome, verdicts: &[Verdict]) -> Result<()> {
+    println!("{} ({}):", s.name, o.source);
+    print_verdicts(verdicts);
+    super::write_reports(s, out, std::slice::from_ref(o), verdicts)?;
+    println!("report: {}", out.join("report.md").display());
+    let failed = verdicts.iter().filter(|v| !v.passed).count();
+    if failed > 0 {
+        bail!("{failed} of {} expectations failed", verdicts.len());
+    }
+    Ok(())
+}

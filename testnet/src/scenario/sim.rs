@@ -1,0 +1,219 @@
+//! `generals-testnet sim --scenario FILE --seeds K`: the scenario in the
+//! simulator, K seeds from its own. The nodes, roles and timeline become the
+//! simulator's flags (a partition is a cut in which the nodes in no group
+//! join every group, as on real nodes where they keep every link); each seed's
+//! report becomes an `Outcome`, judged as a real run's is; the verdict of an
+//! expectation counts the seeds that met it.
+
+use super::format::{Action, Scenario};
+use super::{judge, print_verdicts, write_reports, Outcome, Verdict};
+use anyhow::{bail, Result};
+use generals_consensus::sim::SimReport;
+use std::path::{Path, PathBuf};
+
+/// The simulator's flags for a scenario.
+fn sim_flags(s: &Scenario) -> Result<Vec<String>> {
+    let n = s.nodes.len();
+    let mut argv: Vec<String> = vec![
+        "--consensus".into(),
+        s.consensus.clone(),
+        "--nodes".into(),
+        n.to_string(),
+        "--no-log".into(),
+    ];
+    let block_ms = s.block_ms.to_string();
+    match s.consensus.as_str() {
+        "pow" => argv.extend(["--target-ms".into(), block_ms]),
+        "poa" => argv.extend([
+            "--period-ms".into(),
+            block_ms,
+            "--authorities".into(),
+            s.validators().to_string(),
+        ]),
+        "pos" => argv.extend(["--slot-ms".into(), "1000".into()]),
+        _ => {}
+    }
+    let weights: Vec<f64> = s.nodes.iter().map(|x| x.weight).collect();
+    let total: f64 = weights.iter().sum();
+    match s.consensus.as_str() {
+        "pow" => {
+            let w: Vec<String> = weights.iter().map(f64::to_string).collect();
+            argv.extend(["--hashpower".into(), w.join(",")]);
+        }
+        "pos" | "bft" => {
+            let w: Vec<String> = weights
+                .iter()
+                .map(|x| ((x * 100.0).round().max(1.0) as u64).to_string())
+                .collect();
+            argv.extend(["--stakes".into(), w.join(",")]);
+            if !s.slashing {
+                argv.push("--no-slashing".into());
+            }
+        }
+        _ => {}
+    }
+    let height = match (s.end.height, s.end.seconds) {
+        (Some(h), _) => h,
+        (None, Some(secs)) => (secs * 1_000 / s.block_ms.max(1)).max(1),
+        (None, None) => bail!("end: give a height or seconds"),
+    };
+    argv.extend(["--blocks".into(), height.to_string()]);
+    // The attack: one kind, by one node or colluders; a twin is a clone.
+    let byzantine: Vec<(usize, &str)> = s
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| x.role != "honest")
+        .map(|(i, x)| (i, x.role.as_str()))
+        .collect();
+    let twins: Vec<(usize, usize)> = s
+        .nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, x)| x.twin_of.map(|t| (i, t)))
+        .collect();
+    match (byzantine.as_slice(), twins.as_slice()) {
+        ([], []) => {}
+        ([], [(twin, of)]) => argv.extend([
+            "--attack".into(),
+            "clone".into(),
+            "--attacker".into(),
+            of.to_string(),
+            "--twin".into(),
+            twin.to_string(),
+        ]),
+        (b, []) => {
+            let kind = b[0].1;
+            if b.iter().any(|(_, k)| *k != kind) {
+                bail!("the simulator runs one attack kind a scenario, not {b:?}");
+            }
+            let nodes: Vec<String> = b.iter().map(|(i, _)| i.to_string()).collect();
+            argv.extend(["--attack".into(), kind.into()]);
+            match kind {
+                "private-fork" | "selfish" => {
+                    argv.extend(["--attacker".into(), b[0].0.to_string()]);
+                    argv.extend(["--shares".into(), (weights[b[0].0] / total).to_string()]);
+                }
+                "equivocate" if s.consensus != "bft" => {
+                    argv.extend(["--attacker".into(), b[0].0.to_string()]);
+                }
+                _ => argv.extend(["--colluders".into(), nodes.join(",")]),
+            }
+        }
+        _ => bail!("the simulator runs one attack a scenario: Byzantine roles or one twin"),
+    }
+    for (k, step) in s.steps.iter().enumerate() {
+        let Some(at) = step.at_s else {
+            bail!("step {k}: the simulator schedules by time; give at_s, not at_height");
+        };
+        let at = at.round() as u64;
+        match step.action()? {
+            Action::Partition(groups) => {
+                let listed: Vec<usize> = groups.iter().flatten().copied().collect();
+                let free: Vec<usize> = (0..n).filter(|i| !listed.contains(i)).collect();
+                let text: Vec<String> = groups
+                    .iter()
+                    .map(|g| {
+                        let mut g: Vec<usize> = g.iter().chain(&free).copied().collect();
+                        g.sort_unstable();
+                        let g: Vec<String> = g.iter().map(usize::to_string).collect();
+                        g.join(",")
+                    })
+                    .collect();
+                argv.extend(["--cut".into(), format!("{at}:{}", text.join("/"))]);
+            }
+            Action::Heal | Action::Resume(_) => argv.extend(["--heal".into(), at.to_string()]),
+            Action::Kill(node) | Action::Pause(node) => {
+                argv.extend(["--isolate".into(), format!("{at}:{node}")])
+            }
+            Action::Restart(node) => {
+                argv.extend(["--restart".into(), format!("{at}:{node}")]);
+                argv.extend(["--heal".into(), at.to_string()]);
+            }
+        }
+    }
+    Ok(argv)
+}
+
+fn outcome(s: &Scenario, r: &SimReport) -> Outcome {
+    let n = s.nodes.len();
+    let honest: Vec<usize> = (0..n).filter(|i| s.nodes[*i].role == "honest").collect();
+    let mut jailed = r.jailed.clone();
+    jailed.sort_unstable();
+    jailed.dedup();
+    let voted_out: Vec<usize> = if s.consensus == "poa" {
+        // Authorities at the end, by name ("node-3").
+        let left: Vec<usize> = r
+            .authorities
+            .iter()
+            .filter_map(|a| a.strip_prefix("node-")?.parse().ok())
+            .collect();
+        (0..s.validators()).filter(|i| !left.contains(i)).collect()
+    } else {
+        Vec::new()
+    };
+    let tips: Vec<_> = honest.iter().filter_map(|i| r.tips.get(*i)).collect();
+    Outcome {
+        source: format!("simulator, seed {}", r.seed),
+        heights: (0..n).map(|_| Some(r.height)).collect(),
+        conflicts: r.conflicting_commits.clone(),
+        jailed,
+        voted_out,
+        double_spend: r.attack.as_ref().and_then(|a| a.double_spent),
+        shares: r.shares.clone(),
+        converged: r.converged && tips.windows(2).all(|w| w[0] == w[1]),
+    }
+}
+
+/// Runs the scenario for `seeds` seeds from its own; writes the reports in
+/// `out` (or `scenario-NAME-sim`); fails when an expectation failed in a seed.
+pub fn simulate(file: &Path, seeds: u64, out: Option<PathBuf>) -> Result<()> {
+    let s = Scenario::load(file)?;
+    let flags = sim_flags(&s)?;
+    let mut outcomes = Vec::new();
+    let mut per_seed: Vec<Vec<Verdict>> = Vec::new();
+    for seed in s.seed..s.seed + seeds.max(1) {
+        let report = crate::sim::report_of(&flags, seed)?;
+        let o = outcome(&s, &report);
+        per_seed.push(judge(&s, &o));
+        outcomes.push(o);
+    }
+    // One verdict an expectation: the seeds that passed it.
+    let verdicts: Vec<Verdict> = per_seed[0]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let passed = per_seed.iter().filter(|vs| vs[i].passed).count();
+            let failing: Vec<String> = per_seed
+                .iter()
+                .zip(&outcomes)
+                .filter(|(vs, _)| !vs[i].passed)
+                .map(|(vs, o)| format!("{}: {}", o.source, vs[i].detail))
+                .take(3)
+                .collect();
+            Verdict {
+                expectation: v.expectation.clone(),
+                passed: passed == per_seed.len(),
+                detail: if failing.is_empty() {
+                    format!("{passed}/{} seeds; {}", per_seed.len(), v.detail)
+                } else {
+                    format!("{passed}/{} seeds; {}", per_seed.len(), failing.join("; "))
+                },
+            }
+        })
+        .collect();
+    println!(
+        "scenario {} in the simulator, {} seeds:",
+        s.name,
+        outcomes.len()
+    );
+    print_verdicts(&verdicts);
+    let out = out.unwrap_or_else(|| PathBuf::from(format!("scenario-{}-sim", s.name)));
+    write_reports(&s, &out, &outcomes, &verdicts)?;
+    println!("report: {}", out.join("report.md").display());
+    let failed = verdicts.iter().filter(|v| !v.passed).count();
+    if failed > 0 {
+        bail!("{failed} of {} expectations failed", verdicts.len());
+    }
+    Ok(())
+}

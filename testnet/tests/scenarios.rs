@@ -1,0 +1,145 @@
+//! Scenario files: the library passes in the simulator; short scenarios pass
+//! on real nodes; a false expectation fails the run and names the violation;
+//! a malformed file is refused with its line and field.
+
+mod common;
+use common::{serial, testnet};
+use std::path::{Path, PathBuf};
+
+fn library() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("testnet/scenarios")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn every_scenario_of_the_library_passes_in_the_simulator() {
+    // Seeds per scenario: GENERALS_SCENARIO_SEEDS (CI runs a few).
+    let seeds = std::env::var("GENERALS_SCENARIO_SEEDS").unwrap_or_else(|_| "3".into());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let files = library();
+    assert!(files.len() >= 10, "{files:?}");
+    for f in files {
+        let out_dir = tmp.path().join(f.file_stem().expect("name"));
+        let out = testnet(&[
+            "sim",
+            "--scenario",
+            f.to_str().expect("path"),
+            "--seeds",
+            &seeds,
+            "--out",
+            out_dir.to_str().expect("path"),
+        ]);
+        assert!(out.status.success(), "{}: {}", f.display(), text(&out));
+        let report: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out_dir.join("report.json")).expect("report.json"),
+        )
+        .expect("json");
+        assert!(
+            report["verdicts"].as_array().is_some_and(|v| !v.is_empty()),
+            "{}: a scenario with no expectation checks nothing",
+            f.display()
+        );
+    }
+}
+
+fn run_real(file: &Path, out: &Path) -> std::process::Output {
+    testnet(&[
+        "run",
+        file.to_str().expect("path"),
+        "--out",
+        out.to_str().expect("path"),
+    ])
+}
+
+#[test]
+fn split_votes_beyond_the_bound_pass_on_real_nodes_and_a_false_expectation_fails() {
+    let _one = serial();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/bft-split-vote-f-plus-1.toml");
+    let out = run_real(&file, &tmp.path().join("ok"));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("pass  conflicting_decisions = \"some\""),
+        "{}",
+        text(&out)
+    );
+    let md = std::fs::read_to_string(tmp.path().join("ok/report.md")).expect("report.md");
+    assert!(md.contains("| pass |"), "{md}");
+    assert!(tmp.path().join("ok/testnet/n0/node.log").exists());
+    // The same run, expecting safety: exit 1, naming the heights.
+    let wrong = tmp.path().join("wrong.toml");
+    let body = std::fs::read_to_string(&file).expect("file").replace(
+        "conflicting_decisions = \"some\"",
+        "conflicting_decisions = \"none\"",
+    );
+    std::fs::write(&wrong, body).expect("write");
+    let out = run_real(&wrong, &tmp.path().join("wrong"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("FAIL  conflicting_decisions = \"none\""), "{t}");
+    assert!(t.contains("honest nodes differ at heights"), "{t}");
+}
+
+#[test]
+fn an_equivocating_proof_of_stake_validator_scenario_passes_on_real_nodes() {
+    let _one = serial();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/pos-equivocate.toml");
+    let out = run_real(&file, &tmp.path().join("out"));
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(tmp.path().join("out/report.json")).expect("report.json"),
+    )
+    .expect("json");
+    assert_eq!(
+        report["runs"][0]["jailed"],
+        serde_json::json!([3]),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_malformed_scenario_is_refused_with_its_line_and_field() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cases = [
+        ("name = \"x\"\nconsensus = \"bft\"\nnodez = 4\n", "line 3", "nodez"),
+        (
+            "name = \"x\"\nconsensus = \"bft\"\n[[node]]\nweight = \"heavy\"\n[end]\nheight = 3\n",
+            "line 4",
+            "weight",
+        ),
+        (
+            "name = \"x\"\nconsensus = \"bft\"\n[[node]]\n[[step]]\nat_s = 1\naction = \"explode\"\n[end]\nheight = 3\n",
+            "step 0",
+            "explode",
+        ),
+    ];
+    for (body, line, field) in cases {
+        let f = tmp.path().join("bad.toml");
+        std::fs::write(&f, body).expect("write");
+        for args in [
+            vec!["run", f.to_str().expect("path")],
+            vec!["sim", "--scenario", f.to_str().expect("path")],
+        ] {
+            let out = testnet(&args);
+            assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+            let t = text(&out);
+            assert!(t.contains(line) && t.contains(field), "{args:?}: {t}");
+            assert!(!t.contains("panicked"), "{t}");
+        }
+    }
+}
