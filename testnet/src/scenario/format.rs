@@ -57,8 +57,26 @@ pub struct Scenario {
     #[serde(default, rename = "step")]
     pub steps: Vec<Step>,
     pub end: End,
+    /// Signed transfers sent to the nodes from the start.
+    #[serde(default)]
+    pub workload: Option<Workload>,
     #[serde(default)]
     pub expect: Expect,
+}
+
+/// A workload of signed transfers (`generals-testnet load` on real nodes, the
+/// simulator's `--tps`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    /// Transfers per second.
+    pub tps: f64,
+    /// Parallel senders (real nodes; 2 if unset).
+    #[serde(default)]
+    pub senders: Option<usize>,
+    /// How long it sends (real nodes; the end's seconds if unset).
+    #[serde(default)]
+    pub seconds: Option<u64>,
 }
 
 fn default_block_ms() -> u64 {
@@ -259,6 +277,11 @@ impl Scenario {
                 }
             } else if self.nodes[..i].iter().any(|x| x.twin_of.is_some()) {
                 bail!("node {i}: twins come after every other node");
+            }
+        }
+        if let Some(w) = &self.workload {
+            if !(w.tps.is_finite() && w.tps > 0.0) || w.senders == Some(0) {
+                bail!("workload: tps above zero and at least one sender");
             }
         }
         if self.end.height.is_none() && self.end.seconds.is_none() {

@@ -40,6 +40,10 @@ pub struct Outcome {
     pub shares: Vec<f64>,
     /// Every honest node on one tip at the end.
     pub converged: bool,
+    /// The workload (real nodes): transactions the nodes accepted, and of
+    /// those, on the main chain at the end.
+    pub accepted: Option<u64>,
+    pub included: Option<u64>,
 }
 
 /// One expectation and whether the run met it, with the evidence.
@@ -81,6 +85,14 @@ pub fn judge(s: &Scenario, o: &Outcome) -> Vec<Verdict> {
             format!("honest nodes jailed: {wronged:?}")
         },
     );
+    // Always, with a workload: nothing a node acknowledged is lost.
+    if let (Some(a), Some(i)) = (o.accepted, o.included) {
+        add(
+            "no acknowledged transaction lost (always)".into(),
+            i >= a,
+            format!("{i} of {a} accepted transfers on the main chain"),
+        );
+    }
     if let Some(want) = e.conflicting_decisions {
         let detail = if o.conflicts.is_empty() {
             "no two honest nodes differ at any height".to_string()

@@ -141,8 +141,19 @@ pub fn run(args: RunArgs) -> Result<()> {
     let dir = out.join("testnet");
     println!("scenario {}: {}", s.name, s.description);
     local::up(up_args(&s, &dir)?)?;
+    let load = match &s.workload {
+        Some(w) => Some(start_load(&s, w, &dir, &out)?),
+        None => None,
+    };
     let result = follow(&s, &dir);
-    let outcome = result.and_then(|()| outcome(&s, &dir));
+    let load = load.map(|child| finish_load(child, &out));
+    let outcome = result.and_then(|()| outcome(&s, &dir)).map(|mut o| {
+        if let Some(Ok((accepted, included))) = load {
+            o.accepted = Some(accepted);
+            o.included = Some(included);
+        }
+        o
+    });
     let _ = local::down(local::DirArgs {
         dir: dir.clone(),
         json: false,
@@ -258,7 +269,46 @@ fn outcome(s: &Scenario, dir: &Path) -> Result<Outcome> {
         double_spend: double_spend(s, dir)?,
         shares,
         converged: tips.windows(2).all(|w| w[0] == w[1]),
+        accepted: None,
+        included: None,
     })
+}
+
+/// Starts `generals-testnet load` on the testnet; its JSON report goes to
+/// `out/load.json`, its progress to `out/load.log`.
+fn start_load(
+    s: &Scenario,
+    w: &super::format::Workload,
+    dir: &Path,
+    out: &Path,
+) -> Result<std::process::Child> {
+    let secs = w.seconds.or(s.end.seconds).unwrap_or(30);
+    let me = std::env::current_exe().context("finding generals-testnet")?;
+    std::process::Command::new(me)
+        .args(["load", "--json", "--settle", "20s"])
+        .args(["--tps", &w.tps.to_string()])
+        .args(["--senders", &w.senders.unwrap_or(2).to_string()])
+        .args(["--duration", &format!("{secs}s")])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(std::fs::File::create(out.join("load.json"))?)
+        .stderr(std::fs::File::create(out.join("load.log"))?)
+        .spawn()
+        .context("starting the workload")
+}
+
+/// Waits for the workload to settle; returns the transfers the nodes accepted
+/// and those on the main chain.
+fn finish_load(mut child: std::process::Child, out: &Path) -> Result<(u64, u64)> {
+    println!("  waiting for the workload to settle");
+    let status = child.wait()?;
+    let text = std::fs::read_to_string(out.join("load.json")).unwrap_or_default();
+    let r: Value = serde_json::from_str(&text)
+        .with_context(|| format!("the workload's report ({status}); see load.log"))?;
+    Ok((
+        r["accepted"].as_u64().unwrap_or(0),
+        r["included"].as_u64().unwrap_or(0),
+    ))
 }
 
 /// Whether the private-fork attackers' payments are gone from the first

@@ -58,6 +58,9 @@ fn sim_flags(s: &Scenario) -> Result<Vec<String>> {
         (None, None) => bail!("end: give a height or seconds"),
     };
     argv.extend(["--blocks".into(), height.to_string()]);
+    if let Some(w) = &s.workload {
+        argv.extend(["--tps".into(), w.tps.to_string()]);
+    }
     // The attack: one kind, by one node or colluders; a twin is a clone.
     let byzantine: Vec<(usize, &str)> = s
         .nodes
@@ -162,6 +165,8 @@ fn outcome(s: &Scenario, r: &SimReport) -> Outcome {
         double_spend: r.attack.as_ref().and_then(|a| a.double_spent),
         shares: r.shares.clone(),
         converged: r.converged && tips.windows(2).all(|w| w[0] == w[1]),
+        accepted: None,
+        included: None,
     }
 }
 
