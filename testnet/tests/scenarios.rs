@@ -80,6 +80,9 @@ fn split_votes_beyond_the_bound_pass_on_real_nodes_and_a_false_expectation_fails
     let md = std::fs::read_to_string(tmp.path().join("ok/report.md")).expect("report.md");
     assert!(md.contains("| pass |"), "{md}");
     assert!(tmp.path().join("ok/testnet/n0/node.log").exists());
+    // The event streams are kept: n0 saw blocks finalised.
+    let events = std::fs::read_to_string(tmp.path().join("ok/events-n0.jsonl")).expect("events");
+    assert!(events.contains("\"finalized\""), "{events}");
     // The same run, expecting safety: exit 1, naming the heights.
     let wrong = tmp.path().join("wrong.toml");
     let body = std::fs::read_to_string(&file).expect("file").replace(

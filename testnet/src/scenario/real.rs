@@ -141,6 +141,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     let dir = out.join("testnet");
     println!("scenario {}: {}", s.name, s.description);
     local::up(up_args(&s, &dir)?)?;
+    record_events(&dir, &out)?;
     let load = match &s.workload {
         Some(w) => Some(start_load(&s, w, &dir, &out)?),
         None => None,
@@ -272,6 +273,38 @@ fn outcome(s: &Scenario, dir: &Path) -> Result<Outcome> {
         accepted: None,
         included: None,
     })
+}
+
+/// Writes each node's event stream (`GET /events`: blocks produced and
+/// imported, reorgs, finality, evidence) to `out/events-nN.jsonl`, one JSON
+/// object a line with the time it arrived, until the node stops. One thread a
+/// node.
+fn record_events(dir: &Path, out: &Path) -> Result<()> {
+    use std::io::{BufRead, Write};
+    let state = State::load(dir)?;
+    for n in state.nodes {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(
+            out.join(format!("events-{}.jsonl", n.name)),
+        )?);
+        std::thread::spawn(move || {
+            let Ok(r) = reqwest::blocking::Client::builder()
+                .timeout(None)
+                .build()
+                .and_then(|c| c.get(format!("{}/events", n.api)).send())
+            else {
+                return;
+            };
+            for line in std::io::BufReader::new(r).lines() {
+                let Ok(line) = line else { break };
+                if let Some(data) = line.strip_prefix("data:") {
+                    let at = generals_node::driver::now_ms();
+                    let _ = writeln!(file, "{{\"at_ms\":{at},\"event\":{}}}", data.trim());
+                    let _ = file.flush();
+                }
+            }
+        });
+    }
+    Ok(())
 }
 
 /// Starts `generals-testnet load` on the testnet; its JSON report goes to
