@@ -226,6 +226,10 @@ pub struct Expect {
     /// Every honest node ends on one tip.
     #[serde(default)]
     pub converged: Option<bool>,
+    /// After the last heal, resume or restart, every honest node adds a block
+    /// within this many seconds.
+    #[serde(default)]
+    pub liveness_after_heal_s: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, serde::Serialize, PartialEq)]

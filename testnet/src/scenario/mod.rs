@@ -44,6 +44,10 @@ pub struct Outcome {
     /// those, on the main chain at the end.
     pub accepted: Option<u64>,
     pub included: Option<u64>,
+    /// After the timeline's last heal, resume or restart: the seconds until
+    /// every honest node had added a block (`Some(None)`: one never did;
+    /// `None`: the timeline heals nothing).
+    pub recovery_s: Option<Option<f64>>,
 }
 
 /// One expectation and whether the run met it, with the evidence.
@@ -168,6 +172,23 @@ pub fn judge(s: &Scenario, o: &Outcome) -> Vec<Verdict> {
                 share * 100.0
             ),
         );
+    }
+    if let Some(bound) = e.liveness_after_heal_s {
+        let (passed, detail) = match o.recovery_s {
+            None => (
+                false,
+                "the timeline has no heal, resume or restart".to_string(),
+            ),
+            Some(None) => (
+                false,
+                "an honest node added no block after the last heal".into(),
+            ),
+            Some(Some(secs)) => (
+                secs <= bound as f64,
+                format!("every honest node added a block {secs:.1} s after the last heal"),
+            ),
+        };
+        add(format!("liveness_after_heal_s = {bound}"), passed, detail);
     }
     if let Some(want) = e.converged {
         add(

@@ -148,12 +148,18 @@ pub fn run(args: RunArgs) -> Result<()> {
     };
     let result = follow(&s, &dir);
     let load = load.map(|child| finish_load(child, &out));
-    let outcome = result.and_then(|()| outcome(&s, &dir)).map(|mut o| {
+    let outcome = result.and_then(|recovery| {
+        let mut o = outcome(&s, &dir)?;
         if let Some(Ok((accepted, included))) = load {
             o.accepted = Some(accepted);
             o.included = Some(included);
         }
-        o
+        o.recovery_s = match recovery {
+            Recovery::NoHeal => None,
+            Recovery::After(secs) => Some(Some(secs)),
+            Recovery::Never => Some(None),
+        };
+        Ok(o)
     });
     let _ = local::down(local::DirArgs {
         dir: dir.clone(),
@@ -164,12 +170,22 @@ pub fn run(args: RunArgs) -> Result<()> {
     finish(&s, &out, &outcome, &verdicts)
 }
 
-/// Carries out the timeline until the end condition.
-fn follow(s: &Scenario, dir: &Path) -> Result<()> {
+/// Carries out the timeline until the end condition. Returns how long after
+/// the last heal, resume or restart every honest node took to add a block
+/// (see `Recovery`).
+fn follow(s: &Scenario, dir: &Path) -> Result<Recovery> {
     let reference = first_honest(s);
     let started = Instant::now();
     let mut steps: Vec<_> = s.steps.iter().collect();
     let limit = Duration::from_secs(s.end.seconds.unwrap_or(600));
+    let honest: Vec<usize> = (0..s.nodes.len())
+        .filter(|i| s.nodes[*i].role == "honest" && s.nodes[*i].twin_of.is_none())
+        .collect();
+    // After the last healing step: when it ran, each honest node's height
+    // then, and when each first grew past it.
+    let healing = steps.iter().filter(|x| heals(x)).count();
+    let mut healed = 0;
+    let mut watch: Option<Watch> = None;
     loop {
         let t = started.elapsed();
         let height = reference_height(dir, reference);
@@ -185,17 +201,65 @@ fn follow(s: &Scenario, dir: &Path) -> Result<()> {
                 let action = step.action()?;
                 println!("  t={:>5.1}s h={height:>4}  {action}", t.as_secs_f64());
                 act(dir, &action)?;
+                if heals(step) {
+                    healed += 1;
+                    if healed == healing {
+                        let at = started.elapsed().as_secs_f64();
+                        let base = honest.iter().map(|n| node_height(dir, *n)).collect();
+                        watch = Some((at, base, vec![None; honest.len()]));
+                    }
+                }
             } else {
                 i += 1;
+            }
+        }
+        if let Some((at, base, grew)) = &mut watch {
+            for (k, n) in honest.iter().enumerate() {
+                if grew[k].is_none() && node_height(dir, *n) > base[k] {
+                    grew[k] = Some(t.as_secs_f64() - *at);
+                }
             }
         }
         let high = s.end.height.is_some_and(|h| height >= h);
         if (high && steps.is_empty()) || t >= limit {
             println!("  t={:>5.1}s h={height:>4}  end", t.as_secs_f64());
-            return Ok(());
+            return Ok(match watch {
+                None => Recovery::NoHeal,
+                Some((_, _, grew)) => match grew.iter().copied().collect::<Option<Vec<f64>>>() {
+                    Some(v) => Recovery::After(v.into_iter().fold(0.0, f64::max)),
+                    None => Recovery::Never,
+                },
+            });
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// When the last healing step ran, each honest node's height then, and how
+/// long after it each first grew.
+type Watch = (f64, Vec<Option<u64>>, Vec<Option<f64>>);
+
+/// How the honest nodes came back after the last healing step.
+pub(super) enum Recovery {
+    /// The timeline heals nothing.
+    NoHeal,
+    /// Every honest node added a block within this many seconds.
+    After(f64),
+    /// Some honest node added none before the end.
+    Never,
+}
+
+/// A step after which the network should recover: heal, resume, restart.
+fn heals(step: &super::format::Step) -> bool {
+    matches!(
+        step.action(),
+        Ok(Action::Heal | Action::Resume(_) | Action::Restart(_))
+    )
+}
+
+fn node_height(dir: &Path, node: usize) -> Option<u64> {
+    let h = reference_height(dir, node);
+    (h > 0).then_some(h)
 }
 
 fn first_honest(s: &Scenario) -> usize {
@@ -272,6 +336,7 @@ fn outcome(s: &Scenario, dir: &Path) -> Result<Outcome> {
         converged: tips.windows(2).all(|w| w[0] == w[1]),
         accepted: None,
         included: None,
+        recovery_s: None,
     })
 }
 

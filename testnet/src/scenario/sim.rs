@@ -3,7 +3,8 @@
 //! simulator's flags (a partition is a cut in which the nodes in no group
 //! join every group, as on real nodes where they keep every link); each seed's
 //! report becomes an `Outcome`, judged as a real run's is; the verdict of an
-//! expectation counts the seeds that met it.
+//! expectation counts the seeds that met it. Each seed's event log is kept in
+//! the output folder (`events-seed-N.jsonl`).
 
 use super::format::{Action, Scenario};
 use super::{judge, print_verdicts, write_reports, Outcome, Verdict};
@@ -138,6 +139,37 @@ fn sim_flags(s: &Scenario) -> Result<Vec<String>> {
     Ok(argv)
 }
 
+/// From a run's event log: the seconds from the last heal until every honest
+/// node had imported a block (`Some(None)`: one never did; `None`: no heal).
+fn recovery(log: &Path, honest: &[usize]) -> Result<Option<Option<f64>>> {
+    let text = std::fs::read_to_string(log)?;
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let Some(healed) = events
+        .iter()
+        .filter(|e| e["event"] == "network" && e["change"] == "Heal")
+        .filter_map(|e| e["t"].as_u64())
+        .max()
+    else {
+        return Ok(None);
+    };
+    let mut slowest = 0;
+    for n in honest {
+        let first = events
+            .iter()
+            .filter(|e| e["event"] == "imported" && e["node"].as_u64() == Some(*n as u64))
+            .filter_map(|e| e["t"].as_u64())
+            .find(|t| *t > healed);
+        match first {
+            Some(t) => slowest = slowest.max(t - healed),
+            None => return Ok(Some(None)),
+        }
+    }
+    Ok(Some(Some(slowest as f64 / 1_000.0)))
+}
+
 fn outcome(s: &Scenario, r: &SimReport) -> Outcome {
     let n = s.nodes.len();
     let honest: Vec<usize> = (0..n).filter(|i| s.nodes[*i].role == "honest").collect();
@@ -167,6 +199,7 @@ fn outcome(s: &Scenario, r: &SimReport) -> Outcome {
         converged: r.converged && tips.windows(2).all(|w| w[0] == w[1]),
         accepted: None,
         included: None,
+        recovery_s: None,
     }
 }
 
@@ -177,9 +210,16 @@ pub fn simulate(file: &Path, seeds: u64, out: Option<PathBuf>) -> Result<()> {
     let flags = sim_flags(&s)?;
     let mut outcomes = Vec::new();
     let mut per_seed: Vec<Vec<Verdict>> = Vec::new();
+    let out = out.unwrap_or_else(|| PathBuf::from(format!("scenario-{}-sim", s.name)));
+    std::fs::create_dir_all(&out)?;
+    let honest: Vec<usize> = (0..s.nodes.len())
+        .filter(|i| s.nodes[*i].role == "honest" && s.nodes[*i].twin_of.is_none())
+        .collect();
     for seed in s.seed..s.seed + seeds.max(1) {
-        let report = crate::sim::report_of(&flags, seed)?;
-        let o = outcome(&s, &report);
+        let log = out.join(format!("events-seed-{seed}.jsonl"));
+        let report = crate::sim::report_of(&flags, seed, &log)?;
+        let mut o = outcome(&s, &report);
+        o.recovery_s = recovery(&log, &honest)?;
         per_seed.push(judge(&s, &o));
         outcomes.push(o);
     }
@@ -213,7 +253,6 @@ pub fn simulate(file: &Path, seeds: u64, out: Option<PathBuf>) -> Result<()> {
         outcomes.len()
     );
     print_verdicts(&verdicts);
-    let out = out.unwrap_or_else(|| PathBuf::from(format!("scenario-{}-sim", s.name)));
     write_reports(&s, &out, &outcomes, &verdicts)?;
     println!("report: {}", out.join("report.md").display());
     let failed = verdicts.iter().filter(|v| !v.passed).count();

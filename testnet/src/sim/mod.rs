@@ -23,8 +23,9 @@ fn simulate(config: SimConfig, log: EventLog) -> Result<SimReport> {
     Ok(report)
 }
 
-/// One simulated run with the `sim` flags `argv` and `seed`: its report.
-pub fn report_of(argv: &[String], seed: u64) -> Result<SimReport> {
+/// One simulated run with the `sim` flags `argv` and `seed`: its report; its
+/// event log goes to `log`.
+pub fn report_of(argv: &[String], seed: u64, log: &std::path::Path) -> Result<SimReport> {
     #[derive(clap::Parser)]
     struct Sim {
         #[command(flatten)]
@@ -36,7 +37,11 @@ pub fn report_of(argv: &[String], seed: u64) -> Result<SimReport> {
     .sim;
     let share = args.shares.first().copied().unwrap_or(0.4);
     let config = args.attacked(seed, share, args.confirmations[0])?;
-    simulate(config, EventLog::sink())
+    let file = std::fs::File::create(log)?;
+    simulate(
+        config,
+        EventLog::new(Box::new(std::io::BufWriter::new(file))),
+    )
 }
 
 pub fn run(args: SimArgs) -> Result<()> {
