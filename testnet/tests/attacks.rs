@@ -159,17 +159,16 @@ fn a_proof_of_stake_equivocator_is_slashed_and_jailed_and_no_honest_validator_is
     );
 }
 
-#[test]
-fn two_of_four_split_voters_make_the_honest_two_decide_different_blocks() {
-    let _one = serial();
+/// A BFT testnet of 4 with these split voters, honest until height 3, and
+/// the honest nodes 0 and 1 cut apart before then.
+fn split_voters_with_the_honest_cut(byzantine: &str) -> Net {
     let net = Net::up(&[
         "--nodes",
         "4",
         "--consensus",
         "bft",
         "--byzantine",
-        "2=split-vote,3=split-vote",
-        // Honest until the cut below is in place.
+        byzantine,
         "--from-height",
         "3",
     ]);
@@ -179,6 +178,13 @@ fn two_of_four_split_voters_make_the_honest_two_decide_different_blocks() {
         "{}",
         String::from_utf8_lossy(&cut.stderr)
     );
+    net
+}
+
+#[test]
+fn two_of_four_split_voters_make_the_honest_two_decide_different_blocks() {
+    let _one = serial();
+    let net = split_voters_with_the_honest_cut("2=split-vote,3=split-vote");
     let h = wait_for(50, "conflicting decisions", || first_conflict(&net, 0, 1));
     assert!(h >= 1);
     assert_eq!(
@@ -198,22 +204,7 @@ fn two_of_four_split_voters_make_the_honest_two_decide_different_blocks() {
 #[test]
 fn one_split_voter_of_four_never_makes_honest_nodes_disagree() {
     let _one = serial();
-    let net = Net::up(&[
-        "--nodes",
-        "4",
-        "--consensus",
-        "bft",
-        "--byzantine",
-        "3=split-vote",
-        "--from-height",
-        "3",
-    ]);
-    let cut = net.run(&["partition", "0", "1"]);
-    assert!(
-        cut.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cut.stderr)
-    );
+    let net = split_voters_with_the_honest_cut("3=split-vote");
     // The chain goes on, past rounds the split voter proposed in (one in four)...
     let start = height(&net, 0);
     wait_for(50, "eight more blocks on both cut-apart nodes", || {

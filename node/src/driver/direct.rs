@@ -2,10 +2,10 @@
 //! peer; in, validated like gossip and then relayed by gossip.
 
 use super::gossip::Taken;
-use super::{now_ms, Driver};
+use super::Driver;
 use crate::direct::{Direct, DirectAnswer};
 use generals_chain::SignedMessage;
-use generals_consensus::{Input, NodeId};
+use generals_consensus::NodeId;
 use libp2p::request_response::{self, Event, Message};
 use libp2p::PeerId;
 
@@ -91,15 +91,7 @@ impl Driver {
                     return DirectAnswer::Refused(e.to_string());
                 }
                 self.relay_message(&m);
-                let from = self.peer_id_of(source);
-                self.step(
-                    Input::Message {
-                        from,
-                        message: m,
-                        now_ms: now_ms(),
-                    },
-                    Some(source),
-                );
+                self.take_message(source, m);
                 DirectAnswer::Taken
             }
         }

@@ -202,7 +202,6 @@ impl Driver {
         let topic = message.topic.as_str().to_string();
         let name = self.topics.name(&topic);
         self.p.metrics.message(name, "in");
-        let from = self.peer_id_of(source);
         if topic == self.topics.blocks {
             let block = match Block::decode(&message.data) {
                 Ok(b) => b,
@@ -240,14 +239,7 @@ impl Driver {
             });
             match decoded {
                 Ok(m) => {
-                    self.step(
-                        Input::Message {
-                            from,
-                            message: m,
-                            now_ms: now_ms(),
-                        },
-                        Some(source),
-                    );
+                    self.take_message(source, m);
                     MessageAcceptance::Ignore
                 }
                 Err(e) => {
@@ -293,6 +285,19 @@ impl Driver {
             }
             _ => Taken::Later,
         }
+    }
+
+    /// A consensus message from `source`, by gossip or sent to this node alone.
+    pub(super) fn take_message(&mut self, source: PeerId, message: SignedMessage) {
+        let from = self.peer_id_of(source);
+        self.step(
+            Input::Message {
+                from,
+                message,
+                now_ms: now_ms(),
+            },
+            Some(source),
+        );
     }
 
     /// A transaction from a peer (`source`) or the API: into the mempool, then out.
