@@ -127,7 +127,7 @@ fn a_malformed_scenario_is_refused_with_its_line_and_field() {
         ),
         (
             "name = \"x\"\nconsensus = \"bft\"\n[[node]]\n[[step]]\nat_s = 1\naction = \"explode\"\n[end]\nheight = 3\n",
-            "step 0",
+            "line 4, step 0",
             "explode",
         ),
     ];

@@ -256,11 +256,33 @@ impl Scenario {
 
     pub fn parse(text: &str) -> Result<Scenario> {
         let s: Scenario = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
-        s.check()?;
+        // Where each [[node]] and [[step]] starts, to name its line.
+        #[derive(Deserialize)]
+        struct Spans {
+            #[serde(default, rename = "node")]
+            nodes: Vec<toml::Spanned<toml::Value>>,
+            #[serde(default, rename = "step")]
+            steps: Vec<toml::Spanned<toml::Value>>,
+        }
+        let spans: Spans = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let line = |offset: usize| 1 + text[..offset.min(text.len())].matches('\n').count();
+        let at = |what: &str, k: usize| {
+            let list = if what == "node" {
+                &spans.nodes
+            } else {
+                &spans.steps
+            };
+            match list.get(k) {
+                Some(x) => format!("line {}, {what} {k}", line(x.span().start)),
+                None => format!("{what} {k}"),
+            }
+        };
+        s.check(&at)?;
         Ok(s)
     }
 
-    fn check(&self) -> Result<()> {
+    /// `at("node", 2)` names the third node and its line.
+    fn check(&self, at: &dyn Fn(&str, usize) -> String) -> Result<()> {
         if !["pow", "poa", "pos", "bft"].contains(&self.consensus.as_str()) {
             bail!(
                 "consensus: {:?} is not one of pow, poa, pos, bft",
@@ -273,14 +295,17 @@ impl Scenario {
         }
         for (i, node) in self.nodes.iter().enumerate() {
             if !(node.weight.is_finite() && node.weight > 0.0) {
-                bail!("node {i}: weight must be above zero");
+                bail!("{}: weight must be above zero", at("node", i));
             }
             if let Some(t) = node.twin_of {
                 if t >= i || self.nodes[t].twin_of.is_some() {
-                    bail!("node {i}: twin_of must name an earlier node that is no twin");
+                    bail!(
+                        "{}: twin_of must name an earlier node that is no twin",
+                        at("node", i)
+                    );
                 }
             } else if self.nodes[..i].iter().any(|x| x.twin_of.is_some()) {
-                bail!("node {i}: twins come after every other node");
+                bail!("{}: twins come after every other node", at("node", i));
             }
         }
         if let Some(w) = &self.workload {
@@ -295,9 +320,12 @@ impl Scenario {
             match (step.at_s, step.at_height) {
                 (Some(t), None) if t >= 0.0 && t.is_finite() => {}
                 (None, Some(_)) => {}
-                _ => bail!("step {k}: give at_s (seconds, 0 or more) or at_height, one of them"),
+                _ => bail!(
+                    "{}: give at_s (seconds, 0 or more) or at_height, one of them",
+                    at("step", k)
+                ),
             }
-            let action = step.action().with_context(|| format!("step {k}"))?;
+            let action = step.action().with_context(|| at("step", k))?;
             let nodes: Vec<usize> = match &action {
                 Action::Partition(groups) => groups.iter().flatten().copied().collect(),
                 Action::Heal => Vec::new(),
@@ -307,7 +335,7 @@ impl Scenario {
                 | Action::Resume(node) => vec![*node],
             };
             if let Some(bad) = nodes.iter().find(|x| **x >= n) {
-                bail!("step {k}: there is no node {bad} (0 to {})", n - 1);
+                bail!("{}: there is no node {bad} (0 to {})", at("step", k), n - 1);
             }
         }
         for (field, list) in [
