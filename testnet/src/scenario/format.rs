@@ -60,8 +60,40 @@ pub struct Scenario {
     /// Signed transfers sent to the nodes from the start.
     #[serde(default)]
     pub workload: Option<Workload>,
+    /// Latency, jitter and loss: every link, and links of their own. The
+    /// simulator only, so far: `run` refuses a scenario that sets them.
+    #[serde(default)]
+    pub network: Option<Network>,
     #[serde(default)]
     pub expect: Expect,
+}
+
+/// The network's links (the simulator's `--latency-ms`, `--jitter-ms`,
+/// `--loss` and `--link`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
+    #[serde(default)]
+    pub jitter_ms: Option<u64>,
+    #[serde(default)]
+    pub loss: Option<f64>,
+    #[serde(default, rename = "link")]
+    pub links: Vec<Link>,
+}
+
+/// One link's own latency, jitter and loss.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    pub a: usize,
+    pub b: usize,
+    pub latency_ms: u64,
+    #[serde(default)]
+    pub jitter_ms: u64,
+    #[serde(default)]
+    pub loss: f64,
 }
 
 /// A workload of signed transfers (`generals-testnet load` on real nodes, the
@@ -311,6 +343,24 @@ impl Scenario {
         if let Some(w) = &self.workload {
             if !(w.tps.is_finite() && w.tps > 0.0) || w.senders == Some(0) {
                 bail!("workload: tps above zero and at least one sender");
+            }
+        }
+        if let Some(net) = &self.network {
+            let losses = net.loss.iter().chain(net.links.iter().map(|l| &l.loss));
+            if losses.into_iter().any(|p| !(0.0..=1.0).contains(p)) {
+                bail!("network: loss is a probability, 0 to 1");
+            }
+            if let Some(l) = net
+                .links
+                .iter()
+                .find(|l| l.a >= n || l.b >= n || l.a == l.b)
+            {
+                bail!(
+                    "network.link {}-{}: two different nodes of 0 to {}",
+                    l.a,
+                    l.b,
+                    n - 1
+                );
             }
         }
         if self.end.height.is_none() && self.end.seconds.is_none() {

@@ -125,6 +125,13 @@ fn reference_height(dir: &Path, reference: usize) -> u64 {
 
 pub fn run(args: RunArgs) -> Result<()> {
     let s = Scenario::load(&args.file)?;
+    if s.network.is_some() {
+        bail!(
+            "[network] (latency, jitter, loss) runs in the simulator only so far: \
+             `generals-testnet sim --scenario {}`",
+            args.file.display()
+        );
+    }
     let out = args
         .out
         .clone()

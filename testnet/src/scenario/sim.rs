@@ -62,6 +62,26 @@ fn sim_flags(s: &Scenario) -> Result<Vec<String>> {
     if let Some(w) = &s.workload {
         argv.extend(["--tps".into(), w.tps.to_string()]);
     }
+    if let Some(net) = &s.network {
+        if let Some(v) = net.latency_ms {
+            argv.extend(["--latency-ms".into(), v.to_string()]);
+        }
+        if let Some(v) = net.jitter_ms {
+            argv.extend(["--jitter-ms".into(), v.to_string()]);
+        }
+        if let Some(v) = net.loss {
+            argv.extend(["--loss".into(), v.to_string()]);
+        }
+        for l in &net.links {
+            argv.extend([
+                "--link".into(),
+                format!(
+                    "{}-{}:{}:{}:{}",
+                    l.a, l.b, l.latency_ms, l.jitter_ms, l.loss
+                ),
+            ]);
+        }
+    }
     // The attack: one kind, by one node or colluders; a twin is a clone.
     let byzantine: Vec<(usize, &str)> = s
         .nodes
