@@ -88,6 +88,7 @@ fn calls_that_change_the_node_need_its_token_json_and_its_own_origin() {
         ("/miner/stop", "{}"),
         ("/admin/block", r#"{"peer_id":"x"}"#),
         ("/admin/unblock", r#"{"peer_id":"x"}"#),
+        ("/admin/link", r#"{"peer_id":"x","latency_ms":100}"#),
         ("/authorities/propose", r#"{"candidate":"00","add":true}"#),
         ("/authorities/discard", r#"{"candidate":"00"}"#),
     ];

@@ -62,6 +62,9 @@ enum Command {
     Partition(local::PartitionArgs),
     /// Undo every partition.
     Heal(local::HealArgs),
+    /// Make the link between two nodes slow or lossy (both ways), e.g.
+    /// `link 0 2 --latency-ms 300 --jitter-ms 100 --loss 0.1`.
+    Link(local::LinkArgs),
     /// How the nodes stand: roles, blocks per producer, conflicting
     /// decisions, evidence, jailed validators, authorities.
     Report(local::DirArgs),
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
         Command::Restart(args) => local::restart(args),
         Command::Partition(args) => local::partition(args),
         Command::Heal(args) => local::heal(args),
+        Command::Link(args) => local::link(args),
         Command::Report(args) => local::report(args),
         Command::Run(args) => scenario::run(args),
         Command::Load(args) => load::run(args),

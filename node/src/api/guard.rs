@@ -85,12 +85,13 @@ pub async fn boundary(State(s): State<AppState>, req: Request, next: Next) -> Re
 }
 
 /// The calls that change the node, which need its token.
-pub const CHANGES: [&str; 7] = [
+pub const CHANGES: [&str; 8] = [
     "/mine",
     "/miner/start",
     "/miner/stop",
     "/admin/block",
     "/admin/unblock",
+    "/admin/link",
     "/authorities/propose",
     "/authorities/discard",
 ];

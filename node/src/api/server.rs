@@ -54,6 +54,7 @@ pub enum ApiCmd {
         block: bool,
         reply: oneshot::Sender<Result<(), Refusal>>,
     },
+    Link(LinkRequest, oneshot::Sender<Result<(), Refusal>>),
 }
 
 #[derive(Clone)]
@@ -168,6 +169,7 @@ pub fn router(state: AppState) -> Router {
         .route("/miner/stop", post(miner_stop))
         .route("/admin/block", post(admin_block))
         .route("/admin/unblock", post(admin_unblock))
+        .route("/admin/link", post(admin_link))
         .route("/authorities/propose", post(propose))
         .route("/authorities/discard", post(discard))
         .fallback(|| async { not_found("no such endpoint; see the README for the API") })
@@ -324,6 +326,27 @@ async fn admin_unblock(
     body: axum::body::Bytes,
 ) -> Result<Json<PeerRequest>, ApiError> {
     admin_peer(s, body, false).await
+}
+
+async fn admin_link(
+    State(s): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<LinkRequest>, ApiError> {
+    let req: LinkRequest = serde_json::from_slice(&body).map_err(|e| {
+        bad(format!(
+            "expected {{\"peer_id\": ..., \"latency_ms\": ..., \"jitter_ms\": ..., \"loss\": ...}}: {e}"
+        ))
+    })?;
+    if !(0.0..=1.0).contains(&req.loss) || req.latency_ms > 60_000 || req.jitter_ms > 60_000 {
+        return Err(bad(
+            "loss is 0 to 1, latency_ms and jitter_ms at most 60000",
+        ));
+    }
+    let r = req.clone();
+    ask(&s, |reply| ApiCmd::Link(r, reply))
+        .await?
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(Json(req))
 }
 
 async fn authorities(State(s): State<AppState>) -> Result<Json<Authorities>, ApiError> {

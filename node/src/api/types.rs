@@ -197,6 +197,21 @@ pub struct PeerRequest {
     pub peer_id: String,
 }
 
+/// `POST /admin/link`: what arrives from `peer_id` waits `latency_ms` plus
+/// up to `jitter_ms`, or is lost with probability `loss` (all zero: a plain
+/// link again).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    pub peer_id: String,
+    #[serde(default)]
+    pub latency_ms: u64,
+    #[serde(default)]
+    pub jitter_ms: u64,
+    #[serde(default)]
+    pub loss: f64,
+}
+
 /// Every error answer.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ErrorBody {

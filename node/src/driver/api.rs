@@ -150,6 +150,25 @@ impl Driver {
                 }
                 let _ = r.send(on);
             }
+            ApiCmd::Link(req, reply) => {
+                let result = match req.peer_id.parse::<PeerId>() {
+                    Err(e) => Err(Refusal::NotAPeer {
+                        peer: req.peer_id.clone(),
+                        reason: e.to_string(),
+                    }),
+                    Ok(id) => {
+                        let shape = super::shape::Shape {
+                            latency_ms: req.latency_ms,
+                            jitter_ms: req.jitter_ms,
+                            loss: req.loss,
+                        };
+                        tracing::info!(peer = %id, ?shape, "shaped the link from a peer");
+                        self.shaping.set(id, shape);
+                        Ok(())
+                    }
+                };
+                let _ = reply.send(result);
+            }
             ApiCmd::BlockPeer { peer, block, reply } => {
                 let result = match peer.parse::<PeerId>() {
                     Err(e) => Err(Refusal::NotAPeer {

@@ -2,6 +2,7 @@
 //! peer; in, validated like gossip and then relayed by gossip.
 
 use super::gossip::Taken;
+use super::shape::{Fate, Held};
 use super::Driver;
 use crate::direct::{Direct, DirectAnswer};
 use generals_chain::SignedMessage;
@@ -40,7 +41,16 @@ impl Driver {
                 ..
             } => {
                 self.p.metrics.message("direct", "in");
-                let answer = self.take_direct(peer, request);
+                // Over a shaped link it is taken later, and answered now.
+                let mut request = Some(request);
+                let fate = self.shaping.admit(&peer, super::now_ms(), || Held::Direct {
+                    source: peer,
+                    what: request.take().expect("taken once"),
+                });
+                let answer = match (fate, request) {
+                    (Fate::Now, Some(what)) => self.take_direct(peer, what),
+                    _ => DirectAnswer::Taken,
+                };
                 let _ = self
                     .p
                     .swarm
@@ -71,7 +81,7 @@ impl Driver {
 
     /// A block or message sent to this node alone: the engine takes it as if
     /// gossiped, and a valid one goes on by gossip.
-    fn take_direct(&mut self, source: PeerId, what: Direct) -> DirectAnswer {
+    pub(super) fn take_direct(&mut self, source: PeerId, what: Direct) -> DirectAnswer {
         match what {
             Direct::Block(block) => {
                 let bytes = block.encode();

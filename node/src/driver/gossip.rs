@@ -2,6 +2,7 @@
 //! subscribed), swarm events, and one validation verdict per gossip message,
 //! with penalties for peers that send invalid ones.
 
+use super::shape::{Fate, Held};
 use super::{now_ms, Driver, BAN_PENALTY, PUBLISH_PATIENCE};
 use crate::net::BehaviourEvent;
 use crate::protocol::SyncRequest;
@@ -164,18 +165,28 @@ impl Driver {
                 message_id,
                 message,
             })) => {
-                let mut verdict = self.on_gossip(propagation_source, &message);
-                // A Byzantine node relays nothing: the sides of its
-                // equivocation must not meet through it.
-                if self.p.byzantine.is_some() && matches!(verdict, MessageAcceptance::Accept) {
-                    verdict = MessageAcceptance::Ignore;
+                let (source, id) = (propagation_source, message_id);
+                let fate = self.shaping.admit(&source, now_ms(), || Held::Gossip {
+                    source,
+                    id: id.clone(),
+                    message: message.clone(),
+                });
+                match fate {
+                    Fate::Now => self.judge_gossip(source, id, message),
+                    Fate::Held => {}
+                    Fate::Lost => {
+                        let _ = self
+                            .p
+                            .swarm
+                            .behaviour_mut()
+                            .gossipsub
+                            .report_message_validation_result(
+                                &id,
+                                &source,
+                                MessageAcceptance::Ignore,
+                            );
+                    }
                 }
-                let _ = self
-                    .p
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .report_message_validation_result(&message_id, &propagation_source, verdict);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(
                 libp2p::identify::Event::Received { peer_id, info, .. },

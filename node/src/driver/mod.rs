@@ -10,12 +10,14 @@
 //! - `gossip`: publishing, swarm events, one verdict per gossip message;
 //! - `api`: the API's commands; `views`: what the API shows;
 //! - `sync`: headers-first sync;
-//! - `direct`: sends aimed at one peer, and what arrives that way.
+//! - `direct`: sends aimed at one peer, and what arrives that way;
+//! - `shape`: slow and lossy links, for experiments.
 
 mod api;
 mod direct;
 mod gossip;
 mod host;
+pub mod shape;
 mod sync;
 mod views;
 
@@ -125,6 +127,8 @@ pub struct Driver {
     sync: sync::SyncState,
     /// Standing authority proposals made through the API.
     proposals: BTreeMap<generals_chain::PublicKey, bool>,
+    /// Links made slow or lossy through the admin API, and what they hold.
+    shaping: shape::Shaping,
     /// Blocks this node made and its engine has not sent (a private fork, a
     /// selfish miner's lead): sync does not serve them (bounded).
     withheld: HashSet<Hash>,
@@ -164,6 +168,7 @@ impl Driver {
             proposals: BTreeMap::new(),
             seen_evidence: Vec::new(),
             withheld: HashSet::new(),
+            shaping: shape::Shaping::default(),
             last_hashes: (Instant::now(), 0),
             dial_warned: HashMap::new(),
             hashrate: 0.0,
@@ -197,6 +202,16 @@ impl Driver {
                 let wait = at.saturating_sub(now_ms());
                 tokio::time::Instant::now() + Duration::from_millis(wait)
             });
+            let next_held = self.shaping.next_due().map(|at| {
+                let wait = at.saturating_sub(now_ms());
+                tokio::time::Instant::now() + Duration::from_millis(wait)
+            });
+            let held = async {
+                match next_held {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             let timer = async {
                 match next_timer {
                     Some(at) => tokio::time::sleep_until(at).await,
@@ -205,6 +220,7 @@ impl Driver {
             };
             tokio::select! {
                 _ = timer => self.fire_timers(),
+                _ = held => self.release_held(),
                 ev = self.p.swarm.select_next_some() => self.on_swarm(ev),
                 Some(cmd) = self.p.api.recv() => self.on_api(cmd),
                 Some(found) = self.p.found.recv() => self.on_found(found),

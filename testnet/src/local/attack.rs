@@ -233,6 +233,72 @@ pub fn cut(dir: &std::path::Path, groups: &[Vec<usize>]) -> Result<usize> {
     Ok(cut / 2)
 }
 
+#[derive(clap::Args, Debug)]
+pub struct LinkArgs {
+    /// The two nodes of the link.
+    a: usize,
+    b: usize,
+    /// Added to everything each hears from the other, plus up to --jitter-ms.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    #[arg(long, default_value_t = 0)]
+    jitter_ms: u64,
+    /// Probability that a message is lost (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    loss: f64,
+    #[arg(long, default_value = "testnet-data")]
+    dir: PathBuf,
+}
+
+pub fn link(args: LinkArgs) -> Result<()> {
+    shape(
+        &args.dir,
+        args.a,
+        args.b,
+        args.latency_ms,
+        args.jitter_ms,
+        args.loss,
+    )?;
+    println!(
+        "n{} <-> n{}: latency {} ms, jitter {} ms, loss {}",
+        args.a, args.b, args.latency_ms, args.jitter_ms, args.loss
+    );
+    Ok(())
+}
+
+/// Makes the link between `a` and `b` slow or lossy, both ways: each node
+/// delays or drops what it hears from the other (all zero: a plain link).
+pub fn shape(
+    dir: &std::path::Path,
+    a: usize,
+    b: usize,
+    latency_ms: u64,
+    jitter_ms: u64,
+    loss: f64,
+) -> Result<()> {
+    let state = State::load(dir)?;
+    for (from, to) in [(a, b), (b, a)] {
+        running(&state, from)?;
+        running(&state, to)?;
+        let n = &state.nodes[from];
+        let r = http()
+            .post(format!("{}/admin/link", n.api))
+            .bearer_auth(Home::new(&n.home).token()?)
+            .json(&serde_json::json!({
+                "peer_id": state.nodes[to].peer_id,
+                "latency_ms": latency_ms,
+                "jitter_ms": jitter_ms,
+                "loss": loss,
+            }))
+            .send()
+            .with_context(|| format!("asking node {} ({})", n.name, n.api))?;
+        if !r.status().is_success() {
+            bail!("node {} refused: {}", n.name, r.text().unwrap_or_default());
+        }
+    }
+    Ok(())
+}
+
 pub fn heal(args: HealArgs) -> Result<()> {
     let state = State::load(&args.dir)?;
     for (i, n) in state.nodes.iter().enumerate() {

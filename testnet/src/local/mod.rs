@@ -17,7 +17,7 @@ mod state;
 mod status;
 mod up;
 
-pub use attack::{cut, heal, partition, HealArgs, PartitionArgs, Role};
+pub use attack::{cut, heal, link, partition, shape, HealArgs, LinkArgs, PartitionArgs, Role};
 pub use process::{alive, down, kill_node, restart};
 pub use report::{collect, report};
 pub use state::{NodeInfo, State};

@@ -60,8 +60,8 @@ pub struct Scenario {
     /// Signed transfers sent to the nodes from the start.
     #[serde(default)]
     pub workload: Option<Workload>,
-    /// Latency, jitter and loss: every link, and links of their own. The
-    /// simulator only, so far: `run` refuses a scenario that sets them.
+    /// Latency, jitter and loss: every link, and links of their own (on real
+    /// nodes, each node delays or drops what it hears over the link).
     #[serde(default)]
     pub network: Option<Network>,
     #[serde(default)]

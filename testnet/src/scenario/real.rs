@@ -125,13 +125,6 @@ fn reference_height(dir: &Path, reference: usize) -> u64 {
 
 pub fn run(args: RunArgs) -> Result<()> {
     let s = Scenario::load(&args.file)?;
-    if s.network.is_some() {
-        bail!(
-            "[network] (latency, jitter, loss) runs in the simulator only so far: \
-             `generals-testnet sim --scenario {}`",
-            args.file.display()
-        );
-    }
     let out = args
         .out
         .clone()
@@ -149,6 +142,9 @@ pub fn run(args: RunArgs) -> Result<()> {
     println!("scenario {}: {}", s.name, s.description);
     local::up(up_args(&s, &dir)?)?;
     record_events(&dir, &out)?;
+    if let Some(net) = &s.network {
+        shape_links(&s, net, &dir)?;
+    }
     let load = match &s.workload {
         Some(w) => Some(start_load(&s, w, &dir, &out)?),
         None => None,
@@ -161,6 +157,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             o.accepted = Some(accepted);
             o.included = Some(included);
         }
+        o.converged = settled(&s, &dir);
         o.recovery_s = match recovery {
             Recovery::NoHeal => None,
             Recovery::After(secs) => Some(Some(secs)),
@@ -269,6 +266,42 @@ fn node_height(dir: &Path, node: usize) -> Option<u64> {
     (h > 0).then_some(h)
 }
 
+/// Whether the honest nodes stand on one tip, as the simulator's quiet end
+/// lets them: asked every 200 ms for up to 15 s (blocks keep coming on real
+/// nodes, so they agree between blocks, not forever).
+fn settled(s: &Scenario, dir: &Path) -> bool {
+    let honest: Vec<usize> = (0..s.nodes.len())
+        .filter(|i| s.nodes[*i].role == "honest" && s.nodes[*i].twin_of.is_none())
+        .collect();
+    let Ok(state) = State::load(dir) else {
+        return false;
+    };
+    let c = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build();
+    let Ok(c) = c else { return false };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        let tips: Vec<Option<String>> = honest
+            .iter()
+            .filter_map(|i| state.nodes.get(*i))
+            .filter(|n| local::alive(n.pid))
+            .map(|n| {
+                c.get(format!("{}/status", n.api))
+                    .send()
+                    .ok()
+                    .and_then(|r| r.json::<Value>().ok())
+                    .and_then(|v| v["tip"].as_str().map(String::from))
+            })
+            .collect();
+        if tips.iter().all(Option::is_some) && tips.windows(2).all(|w| w[0] == w[1]) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
 fn first_honest(s: &Scenario) -> usize {
     s.nodes
         .iter()
@@ -345,6 +378,32 @@ fn outcome(s: &Scenario, dir: &Path) -> Result<Outcome> {
         included: None,
         recovery_s: None,
     })
+}
+
+/// Every link gets the network's latency, jitter and loss; links of their
+/// own get theirs.
+fn shape_links(s: &Scenario, net: &super::format::Network, dir: &Path) -> Result<()> {
+    let n = s.nodes.len();
+    let (lat, jit, loss) = (
+        net.latency_ms.unwrap_or(0),
+        net.jitter_ms.unwrap_or(0),
+        net.loss.unwrap_or(0.0),
+    );
+    if lat > 0 || jit > 0 || loss > 0.0 {
+        for a in 0..n {
+            for b in a + 1..n {
+                local::shape(dir, a, b, lat, jit, loss)?;
+            }
+        }
+    }
+    for l in &net.links {
+        local::shape(dir, l.a, l.b, l.latency_ms, l.jitter_ms, l.loss)?;
+    }
+    println!(
+        "  links shaped: {lat} ms ± {jit} ms, loss {loss}; {} of their own",
+        net.links.len()
+    );
+    Ok(())
 }
 
 /// Writes each node's event stream (`GET /events`: blocks produced and
