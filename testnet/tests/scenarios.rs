@@ -116,6 +116,23 @@ fn an_equivocating_proof_of_stake_validator_scenario_passes_on_real_nodes() {
 }
 
 #[test]
+fn run_never_clears_a_folder_that_is_not_an_earlier_run() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let keep = tmp.path().join("mine");
+    std::fs::create_dir_all(&keep).expect("dir");
+    std::fs::write(keep.join("notes.txt"), "mine").expect("write");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/bft-equivocate.toml");
+    let out = run_real(&file, &keep);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("not the folder of an earlier run"),
+        "{}",
+        text(&out)
+    );
+    assert!(keep.join("notes.txt").exists());
+}
+
+#[test]
 fn a_malformed_scenario_is_refused_with_its_line_and_field() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let cases = [

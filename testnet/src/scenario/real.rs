@@ -130,6 +130,15 @@ pub fn run(args: RunArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("scenario-{}", s.name)));
     if out.exists() {
+        // Only an earlier run's folder (or an empty one) is cleared.
+        let earlier = out.join("report.json").exists() || out.join("testnet").exists();
+        let empty = std::fs::read_dir(&out).is_ok_and(|mut d| d.next().is_none());
+        if !earlier && !empty {
+            bail!(
+                "{} exists and is not the folder of an earlier run; choose another --out",
+                out.display()
+            );
+        }
         if let Ok(state) = State::load(&out.join("testnet")) {
             if state.nodes.iter().any(|n| local::alive(n.pid)) {
                 bail!("{} holds a running testnet; stop it first", out.display());
@@ -336,7 +345,7 @@ fn outcome(s: &Scenario, dir: &Path) -> Result<Outcome> {
             let h = c["from_height"].as_u64()?;
             let a = node_of(c["nodes"][0].as_str()?)?;
             let b = node_of(c["nodes"][1].as_str()?)?;
-            let low = heights[a]?.min(heights[b]?);
+            let low = (*heights.get(a)?)?.min((*heights.get(b)?)?);
             (h + k <= low).then_some(h)
         })
         .collect();
