@@ -217,6 +217,33 @@ impl<S: BlockStore> Ledger<S> {
         tip_header.ok_or_else(|| corrupt("empty chain"))
     }
 
+    /// Replays the main chain from genesis, as a new node would: each block
+    /// must apply to the state before it and give the state root its header
+    /// names, and the end must equal the stored state. Returns the blocks
+    /// replayed and the root at the tip.
+    pub fn replay(&self, genesis: &Genesis) -> Result<(u64, Hash), LedgerError> {
+        let mut state = genesis.state()?;
+        for height in 1..=self.tip.height {
+            let block = self
+                .block_at(height)?
+                .ok_or_else(|| corrupt(format!("no block indexed at height {height}")))?;
+            state.apply_block(&block, &self.rules).map_err(|e| {
+                corrupt(format!(
+                    "block {} at height {height} does not replay: {e}",
+                    block.hash()
+                ))
+            })?;
+        }
+        if state.root() != self.state.root() {
+            return Err(corrupt(format!(
+                "the replayed state ({}) differs from the stored state ({})",
+                state.root(),
+                self.state.root()
+            )));
+        }
+        Ok((self.tip.height, state.root()))
+    }
+
     /// Replays the main chain from genesis and rewrites the stored accounts.
     fn rebuild_state(&mut self, genesis: &Genesis) -> Result<(), LedgerError> {
         let mut state = genesis.state()?;

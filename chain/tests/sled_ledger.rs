@@ -372,3 +372,46 @@ fn a_ledger_in_use_is_reported_busy_and_opens_once_released() {
     // Dropped a moment ago: sled's threads may hold the lock briefly; open waits.
     assert_eq!(open_sled(dir, g).expect("released").tip().height, 2);
 }
+
+#[test]
+fn a_replay_from_genesis_checks_every_block_and_finds_a_tampered_one() {
+    let (f, ledger) = fixture(5);
+    assert_eq!(ledger.replay(&f.genesis).expect("replays").0, 5);
+    // Block 3's stored body swapped for one whose transfer pays more, under
+    // the same header (and hash): opening does not read old bodies, a replay
+    // must.
+    let mut bad = ledger.block_at(3).expect("read").expect("block 3");
+    let hash = bad.hash();
+    let keys = f.keys.clone();
+    let first = bad.transactions[0].body.clone();
+    bad.transactions[0] = tx(
+        keys.iter()
+            .find(|k| k.public() == first.sender)
+            .expect("a fixture key"),
+        first.nonce,
+        first.fee,
+        generals_chain::tx::Action::Transfer {
+            to: keys[0].public(),
+            amount: 999,
+        },
+    );
+    drop(ledger);
+    {
+        let db = raw_db(&f.dir);
+        let tree = db.open_tree("ledger").expect("tree");
+        tree.insert(
+            [&b"b"[..], &hash.0].concat(),
+            generals_chain::codec::encode(&bad),
+        )
+        .expect("write");
+        db.flush().expect("flush");
+    }
+    let ledger = open_sled(&f.dir, &f.genesis).expect("opens: the tip is untouched");
+    let err = ledger
+        .replay(&f.genesis)
+        .expect_err("the tampered block is found");
+    assert!(
+        err.to_string().contains("at height 3 does not replay"),
+        "{err}"
+    );
+}

@@ -15,6 +15,7 @@ use std::path::PathBuf;
   generals-node run --home ./n1 --mine
   generals-node run --home ./n2 --api 127.0.0.1:8646 --bootstrap /ip4/127.0.0.1/tcp/40001/p2p/12D3Koo...
   generals-node repair --home ./n1
+  generals-node verify --home ./n1
   generals-node protection export --home ./n1 > n1-protection.json
   generals-node protection import --home ./n1b n1-protection.json"
 )]
@@ -46,6 +47,12 @@ enum Command {
         /// Go on even if the signing record cannot be read.
         #[arg(long)]
         without_record: bool,
+    },
+    /// Replay a stopped node's main chain from genesis and check every state
+    /// root and the stored state (as bitcoind's verifychain).
+    Verify {
+        #[arg(long)]
+        home: PathBuf,
     },
     /// Start the node.
     Run {
@@ -107,6 +114,10 @@ fn main() -> std::process::ExitCode {
                 ),
             },
         ),
+        Command::Verify { home } => generals_node::repair::verify(&config::Home::new(&home))
+            .map(|(blocks, root)| {
+                println!("replayed {blocks} blocks from genesis: every state root matches (tip state {root})")
+            }),
         Command::Protection {
             action: ProtectionCmd::Export { home },
         } => generals_node::stake::export(&config::Home::new(&home)).map(|json| println!("{json}")),

@@ -85,3 +85,14 @@ pub fn repair(home: &Home, without_record: bool) -> Result<Repaired> {
         height: None,
     })
 }
+
+/// `generals-node verify`: replays the stopped node's main chain from genesis
+/// (each block must give the state root its header names, and the end must
+/// equal the stored state). Returns the blocks replayed and the root.
+pub fn verify(home: &Home) -> Result<(u64, generals_chain::Hash)> {
+    let genesis = home.load_genesis()?;
+    let store = SledStore::open(&home.ledger(), &genesis.chain_id, genesis.block()?.hash())
+        .with_context(|| format!("opening the ledger in {}", home.ledger().display()))?;
+    let (ledger, _) = Ledger::open(store, &genesis)?;
+    Ok(ledger.replay(&genesis)?)
+}

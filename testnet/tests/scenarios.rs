@@ -116,6 +116,33 @@ fn an_equivocating_proof_of_stake_validator_scenario_passes_on_real_nodes() {
 }
 
 #[test]
+fn timeline_steps_by_height_and_time_run_on_real_nodes_and_their_transactions_are_followed() {
+    let _one = serial();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/pos-bond-unbond.toml");
+    let out = run_real(&file, &tmp.path().join("out"));
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    // Each step ran, by height or by time, in the order the chain reached it.
+    let bond = t.find("n1 bonds 5000").expect("bond step");
+    let pay = t.find("n0 pays 500 to the merchant").expect("pay step");
+    assert!(bond < pay, "{t}");
+    assert!(t.contains("n2 unbonds 100"), "{t}");
+    assert!(
+        t.contains("3 of 3 signed steps' transactions on the main chain"),
+        "{t}"
+    );
+    assert!(t.contains("pass  honest chains replay from genesis"), "{t}");
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(tmp.path().join("out/report.json")).expect("report.json"),
+    )
+    .expect("json");
+    let watched = report["runs"][0]["watched"].as_array().expect("watched");
+    assert_eq!(watched.len(), 3, "{report}");
+    assert!(watched.iter().all(|w| w["kept"] == true), "{report}");
+}
+
+#[test]
 fn run_never_clears_a_folder_that_is_not_an_earlier_run() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let keep = tmp.path().join("mine");
@@ -146,6 +173,16 @@ fn a_malformed_scenario_is_refused_with_its_line_and_field() {
             "name = \"x\"\nconsensus = \"bft\"\n[[node]]\n[[step]]\nat_s = 1\naction = \"explode\"\n[end]\nheight = 3\n",
             "line 4, step 0",
             "explode",
+        ),
+        (
+            "name = \"x\"\nconsensus = \"pow\"\n[[node]]\n[[step]]\nat_s = 1\naction = \"bond\"\nnode = 0\namount = 5\n[end]\nheight = 3\n",
+            "line 4, step 0",
+            "\"pos\" or \"bft\"",
+        ),
+        (
+            "name = \"x\"\nconsensus = \"poa\"\n[[node]]\n[[node]]\n[[step]]\nat_height = 2\naction = \"link\"\na = 0\n[end]\nheight = 3\n",
+            "line 5, step 0",
+            "needs b",
         ),
     ];
     for (body, line, field) in cases {

@@ -30,6 +30,21 @@ pub enum NetChange {
     /// taught the node's stored chain and started on its tip. Its timers die
     /// with it; its chain and mempool stay.
     Restart { node: NodeId, record: bool },
+    /// The link between two nodes gets its own latency, jitter and loss.
+    Link {
+        a: NodeId,
+        b: NodeId,
+        net: NetConfig,
+    },
+    /// The workload's rate becomes this many transfers a second (0 stops it).
+    Tps(f64),
+    /// Node `node`'s account signs this action and hands it to its node (a
+    /// payment to watch, a bond, an unbond); the report says whether it ends
+    /// on the main chain.
+    Submit {
+        node: NodeId,
+        action: generals_chain::tx::Action,
+    },
 }
 
 /// Which engine the nodes run.
@@ -173,6 +188,8 @@ pub struct SimConfig {
     pub links: Vec<(NodeId, NodeId, NetConfig)>,
     /// Network changes, at milliseconds from the start.
     pub schedule: Vec<(u64, NetChange)>,
+    /// Changes made when the first honest node's chain reaches a height.
+    pub at_height: Vec<(u64, NetChange)>,
     /// Transfers per second submitted by the workload (0 for none).
     pub tps: f64,
     pub attack: Option<Attack>,
@@ -215,6 +232,7 @@ impl SimConfig {
             net: NetConfig::default(),
             links: Vec::new(),
             schedule: Vec::new(),
+            at_height: Vec::new(),
             tps: 0.0,
             attack: None,
             quiet_ms: 60_000,
@@ -379,7 +397,7 @@ impl SimConfig {
                 _ => {}
             }
         }
-        for (_, change) in &self.schedule {
+        for (_, change) in self.schedule.iter().chain(&self.at_height) {
             let bad = match change {
                 NetChange::Cut(groups) => groups.iter().flatten().any(|n| *n >= self.nodes),
                 NetChange::Isolate(n) => *n >= self.nodes,
@@ -388,6 +406,11 @@ impl SimConfig {
                     voters, candidate, ..
                 } => *candidate >= self.nodes || voters.iter().any(|v| *v >= self.nodes),
                 NetChange::Restart { node, .. } => *node >= self.nodes,
+                NetChange::Link { a, b, net } => {
+                    *a >= self.nodes || *b >= self.nodes || !(0.0..=1.0).contains(&net.loss)
+                }
+                NetChange::Tps(t) => !t.is_finite() || *t < 0.0,
+                NetChange::Submit { node, .. } => *node >= self.nodes,
                 NetChange::Heal => false,
             };
             if bad {

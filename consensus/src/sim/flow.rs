@@ -7,7 +7,7 @@ use super::log::EventKind;
 use super::{Ev, Msg, Simulator, CHAIN_ID};
 use crate::core::TipChange;
 use crate::engine::{Input, NodeId};
-use generals_chain::{Action, Block, TxBody};
+use generals_chain::{Action, Block, Keypair, Transaction, TxBody};
 use rand::Rng;
 
 impl Simulator {
@@ -98,6 +98,7 @@ impl Simulator {
             self.log.record(now_ms, Some(node), &kind);
         }
         self.watch_payment(node, change);
+        self.height_reached(node, change.to.height);
         if self.mining && change.to.height >= self.config.blocks {
             self.settle();
         }
@@ -197,35 +198,50 @@ impl Simulator {
         }
     }
 
-    pub(super) fn workload(&mut self) {
-        let i = self.rng.gen_range(0..self.wallets.len());
-        let j = self.rng.gen_range(0..self.wallets.len());
-        let node = self.rng.gen_range(0..self.nodes.len());
-        let amount = self.rng.gen_range(1..1_000);
-        let to = self.wallets[j].public();
-        let key = &self.wallets[i];
-        // Like a wallet asking its node for the pending nonce.
+    /// `key`'s wallet signs `action` with the nonce its node gives (as a
+    /// wallet asks its node for the pending nonce) and hands it to `node`,
+    /// which gossips it if taken. Returns the transaction and whether the
+    /// node took it.
+    pub(super) fn wallet_sends(
+        &mut self,
+        node: NodeId,
+        key: &Keypair,
+        action: Action,
+    ) -> (Transaction, bool) {
         let nonce = self.nodes[node].core.next_nonce(&key.public());
         let tx = TxBody {
             chain_id: CHAIN_ID.into(),
             sender: key.public(),
             nonce,
             fee: 1,
-            action: Action::Transfer { to, amount },
+            action,
         }
         .sign(key);
-        if self.nodes[node].core.submit(tx.clone()).is_ok() {
+        let taken = self.nodes[node].core.submit(tx.clone()).is_ok();
+        if taken {
             let now_ms = self.local(node);
-            self.step(
-                node,
-                Input::Transaction {
-                    tx: tx.clone(),
-                    now_ms,
-                },
-                None,
-            );
-            self.send_all(node, Msg::Tx(tx));
+            let input = Input::Transaction {
+                tx: tx.clone(),
+                now_ms,
+            };
+            self.step(node, input, None);
+            self.send_all(node, Msg::Tx(tx.clone()));
         }
+        (tx, taken)
+    }
+
+    pub(super) fn workload(&mut self) {
+        if self.config.tps <= 0.0 {
+            self.workload_on = false;
+            return;
+        }
+        let i = self.rng.gen_range(0..self.wallets.len());
+        let j = self.rng.gen_range(0..self.wallets.len());
+        let node = self.rng.gen_range(0..self.nodes.len());
+        let amount = self.rng.gen_range(1..1_000);
+        let to = self.wallets[j].public();
+        let key = self.wallets[i].clone();
+        self.wallet_sends(node, &key, Action::Transfer { to, amount });
         if self.mining {
             let d = self.exp_delay(1000.0 / self.config.tps);
             self.schedule(d, Ev::Workload);

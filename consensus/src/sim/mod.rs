@@ -21,6 +21,7 @@ mod host;
 pub mod log;
 pub mod network;
 pub mod report;
+mod steps;
 
 pub use config::{Attack, BftFault, Kind, NetChange, NetConfig, SimConfig};
 pub use log::{EventKind, EventLog};
@@ -73,6 +74,8 @@ enum Ev {
     },
     Workload,
     Net(usize),
+    /// The change `config.at_height[i]`, whose height was reached.
+    AtHeight(usize),
     /// While settling: are the honest nodes still agreed, with nothing in flight?
     Verify,
     Timer {
@@ -138,6 +141,9 @@ pub struct Stats {
     pub invalid: u64,
     pub messages: u64,
     pub lost: u64,
+    /// Transactions the timeline had nodes sign: the node, the hash, and
+    /// whether the node took it.
+    pub watched: Vec<(NodeId, Hash, bool)>,
 }
 
 /// A simulation run.
@@ -165,6 +171,12 @@ pub struct Simulator {
     /// main chain, and whether the merchant ever saw it confirmed.
     payment_at: Option<u64>,
     merchant_confirmed: bool,
+    /// The first honest node: height-triggered changes follow its chain.
+    reference: NodeId,
+    /// Height-triggered changes not yet made (indices into `at_height`).
+    height_pending: Vec<usize>,
+    /// The workload is sending.
+    workload_on: bool,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -310,6 +322,16 @@ impl Simulator {
             attack_txs,
             payment_at: None,
             merchant_confirmed: false,
+            reference: (0..config.nodes)
+                .find(|i| {
+                    !config
+                        .attack
+                        .as_ref()
+                        .is_some_and(|a| a.nodes().contains(i))
+                })
+                .unwrap_or(0),
+            height_pending: (0..config.at_height.len()).collect(),
+            workload_on: false,
             config,
         })
     }
@@ -375,6 +397,7 @@ impl Simulator {
             }));
         }
         if self.config.tps > 0.0 {
+            self.workload_on = true;
             let d = self.exp_delay(1000.0 / self.config.tps);
             self.schedule(d, Ev::Workload);
         }
@@ -394,6 +417,7 @@ impl Simulator {
             &self.stats,
             self.attack_txs.filter(|_| self.merchant_confirmed),
             self.now,
+            &self.genesis,
         );
         Ok((report, self.nodes.into_iter().map(|n| n.core).collect()))
     }
@@ -432,47 +456,8 @@ impl Simulator {
                 let now_ms = self.local(node);
                 self.step(node, Input::Timer { id, now_ms }, None);
             }
-            Ev::Net(i) => {
-                let change = self.config.schedule[i].1.clone();
-                if let NetChange::HashPower(f) = change {
-                    self.hash_factor *= f;
-                    // Every miner's next block is redrawn at the new rate.
-                    for n in 0..self.nodes.len() {
-                        if let Some(job) = self.nodes[n].job.clone() {
-                            self.start_mining(n, job);
-                        }
-                    }
-                }
-                if let NetChange::Propose {
-                    voters,
-                    candidate,
-                    add,
-                } = &change
-                {
-                    let candidate = node_key(*candidate).public();
-                    for v in voters.clone() {
-                        let add = *add;
-                        self.step(v, Input::Propose { candidate, add }, None);
-                    }
-                }
-                if self.settling
-                    && !matches!(change, NetChange::HashPower(_) | NetChange::Propose { .. })
-                {
-                    return;
-                }
-                self.net.apply(&change);
-                let t = self.at();
-                self.log.record(
-                    t,
-                    None,
-                    &EventKind::Network {
-                        change: format!("{change:?}"),
-                    },
-                );
-                if let NetChange::Restart { node, record } = change {
-                    self.restart(node, record);
-                }
-            }
+            Ev::Net(i) => self.change(self.config.schedule[i].1.clone()),
+            Ev::AtHeight(i) => self.change(self.config.at_height[i].1.clone()),
         }
     }
 

@@ -68,7 +68,14 @@ impl Network {
                 self.groups = None;
                 self.isolated.iter_mut().for_each(|x| *x = false);
             }
-            NetChange::HashPower(_) | NetChange::Propose { .. } | NetChange::Restart { .. } => {}
+            NetChange::Link { a, b, net } => {
+                self.links.insert((*a.min(b), *a.max(b)), net.clone());
+            }
+            NetChange::HashPower(_)
+            | NetChange::Propose { .. }
+            | NetChange::Restart { .. }
+            | NetChange::Tps(_)
+            | NetChange::Submit { .. } => {}
         }
     }
 

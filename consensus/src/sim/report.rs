@@ -62,6 +62,24 @@ pub struct SimReport {
     /// Proof of stake: slots in which a node's key sealed two or more blocks
     /// (on different forks, or twins), as its own fork tree holds them.
     pub double_slots: Vec<u64>,
+    /// Each node's tip height.
+    pub heights: Vec<u64>,
+    /// The transactions the timeline had nodes sign, and whether each is on
+    /// the reference node's main chain at the end.
+    pub watched: Vec<WatchedTx>,
+    /// Each node: a replay of its main chain from genesis gives every state
+    /// root its headers name (`None`), or the error.
+    pub replay_errors: Vec<Option<String>>,
+}
+
+/// A transaction the timeline had a node sign.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WatchedTx {
+    pub node: usize,
+    pub hash: Hash,
+    /// The node took it into its mempool.
+    pub accepted: bool,
+    pub kept: bool,
 }
 
 /// For each node, the slots in which its own fork tree holds two or more blocks
@@ -179,6 +197,7 @@ pub(super) fn summarize(
     stats: &Stats,
     attack_txs: Option<(Hash, Hash)>,
     now: u64,
+    genesis: &generals_chain::Genesis,
 ) -> SimReport {
     let attackers = config
         .attack
@@ -191,6 +210,16 @@ pub(super) fn summarize(
     let ledger = cores[reference].ledger();
     let height = ledger.tip().height;
     let keys: Vec<PublicKey> = (0..cores.len()).map(|i| node_key(i).public()).collect();
+    let mut watched: Vec<WatchedTx> = stats
+        .watched
+        .iter()
+        .map(|(node, hash, accepted)| WatchedTx {
+            node: *node,
+            hash: *hash,
+            accepted: *accepted,
+            kept: false,
+        })
+        .collect();
     let mut counts = vec![0u64; cores.len()];
     let mut paid = false;
     let mut doubled = false;
@@ -201,11 +230,14 @@ pub(super) fn summarize(
         if let Some(i) = keys.iter().position(|k| *k == block.header.producer) {
             counts[i] += 1;
         }
-        if let Some((payment, double)) = attack_txs {
-            for tx in &block.transactions {
-                let id = tx.hash();
+        for tx in &block.transactions {
+            let id = tx.hash();
+            if let Some((payment, double)) = attack_txs {
                 paid |= id == payment;
                 doubled |= id == double;
+            }
+            if let Some(w) = watched.iter_mut().find(|w| w.hash == id) {
+                w.kept = true;
             }
         }
     }
@@ -290,6 +322,12 @@ pub(super) fn summarize(
             .map(|k| ledger.state().get(k).map_or(0, |a| a.balance))
             .collect(),
         double_slots: double_slots(config, cores, &keys),
+        heights: cores.iter().map(|c| c.tip().height).collect(),
+        watched,
+        replay_errors: cores
+            .iter()
+            .map(|c| c.ledger().replay(genesis).err().map(|e| e.to_string()))
+            .collect(),
         tips,
         final_difficulty,
         sim_time_ms: now,

@@ -50,6 +50,9 @@ pub struct LoadArgs {
     settle: String,
     #[arg(long)]
     json: bool,
+    /// Stop sending once this file exists (a scenario's stop-workload step).
+    #[arg(long, hide = true)]
+    stop_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -127,6 +130,10 @@ pub fn run(args: LoadArgs) -> Result<()> {
         bail!("--tps must be above 0 and at most 10000");
     }
     let duration = parse_duration(&args.duration)?;
+    let stop_file = args.stop_file.clone();
+    let sending = |start: Instant| {
+        start.elapsed() < duration && !stop_file.as_ref().is_some_and(|f| f.exists())
+    };
     if duration.is_zero() || duration > Duration::from_secs(3600) {
         bail!("--duration must be above 0 and at most an hour");
     }
@@ -228,7 +235,7 @@ pub fn run(args: LoadArgs) -> Result<()> {
                 // Staggered so the senders do not fire together.
                 let mut next = start + interval.mul_f64(w as f64 / senders as f64);
                 let mut n = 0usize;
-                while start.elapsed() < duration {
+                while sending(start) {
                     let now = Instant::now();
                     if now < next {
                         std::thread::sleep(next - now);
@@ -298,7 +305,7 @@ pub fn run(args: LoadArgs) -> Result<()> {
                 }
             });
         }
-        while start.elapsed() < duration {
+        while sending(start) {
             std::thread::sleep(Duration::from_millis(250));
             poll(&mut seen_height);
         }

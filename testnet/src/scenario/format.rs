@@ -31,6 +31,8 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::path::Path;
 
+pub use super::timeline::{Action, Step};
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
@@ -142,86 +144,6 @@ fn honest() -> String {
     "honest".into()
 }
 
-/// A step of the timeline, at a time from the start or when the first honest
-/// node reaches a height: `action` is partition (with `groups`), heal, kill,
-/// restart, pause or resume (with `node`).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Step {
-    #[serde(default)]
-    pub at_s: Option<f64>,
-    #[serde(default)]
-    pub at_height: Option<u64>,
-    pub action: String,
-    #[serde(default)]
-    pub groups: Option<Vec<Vec<usize>>>,
-    #[serde(default)]
-    pub node: Option<usize>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Action {
-    /// Cut the groups apart; a node in no group keeps every link.
-    Partition(Vec<Vec<usize>>),
-    /// Undo every partition.
-    Heal,
-    /// Kill a node (SIGKILL).
-    Kill(usize),
-    /// Start a killed node again.
-    Restart(usize),
-    /// Stop a node's process (SIGSTOP), and let it go on (SIGCONT).
-    Pause(usize),
-    Resume(usize),
-}
-
-impl std::fmt::Display for Action {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Action::Partition(groups) => {
-                let g: Vec<String> = groups
-                    .iter()
-                    .map(|g| g.iter().map(usize::to_string).collect::<Vec<_>>().join(","))
-                    .collect();
-                write!(f, "partition {}", g.join(" | "))
-            }
-            Action::Heal => write!(f, "heal"),
-            Action::Kill(n) => write!(f, "kill n{n}"),
-            Action::Restart(n) => write!(f, "restart n{n}"),
-            Action::Pause(n) => write!(f, "pause n{n}"),
-            Action::Resume(n) => write!(f, "resume n{n}"),
-        }
-    }
-}
-
-impl Step {
-    pub fn action(&self) -> Result<Action> {
-        let node = || {
-            self.node
-                .with_context(|| format!("action {:?} needs node", self.action))
-        };
-        Ok(match self.action.as_str() {
-            "partition" => {
-                let groups = self
-                    .groups
-                    .clone()
-                    .context("action \"partition\" needs groups")?;
-                if groups.len() < 2 {
-                    bail!("partition: groups needs two groups or more");
-                }
-                Action::Partition(groups)
-            }
-            "heal" => Action::Heal,
-            "kill" => Action::Kill(node()?),
-            "restart" => Action::Restart(node()?),
-            "pause" => Action::Pause(node()?),
-            "resume" => Action::Resume(node()?),
-            other => bail!(
-                "action {other:?} is not one of partition, heal, kill, restart, pause, resume"
-            ),
-        })
-    }
-}
-
 /// When the run ends: the first honest node's height, or a time limit.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -258,6 +180,9 @@ pub struct Expect {
     /// Every honest node ends on one tip.
     #[serde(default)]
     pub converged: Option<bool>,
+    /// No honest node goes through a reorg deeper than this.
+    #[serde(default)]
+    pub max_reorg_depth: Option<u64>,
     /// After the last heal, resume or restart, every honest node adds a block
     /// within this many seconds.
     #[serde(default)]
@@ -376,15 +301,27 @@ impl Scenario {
                 ),
             }
             let action = step.action().with_context(|| at("step", k))?;
-            let nodes: Vec<usize> = match &action {
-                Action::Partition(groups) => groups.iter().flatten().copied().collect(),
-                Action::Heal => Vec::new(),
-                Action::Kill(node)
-                | Action::Restart(node)
-                | Action::Pause(node)
-                | Action::Resume(node) => vec![*node],
+            let fits = match &action {
+                Action::Bond { .. } | Action::Unbond { .. } => {
+                    ["pos", "bft"].contains(&self.consensus.as_str())
+                }
+                Action::Propose { .. } => self.consensus == "poa",
+                Action::StartWorkload | Action::StopWorkload => self.workload.is_some(),
+                _ => true,
             };
-            if let Some(bad) = nodes.iter().find(|x| **x >= n) {
+            if !fits {
+                bail!(
+                    "{}: {:?} needs {}",
+                    at("step", k),
+                    step.action,
+                    match action {
+                        Action::Propose { .. } => "consensus = \"poa\"",
+                        Action::StartWorkload | Action::StopWorkload => "a [workload]",
+                        _ => "consensus = \"pos\" or \"bft\"",
+                    }
+                );
+            }
+            if let Some(bad) = action.nodes().iter().find(|x| **x >= n) {
                 bail!("{}: there is no node {bad} (0 to {})", at("step", k), n - 1);
             }
         }
@@ -397,6 +334,21 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+
+    /// The workload runs from the start, unless a step starts it.
+    pub fn workload_from_start(&self) -> bool {
+        !self
+            .steps
+            .iter()
+            .any(|x| matches!(x.action(), Ok(Action::StartWorkload)))
+    }
+
+    /// The honest nodes: no Byzantine role, and no twin.
+    pub fn honest(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|i| self.nodes[*i].role == "honest" && self.nodes[*i].twin_of.is_none())
+            .collect()
     }
 
     /// The twins (nodes holding another's key) come after the others.

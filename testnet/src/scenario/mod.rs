@@ -8,9 +8,12 @@
 //! - `real`: the run on real processes; `sim`: the runs in the simulator;
 //! - here: the outcome, the verdicts and the report files.
 
+mod act;
+pub mod check;
 pub mod format;
 mod real;
 mod sim;
+pub mod timeline;
 
 pub use format::Scenario;
 pub use real::{run, RunArgs};
@@ -48,6 +51,15 @@ pub struct Outcome {
     /// every honest node had added a block (`Some(None)`: one never did;
     /// `None`: the timeline heals nothing).
     pub recovery_s: Option<Option<f64>>,
+    /// The deepest reorg an honest node went through (from the event stream).
+    pub deepest_reorg: u64,
+    /// Honest nodes that evidence names (their key signed twice).
+    pub accused: Vec<usize>,
+    /// Honest nodes whose main chain did not replay from genesis to the
+    /// state roots its headers name, with the error.
+    pub replay_failures: Vec<String>,
+    /// The transactions the timeline's steps had nodes sign.
+    pub watched: Vec<act::Watched>,
 }
 
 /// One expectation and whether the run met it, with the evidence.
@@ -61,9 +73,7 @@ pub struct Verdict {
 /// Judges an outcome: one verdict per expectation the scenario sets.
 pub fn judge(s: &Scenario, o: &Outcome) -> Vec<Verdict> {
     let e: &Expect = &s.expect;
-    let honest: Vec<usize> = (0..s.nodes.len())
-        .filter(|i| s.nodes[*i].role == "honest" && s.nodes[*i].twin_of.is_none())
-        .collect();
+    let honest: Vec<usize> = s.honest();
     let mut out = Vec::new();
     let mut add = |name: String, passed: bool, detail: String| {
         out.push(Verdict {
@@ -89,12 +99,60 @@ pub fn judge(s: &Scenario, o: &Outcome) -> Vec<Verdict> {
             format!("honest nodes jailed: {wronged:?}")
         },
     );
-    // Always, with a workload: nothing a node acknowledged is lost.
-    if let (Some(a), Some(i)) = (o.accepted, o.included) {
+    add(
+        "no evidence against an honest node (always)".into(),
+        o.accused.is_empty(),
+        if o.accused.is_empty() {
+            "none".into()
+        } else {
+            format!("evidence names honest nodes {:?}", o.accused)
+        },
+    );
+    add(
+        "honest chains replay from genesis (always)".into(),
+        o.replay_failures.is_empty(),
+        if o.replay_failures.is_empty() {
+            "every block gives the state root its header names".into()
+        } else {
+            o.replay_failures.join("; ")
+        },
+    );
+    // Always, with a workload or signed steps: nothing a node acknowledged
+    // is lost.
+    let taken: Vec<&act::Watched> = o.watched.iter().filter(|w| w.accepted).collect();
+    if o.accepted.is_some() || !taken.is_empty() {
+        let (a, i) = (o.accepted.unwrap_or(0), o.included.unwrap_or(0));
+        let lost: Vec<String> = taken
+            .iter()
+            .filter(|w| !w.kept)
+            .map(|w| format!("{} ({})", w.step, &w.hash[..8.min(w.hash.len())]))
+            .collect();
+        let mut parts = Vec::new();
+        if o.accepted.is_some() {
+            parts.push(format!("{i} of {a} accepted transfers on the main chain"));
+        }
+        if !taken.is_empty() {
+            parts.push(format!(
+                "{} of {} signed steps' transactions on the main chain",
+                taken.len() - lost.len(),
+                taken.len()
+            ));
+        }
+        let mut detail = parts.join("; ");
+        if !lost.is_empty() {
+            detail.push_str(&format!("; lost: {}", lost.join(", ")));
+        }
         add(
             "no acknowledged transaction lost (always)".into(),
-            i >= a,
-            format!("{i} of {a} accepted transfers on the main chain"),
+            i >= a && lost.is_empty(),
+            detail,
+        );
+    }
+    if let Some(max) = e.max_reorg_depth {
+        add(
+            format!("max_reorg_depth = {max}"),
+            o.deepest_reorg <= max,
+            format!("the deepest reorg of an honest node: {}", o.deepest_reorg),
         );
     }
     if let Some(want) = e.conflicting_decisions {
@@ -246,6 +304,25 @@ pub fn write_reports(
             o.source, o.heights, o.conflicts, o.jailed, o.voted_out, o.double_spend, o.converged
         ));
     }
+    let watched: Vec<(&str, &act::Watched)> = outcomes
+        .iter()
+        .flat_map(|o| o.watched.iter().map(move |w| (o.source.as_str(), w)))
+        .collect();
+    if !watched.is_empty() {
+        md.push_str("\n| run | signed step | transaction | accepted | on the main chain |\n|---|---|---|---|---|\n");
+        for (source, w) in watched {
+            md.push_str(&format!(
+                "| {source} | {} | `{}` | {} | {} |\n",
+                w.step,
+                &w.hash[..16.min(w.hash.len())],
+                w.accepted,
+                w.kept
+            ));
+        }
+    }
     std::fs::write(out.join("report.md"), md)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,13 +5,13 @@
 //! APIs, judges it, writes `report.json` and `report.md` beside the node logs,
 //! stops the nodes, and fails when an expectation fails.
 
-use super::format::{Action, Scenario};
-use super::{judge, print_verdicts, Outcome, Verdict};
+use super::act::Runner;
+use super::format::Scenario;
+use super::{check, judge, print_verdicts, Outcome, Verdict};
 use crate::local::{self, State, UpArgs};
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use generals_node::config::Home;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -84,27 +84,6 @@ fn up_args(s: &Scenario, dir: &Path) -> Result<UpArgs> {
     Ok(Up::try_parse_from(argv)?.up)
 }
 
-fn signal(dir: &Path, node: usize, sig: Signal) -> Result<()> {
-    let state = State::load(dir)?;
-    let n = state.nodes.get(node).context("no such node")?;
-    kill(Pid::from_raw(n.pid as i32), sig).with_context(|| format!("{sig} to {}", n.name))
-}
-
-fn act(dir: &Path, action: &Action) -> Result<()> {
-    let node_args = |node| local::NodeArgs {
-        node,
-        dir: dir.to_owned(),
-    };
-    match action {
-        Action::Partition(groups) => local::cut(dir, groups).map(|_| ()),
-        Action::Heal => local::heal(local::HealArgs::at(dir)),
-        Action::Kill(n) => local::kill_node(node_args(*n)),
-        Action::Restart(n) => local::restart(node_args(*n)),
-        Action::Pause(n) => signal(dir, *n, Signal::SIGSTOP),
-        Action::Resume(n) => signal(dir, *n, Signal::SIGCONT),
-    }
-}
-
 /// The first honest node's height, asked over its API.
 fn reference_height(dir: &Path, reference: usize) -> u64 {
     let Ok(state) = State::load(dir) else {
@@ -154,12 +133,18 @@ pub fn run(args: RunArgs) -> Result<()> {
     if let Some(net) = &s.network {
         shape_links(&s, net, &dir)?;
     }
-    let load = match &s.workload {
-        Some(w) => Some(start_load(&s, w, &dir, &out)?),
-        None => None,
+    let mut runner = Runner {
+        scenario: &s,
+        dir: dir.clone(),
+        out: out.clone(),
+        load: None,
+        watched: Vec::new(),
     };
-    let result = follow(&s, &dir);
-    let load = load.map(|child| finish_load(child, &out));
+    if let (Some(w), true) = (&s.workload, s.workload_from_start()) {
+        runner.load = Some(runner.start_load(w)?);
+    }
+    let result = follow(&s, &mut runner);
+    let load = runner.load.take().map(|child| finish_load(child, &out));
     let outcome = result.and_then(|recovery| {
         let mut o = outcome(&s, &dir)?;
         if let Some(Ok((accepted, included))) = load {
@@ -167,6 +152,26 @@ pub fn run(args: RunArgs) -> Result<()> {
             o.included = Some(included);
         }
         o.converged = settled(&s, &dir);
+        let state = State::load(&dir)?;
+        runner.settle_watched(&state.nodes[first_honest(&s)].api);
+        o.watched = runner.watched.clone();
+        let keys: Vec<String> = state
+            .nodes
+            .iter()
+            .map(|n| {
+                Home::new(&n.home)
+                    .validator()
+                    .map(|k| k.public().to_hex())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let events = check::read_real(&out, s.nodes.len());
+        let facts = check::check(&events, &s.honest(), &keys, &s.consensus);
+        o.conflicts.extend(facts.conflicts);
+        o.conflicts.sort_unstable();
+        o.conflicts.dedup();
+        o.deepest_reorg = facts.deepest_reorg;
+        o.accused = facts.accused;
         o.recovery_s = match recovery {
             Recovery::NoHeal => None,
             Recovery::After(secs) => Some(Some(secs)),
@@ -178,22 +183,40 @@ pub fn run(args: RunArgs) -> Result<()> {
         dir: dir.clone(),
         json: false,
     });
-    let outcome = outcome?;
+    let mut outcome = outcome?;
+    outcome.replay_failures = replay(&s, &dir);
     let verdicts = judge(&s, &outcome);
     finish(&s, &out, &outcome, &verdicts)
+}
+
+/// Replays each stopped honest node's ledger from genesis (`generals-node
+/// verify`); returns the failures.
+fn replay(s: &Scenario, dir: &Path) -> Vec<String> {
+    let Ok(state) = State::load(dir) else {
+        return vec!["the testnet's state file is gone".into()];
+    };
+    s.honest()
+        .into_iter()
+        .filter_map(|i| {
+            let n = state.nodes.get(i)?;
+            generals_node::repair::verify(&Home::new(&n.home))
+                .err()
+                .map(|e| format!("{}: {e:#}", n.name))
+        })
+        .collect()
 }
 
 /// Carries out the timeline until the end condition. Returns how long after
 /// the last heal, resume or restart every honest node took to add a block
 /// (see `Recovery`).
-fn follow(s: &Scenario, dir: &Path) -> Result<Recovery> {
+fn follow(s: &Scenario, runner: &mut Runner<'_>) -> Result<Recovery> {
+    let dir = runner.dir.clone();
+    let dir = dir.as_path();
     let reference = first_honest(s);
     let started = Instant::now();
     let mut steps: Vec<_> = s.steps.iter().collect();
     let limit = Duration::from_secs(s.end.seconds.unwrap_or(600));
-    let honest: Vec<usize> = (0..s.nodes.len())
-        .filter(|i| s.nodes[*i].role == "honest" && s.nodes[*i].twin_of.is_none())
-        .collect();
+    let honest: Vec<usize> = s.honest();
     // After the last healing step: when it ran, each honest node's height
     // then, and when each first grew past it.
     let healing = steps.iter().filter(|x| heals(x)).count();
@@ -213,7 +236,7 @@ fn follow(s: &Scenario, dir: &Path) -> Result<Recovery> {
                 let step = steps.remove(i);
                 let action = step.action()?;
                 println!("  t={:>5.1}s h={height:>4}  {action}", t.as_secs_f64());
-                act(dir, &action)?;
+                runner.act(&action)?;
                 if heals(step) {
                     healed += 1;
                     if healed == healing {
@@ -264,10 +287,7 @@ pub(super) enum Recovery {
 
 /// A step after which the network should recover: heal, resume, restart.
 fn heals(step: &super::format::Step) -> bool {
-    matches!(
-        step.action(),
-        Ok(Action::Heal | Action::Resume(_) | Action::Restart(_))
-    )
+    step.action().is_ok_and(|a| a.heals())
 }
 
 fn node_height(dir: &Path, node: usize) -> Option<u64> {
@@ -279,9 +299,7 @@ fn node_height(dir: &Path, node: usize) -> Option<u64> {
 /// lets them: asked every 200 ms for up to 15 s (blocks keep coming on real
 /// nodes, so they agree between blocks, not forever).
 fn settled(s: &Scenario, dir: &Path) -> bool {
-    let honest: Vec<usize> = (0..s.nodes.len())
-        .filter(|i| s.nodes[*i].role == "honest" && s.nodes[*i].twin_of.is_none())
-        .collect();
+    let honest: Vec<usize> = s.honest();
     let Ok(state) = State::load(dir) else {
         return false;
     };
@@ -386,6 +404,10 @@ fn outcome(s: &Scenario, dir: &Path) -> Result<Outcome> {
         accepted: None,
         included: None,
         recovery_s: None,
+        deepest_reorg: 0,
+        accused: Vec::new(),
+        replay_failures: Vec::new(),
+        watched: Vec::new(),
     })
 }
 
@@ -445,29 +467,6 @@ fn record_events(dir: &Path, out: &Path) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// Starts `generals-testnet load` on the testnet; its JSON report goes to
-/// `out/load.json`, its progress to `out/load.log`.
-fn start_load(
-    s: &Scenario,
-    w: &super::format::Workload,
-    dir: &Path,
-    out: &Path,
-) -> Result<std::process::Child> {
-    let secs = w.seconds.or(s.end.seconds).unwrap_or(30);
-    let me = std::env::current_exe().context("finding generals-testnet")?;
-    std::process::Command::new(me)
-        .args(["load", "--json", "--settle", "20s"])
-        .args(["--tps", &w.tps.to_string()])
-        .args(["--senders", &w.senders.unwrap_or(2).to_string()])
-        .args(["--duration", &format!("{secs}s")])
-        .arg("--dir")
-        .arg(dir)
-        .stdout(std::fs::File::create(out.join("load.json"))?)
-        .stderr(std::fs::File::create(out.join("load.log"))?)
-        .spawn()
-        .context("starting the workload")
 }
 
 /// Waits for the workload to settle; returns the transfers the nodes accepted

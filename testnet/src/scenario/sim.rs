@@ -6,9 +6,12 @@
 //! expectation counts the seeds that met it. Each seed's event log is kept in
 //! the output folder (`events-seed-N.jsonl`).
 
+use super::act::Watched;
 use super::format::{Action, Scenario};
-use super::{judge, print_verdicts, write_reports, Outcome, Verdict};
+use super::{check, judge, print_verdicts, write_reports, Outcome, Verdict};
 use anyhow::{bail, Result};
+use generals_chain::tx::Action as TxAction;
+use generals_consensus::sim::config::{NetChange, NetConfig};
 use generals_consensus::sim::SimReport;
 use std::path::{Path, PathBuf};
 
@@ -59,7 +62,7 @@ fn sim_flags(s: &Scenario) -> Result<Vec<String>> {
         (None, None) => bail!("end: give a height or seconds"),
     };
     argv.extend(["--blocks".into(), height.to_string()]);
-    if let Some(w) = &s.workload {
+    if let (Some(w), true) = (&s.workload, s.workload_from_start()) {
         argv.extend(["--tps".into(), w.tps.to_string()]);
     }
     if let Some(net) = &s.network {
@@ -126,37 +129,107 @@ fn sim_flags(s: &Scenario) -> Result<Vec<String>> {
         }
         _ => bail!("the simulator runs one attack a scenario: Byzantine roles or one twin"),
     }
-    for (k, step) in s.steps.iter().enumerate() {
-        let Some(at) = step.at_s else {
-            bail!("step {k}: the simulator schedules by time; give at_s, not at_height");
-        };
-        let at = at.round() as u64;
-        match step.action()? {
+    Ok(argv)
+}
+
+/// Changes at a time (ms) or at a height.
+type Changes = Vec<(u64, NetChange)>;
+
+/// The timeline as the simulator's changes, at a time (ms) or a height.
+/// A partition is a cut in which the nodes in no group join every group;
+/// kill and pause isolate the node, resume heals, restart restarts it from
+/// its signing record and heals.
+fn timeline(s: &Scenario) -> Result<(Changes, Changes)> {
+    let n = s.nodes.len();
+    let (mut by_time, mut by_height) = (Vec::new(), Vec::new());
+    let tps = s.workload.as_ref().map_or(0.0, |w| w.tps);
+    for step in &s.steps {
+        let changes = match step.action()? {
             Action::Partition(groups) => {
                 let listed: Vec<usize> = groups.iter().flatten().copied().collect();
                 let free: Vec<usize> = (0..n).filter(|i| !listed.contains(i)).collect();
-                let text: Vec<String> = groups
+                let groups = groups
                     .iter()
                     .map(|g| {
                         let mut g: Vec<usize> = g.iter().chain(&free).copied().collect();
                         g.sort_unstable();
-                        let g: Vec<String> = g.iter().map(usize::to_string).collect();
-                        g.join(",")
+                        g.dedup();
+                        g
                     })
                     .collect();
-                argv.extend(["--cut".into(), format!("{at}:{}", text.join("/"))]);
+                vec![NetChange::Cut(groups)]
             }
-            Action::Heal | Action::Resume(_) => argv.extend(["--heal".into(), at.to_string()]),
-            Action::Kill(node) | Action::Pause(node) => {
-                argv.extend(["--isolate".into(), format!("{at}:{node}")])
-            }
+            Action::Heal | Action::Resume(_) => vec![NetChange::Heal],
+            Action::Kill(node) | Action::Pause(node) => vec![NetChange::Isolate(node)],
             Action::Restart(node) => {
-                argv.extend(["--restart".into(), format!("{at}:{node}")]);
-                argv.extend(["--heal".into(), at.to_string()]);
+                vec![NetChange::Restart { node, record: true }, NetChange::Heal]
             }
+            Action::Link {
+                a,
+                b,
+                latency_ms,
+                jitter_ms,
+                loss,
+            } => vec![NetChange::Link {
+                a,
+                b,
+                net: NetConfig {
+                    latency_ms,
+                    jitter_ms,
+                    loss,
+                },
+            }],
+            Action::StartWorkload => vec![NetChange::Tps(tps)],
+            Action::StopWorkload => vec![NetChange::Tps(0.0)],
+            Action::Pay { node, amount } => vec![NetChange::Submit {
+                node,
+                action: TxAction::Transfer {
+                    to: super::act::merchant().public(),
+                    amount,
+                },
+            }],
+            Action::Bond { node, amount } => vec![NetChange::Submit {
+                node,
+                action: TxAction::Bond { amount },
+            }],
+            Action::Unbond { node, amount } => vec![NetChange::Submit {
+                node,
+                action: TxAction::Unbond { amount },
+            }],
+            Action::Propose {
+                voters,
+                candidate,
+                add,
+            } => vec![NetChange::Propose {
+                voters,
+                candidate,
+                add,
+            }],
+        };
+        match (step.at_s, step.at_height) {
+            (Some(at), _) => {
+                let ms = (at * 1_000.0).round() as u64;
+                by_time.extend(changes.into_iter().map(|c| (ms, c)));
+            }
+            (None, Some(h)) => by_height.extend(changes.into_iter().map(|c| (h, c))),
+            (None, None) => bail!("a step without at_s or at_height"),
         }
     }
-    Ok(argv)
+    // A workload with its own seconds stops then.
+    if let Some(secs) = s.workload.as_ref().and_then(|w| w.seconds) {
+        let start = s
+            .steps
+            .iter()
+            .find(|x| matches!(x.action(), Ok(Action::StartWorkload)))
+            .map_or(Some(0.0), |x| x.at_s);
+        if let Some(start) = start {
+            by_time.push((
+                ((start + secs as f64) * 1_000.0) as u64,
+                NetChange::Tps(0.0),
+            ));
+        }
+    }
+    Ok((by_time, by_height))
 }
 
 /// From a run's event log: the seconds from the last heal until every honest
@@ -191,8 +264,7 @@ fn recovery(log: &Path, honest: &[usize]) -> Result<Option<Option<f64>>> {
 }
 
 fn outcome(s: &Scenario, r: &SimReport) -> Outcome {
-    let n = s.nodes.len();
-    let honest: Vec<usize> = (0..n).filter(|i| s.nodes[*i].role == "honest").collect();
+    let honest = s.honest();
     let mut jailed = r.jailed.clone();
     jailed.sort_unstable();
     jailed.dedup();
@@ -210,7 +282,7 @@ fn outcome(s: &Scenario, r: &SimReport) -> Outcome {
     let tips: Vec<_> = honest.iter().filter_map(|i| r.tips.get(*i)).collect();
     Outcome {
         source: format!("simulator, seed {}", r.seed),
-        heights: (0..n).map(|_| Some(r.height)).collect(),
+        heights: r.heights.iter().map(|h| Some(*h)).collect(),
         conflicts: r.conflicting_commits.clone(),
         jailed,
         voted_out,
@@ -220,7 +292,36 @@ fn outcome(s: &Scenario, r: &SimReport) -> Outcome {
         accepted: None,
         included: None,
         recovery_s: None,
+        deepest_reorg: 0,
+        accused: Vec::new(),
+        replay_failures: honest
+            .iter()
+            .filter_map(|i| Some(format!("n{i}: {}", r.replay_errors.get(*i)?.as_ref()?)))
+            .collect(),
+        watched: r
+            .watched
+            .iter()
+            .map(|w| Watched {
+                step: format!("n{}'s signed step", w.node),
+                node: w.node,
+                hash: w.hash.to_string(),
+                accepted: w.accepted,
+                refused: None,
+                kept: w.kept,
+            })
+            .collect(),
     }
+}
+
+/// Each node's validator key (hex) in the simulator: a twin holds the key
+/// of the node it copies.
+fn sim_keys(s: &Scenario) -> Vec<String> {
+    (0..s.nodes.len())
+        .map(|i| {
+            let of = s.nodes[i].twin_of.unwrap_or(i);
+            generals_consensus::sim::node_key(of).public().to_hex()
+        })
+        .collect()
 }
 
 /// Runs the scenario for `seeds` seeds from its own; writes the reports in
@@ -228,18 +329,28 @@ fn outcome(s: &Scenario, r: &SimReport) -> Outcome {
 pub fn simulate(file: &Path, seeds: u64, out: Option<PathBuf>) -> Result<()> {
     let s = Scenario::load(file)?;
     let flags = sim_flags(&s)?;
+    let (by_time, by_height) = timeline(&s)?;
+    let keys = sim_keys(&s);
     let mut outcomes = Vec::new();
     let mut per_seed: Vec<Vec<Verdict>> = Vec::new();
     let out = out.unwrap_or_else(|| PathBuf::from(format!("scenario-{}-sim", s.name)));
     std::fs::create_dir_all(&out)?;
-    let honest: Vec<usize> = (0..s.nodes.len())
-        .filter(|i| s.nodes[*i].role == "honest" && s.nodes[*i].twin_of.is_none())
-        .collect();
+    let honest: Vec<usize> = s.honest();
     for seed in s.seed..s.seed + seeds.max(1) {
         let log = out.join(format!("events-seed-{seed}.jsonl"));
-        let report = crate::sim::report_of(&flags, seed, &log)?;
+        let report = crate::sim::report_of(&flags, seed, &log, &|c| {
+            c.schedule.extend(by_time.iter().cloned());
+            c.schedule.sort_by_key(|(at, _)| *at);
+            c.at_height.extend(by_height.iter().cloned());
+        })?;
         let mut o = outcome(&s, &report);
         o.recovery_s = recovery(&log, &honest)?;
+        let facts = check::check(&check::read_sim(&log)?, &honest, &keys, &s.consensus);
+        o.conflicts.extend(facts.conflicts);
+        o.conflicts.sort_unstable();
+        o.conflicts.dedup();
+        o.deepest_reorg = facts.deepest_reorg;
+        o.accused = facts.accused;
         per_seed.push(judge(&s, &o));
         outcomes.push(o);
     }

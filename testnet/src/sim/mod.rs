@@ -25,7 +25,12 @@ fn simulate(config: SimConfig, log: EventLog) -> Result<SimReport> {
 
 /// One simulated run with the `sim` flags `argv` and `seed`: its report; its
 /// event log goes to `log`.
-pub fn report_of(argv: &[String], seed: u64, log: &std::path::Path) -> Result<SimReport> {
+pub fn report_of(
+    argv: &[String],
+    seed: u64,
+    log: &std::path::Path,
+    edit: &dyn Fn(&mut SimConfig),
+) -> Result<SimReport> {
     #[derive(clap::Parser)]
     struct Sim {
         #[command(flatten)]
@@ -36,7 +41,8 @@ pub fn report_of(argv: &[String], seed: u64, log: &std::path::Path) -> Result<Si
     )?
     .sim;
     let share = args.shares.first().copied().unwrap_or(0.4);
-    let config = args.attacked(seed, share, args.confirmations[0])?;
+    let mut config = args.attacked(seed, share, args.confirmations[0])?;
+    edit(&mut config);
     let file = std::fs::File::create(log)?;
     simulate(
         config,
