@@ -15,6 +15,8 @@ pub enum NetChange {
     Isolate(NodeId),
     /// Everyone hears everyone again.
     Heal,
+    /// An isolated node hears and is heard again (cuts stay).
+    Rejoin(NodeId),
     /// Total hash power is multiplied by this factor.
     HashPower(f64),
     /// These nodes' operators propose adding (or removing) `candidate`'s key as
@@ -400,7 +402,7 @@ impl SimConfig {
         for (_, change) in self.schedule.iter().chain(&self.at_height) {
             let bad = match change {
                 NetChange::Cut(groups) => groups.iter().flatten().any(|n| *n >= self.nodes),
-                NetChange::Isolate(n) => *n >= self.nodes,
+                NetChange::Isolate(n) | NetChange::Rejoin(n) => *n >= self.nodes,
                 NetChange::HashPower(f) => !f.is_finite() || *f <= 0.0,
                 NetChange::Propose {
                     voters, candidate, ..

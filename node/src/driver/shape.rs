@@ -4,7 +4,8 @@
 //! validated, and so forwarded, only then, so a message relayed by a third
 //! node crosses that node's links too. Set over the admin API (`POST
 //! /admin/link`), one direction at a time: the testnet sets both ends. Sync
-//! requests and answers are not delayed.
+//! answers from a shaped peer wait or are lost too (a lost one is asked for
+//! again); requests to a node are answered at once.
 
 use super::Driver;
 use crate::direct::Direct;
@@ -15,6 +16,8 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Messages held back at most; more are lost.
 const MAX_DELAYED: usize = 16_384;
+/// Sync answers held back at most (each may be megabytes); more are lost.
+const MAX_DELAYED_SYNC: usize = 32;
 
 /// One link's latency, jitter and loss.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -37,6 +40,10 @@ pub(super) enum Held {
         source: PeerId,
         what: Direct,
     },
+    Sync {
+        source: PeerId,
+        response: crate::protocol::SyncResponse,
+    },
 }
 
 #[derive(Default)]
@@ -45,6 +52,8 @@ pub(super) struct Shaping {
     /// Held messages by when they are due (ms since the epoch), then order.
     held: BTreeMap<(u64, u64), Held>,
     next: u64,
+    /// Of those, sync answers.
+    held_sync: usize,
 }
 
 /// What to do with a message from a peer.
@@ -61,6 +70,11 @@ impl Shaping {
         } else {
             self.links.insert(peer, shape);
         }
+    }
+
+    /// Whether the link from `peer` is slow or lossy.
+    pub(super) fn shaped(&self, peer: &PeerId) -> bool {
+        self.links.contains_key(peer)
     }
 
     /// Holds `item` from `peer` if its link is shaped.
@@ -80,6 +94,13 @@ impl Shaping {
         if self.held.len() >= MAX_DELAYED {
             return Fate::Lost;
         }
+        let item = item();
+        if matches!(item, Held::Sync { .. }) {
+            if self.held_sync >= MAX_DELAYED_SYNC {
+                return Fate::Lost;
+            }
+            self.held_sync += 1;
+        }
         let jitter = if shape.jitter_ms > 0 {
             rng.gen_range(0..=shape.jitter_ms)
         } else {
@@ -87,7 +108,7 @@ impl Shaping {
         };
         self.next += 1;
         let due = now_ms + shape.latency_ms + jitter;
-        self.held.insert((due, self.next), item());
+        self.held.insert((due, self.next), item);
         Fate::Held
     }
 
@@ -102,9 +123,16 @@ impl Shaping {
             .range(..(now_ms + 1, 0))
             .map(|(k, _)| *k)
             .collect();
-        due.into_iter()
+        let due: Vec<Held> = due
+            .into_iter()
             .filter_map(|k| self.held.remove(&k))
-            .collect()
+            .collect();
+        let syncs = due
+            .iter()
+            .filter(|h| matches!(h, Held::Sync { .. }))
+            .count();
+        self.held_sync -= syncs;
+        due
     }
 }
 
@@ -121,6 +149,7 @@ impl Driver {
                 Held::Direct { source, what } => {
                     self.take_direct(source, what);
                 }
+                Held::Sync { source, response } => self.take_response(source, response),
             }
         }
     }
@@ -197,5 +226,31 @@ mod tests {
         // Zeros make the link plain again.
         s.set(slow, Shape::default());
         assert!(matches!(s.admit(&slow, 2_000, held), Fate::Now));
+    }
+
+    #[test]
+    fn sync_answers_over_a_slow_link_wait_and_at_most_a_bound_of_them() {
+        let slow = PeerId::random();
+        let mut s = Shaping::default();
+        s.set(
+            slow,
+            Shape {
+                latency_ms: 500,
+                jitter_ms: 0,
+                loss: 0.0,
+            },
+        );
+        let answer = || Held::Sync {
+            source: slow,
+            response: crate::protocol::SyncResponse::Refused("x".into()),
+        };
+        for _ in 0..MAX_DELAYED_SYNC {
+            assert!(matches!(s.admit(&slow, 0, answer), Fate::Held));
+        }
+        assert!(matches!(s.admit(&slow, 0, answer), Fate::Lost));
+        // Messages still wait beside them.
+        assert!(matches!(s.admit(&slow, 0, held), Fate::Held));
+        assert_eq!(s.take_due(500).len(), MAX_DELAYED_SYNC + 1);
+        assert!(matches!(s.admit(&slow, 600, answer), Fate::Held));
     }
 }

@@ -158,8 +158,18 @@ impl Driver {
                         self.sync.asked.remove(&h);
                     }
                 }
-                self.on_response(peer, response);
-                self.pump(peer);
+                if self.shaping.shaped(&peer) {
+                    // Over a shaped link the answer is taken later, or lost
+                    // (and what it held is asked for again).
+                    let _ =
+                        self.shaping
+                            .admit(&peer, super::now_ms(), || super::shape::Held::Sync {
+                                source: peer,
+                                response,
+                            });
+                } else {
+                    self.take_response(peer, response);
+                }
             }
             Event::OutboundFailure {
                 peer,
@@ -269,6 +279,13 @@ impl Driver {
                 SyncResponse::Blocks(blocks)
             }
         }
+    }
+
+    /// An answer to a sync request, taken: what it holds, then the next
+    /// request to that peer.
+    pub(super) fn take_response(&mut self, peer: PeerId, response: SyncResponse) {
+        self.on_response(peer, response);
+        self.pump(peer);
     }
 
     fn on_response(&mut self, peer: PeerId, response: SyncResponse) {

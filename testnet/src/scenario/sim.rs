@@ -137,8 +137,8 @@ type Changes = Vec<(u64, NetChange)>;
 
 /// The timeline as the simulator's changes, at a time (ms) or a height.
 /// A partition is a cut in which the nodes in no group join every group;
-/// kill and pause isolate the node, resume heals, restart restarts it from
-/// its signing record and heals.
+/// kill and pause isolate the node; resume lets it rejoin; restart restarts
+/// it from its signing record and lets it rejoin (cuts stay).
 fn timeline(s: &Scenario) -> Result<(Changes, Changes)> {
     let n = s.nodes.len();
     let (mut by_time, mut by_height) = (Vec::new(), Vec::new());
@@ -159,11 +159,13 @@ fn timeline(s: &Scenario) -> Result<(Changes, Changes)> {
                     .collect();
                 vec![NetChange::Cut(groups)]
             }
-            Action::Heal | Action::Resume(_) => vec![NetChange::Heal],
+            Action::Heal => vec![NetChange::Heal],
+            Action::Resume(node) => vec![NetChange::Rejoin(node)],
             Action::Kill(node) | Action::Pause(node) => vec![NetChange::Isolate(node)],
-            Action::Restart(node) => {
-                vec![NetChange::Restart { node, record: true }, NetChange::Heal]
-            }
+            Action::Restart(node) => vec![
+                NetChange::Restart { node, record: true },
+                NetChange::Rejoin(node),
+            ],
             Action::Link {
                 a,
                 b,
@@ -242,7 +244,10 @@ fn recovery(log: &Path, honest: &[usize]) -> Result<Option<Option<f64>>> {
         .collect();
     let Some(healed) = events
         .iter()
-        .filter(|e| e["event"] == "network" && e["change"] == "Heal")
+        .filter(|e| {
+            let change = e["change"].as_str().unwrap_or("");
+            e["event"] == "network" && (change == "Heal" || change.starts_with("Rejoin"))
+        })
         .filter_map(|e| e["t"].as_u64())
         .max()
     else {
