@@ -8,6 +8,7 @@
 //! algorithms; `theory` holds the closed forms the
 //! tables are compared with.
 
+mod compare;
 mod lamport;
 mod load;
 mod local;
@@ -72,6 +73,9 @@ enum Command {
     Run(scenario::RunArgs),
     /// Run the deterministic simulator.
     Sim(Box<sim::SimArgs>),
+    /// Run one scenario on each mechanism and set the results side by side
+    /// (report.md, report.json, report.html with charts).
+    Compare(compare::CompareArgs),
     /// Lamport's Byzantine generals: OM(m) and SM(m), one run or --exhaustive.
     Lamport(lamport::LamportArgs),
     /// Run one node (what `up` starts when no generals-node binary is beside this one).
@@ -98,6 +102,7 @@ fn main() -> ExitCode {
         Command::Link(args) => local::link(args),
         Command::Report(args) => local::report(args),
         Command::Run(args) => scenario::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Load(args) => load::run(args),
         Command::Lamport(args) => lamport::run(args),
         Command::Node { home, overrides } => generals_node::run::run(home, overrides),

@@ -40,6 +40,9 @@ pub enum What {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Seen {
+    /// When, in ms (the simulator's clock, or the wall clock as the event
+    /// arrived).
+    pub t_ms: u64,
     pub node: usize,
     pub what: What,
 }
@@ -72,7 +75,8 @@ pub fn read_sim(log: &Path) -> Result<Vec<Seen>> {
         .filter_map(|v| {
             let node = v["node"].as_u64()? as usize;
             let what = what(v["event"].as_str()?, &v)?;
-            Some(Seen { node, what })
+            let t_ms = v["t"].as_u64().unwrap_or(0);
+            Some(Seen { t_ms, node, what })
         })
         .collect())
 }
@@ -91,10 +95,12 @@ pub fn read_real(out: &Path, nodes: usize) -> Vec<Seen> {
         {
             let e = &v["event"];
             if let Some(what) = e["event"].as_str().and_then(|k| what(k, e)) {
-                seen.push(Seen { node, what });
+                let t_ms = v["at_ms"].as_u64().unwrap_or(0);
+                seen.push(Seen { t_ms, node, what });
             }
         }
     }
+    seen.sort_by_key(|e| e.t_ms);
     seen
 }
 
@@ -165,6 +171,7 @@ mod tests {
 
     fn block(node: usize, hash: &str, height: u64) -> Seen {
         Seen {
+            t_ms: 0,
             node,
             what: What::Block {
                 hash: hash.into(),
@@ -180,6 +187,7 @@ mod tests {
         let keys = vec!["k0".to_string(), "k1".to_string()];
         // A proposal that was not decided is no decision.
         events.push(Seen {
+            t_ms: 0,
             node: 0,
             what: What::Block {
                 hash: "p".into(),
@@ -198,6 +206,7 @@ mod tests {
     #[test]
     fn proof_of_stake_conflicts_are_different_finalized_blocks_at_a_height() {
         let fin = |node, hash: &str| Seen {
+            t_ms: 0,
             node,
             what: What::Finalized { hash: hash.into() },
         };
@@ -211,6 +220,7 @@ mod tests {
     #[test]
     fn evidence_against_an_honest_key_is_found_but_not_against_a_twins() {
         let ev = |node, offender: &str| Seen {
+            t_ms: 0,
             node,
             what: What::Evidence {
                 offender: offender.into(),
@@ -221,6 +231,7 @@ mod tests {
         // Node 3 is Byzantine: what it reports is not counted.
         assert_eq!(check(&events, &[0, 1, 2], &keys, "pos").accused, vec![1]);
         let deep = vec![Seen {
+            t_ms: 0,
             node: 1,
             what: What::Reorg { depth: 4 },
         }];

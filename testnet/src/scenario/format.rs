@@ -132,9 +132,14 @@ pub struct NodeSpec {
     /// Hash power share (pow) or stake (pos, bft); authorities weigh 1.
     #[serde(default = "one")]
     pub weight: f64,
-    /// `honest` or a Byzantine behaviour (see `generals-testnet up --help`).
+    /// `honest`, a Byzantine behaviour (see `generals-testnet up --help`), or
+    /// `attacker`: the mechanism's usual attack (`ATTACKS`).
     #[serde(default = "honest")]
     pub role: String,
+    /// The role on a given mechanism, over `role` (for `compare`):
+    /// `roles = { pow = "selfish", bft = "equivocate" }`.
+    #[serde(default)]
+    pub roles: std::collections::BTreeMap<String, String>,
     /// This node holds the validator key of that node (a clone).
     #[serde(default)]
     pub twin_of: Option<usize>,
@@ -142,6 +147,22 @@ pub struct NodeSpec {
 
 fn honest() -> String {
     "honest".into()
+}
+
+/// Each mechanism's usual attack, which the role `attacker` stands for.
+pub const ATTACKS: [(&str, &str); 4] = [
+    ("pow", "private-fork"),
+    ("pos", "nothing-at-stake"),
+    ("poa", "equivocate"),
+    ("bft", "split-vote"),
+];
+
+/// The usual attack on `consensus`.
+pub fn attack_of(consensus: &str) -> &'static str {
+    ATTACKS
+        .iter()
+        .find(|(k, _)| *k == consensus)
+        .map_or("equivocate", |(_, a)| *a)
 }
 
 /// When the run ends: the first honest node's height, or a time limit.
@@ -212,6 +233,37 @@ impl Scenario {
     }
 
     pub fn parse(text: &str) -> Result<Scenario> {
+        let s = Scenario::parse_raw(text)?;
+        let consensus = s.consensus.clone();
+        s.on(&consensus)
+    }
+
+    /// The scenario run on mechanism `consensus`: each node's role for it
+    /// (`roles`, or `attacker` as that mechanism's usual attack), and the
+    /// steps that apply to it (a bond has no meaning on proof of work, nor an
+    /// authority vote off proof of authority).
+    pub fn on(&self, consensus: &str) -> Result<Scenario> {
+        let mut s = self.clone();
+        s.consensus = consensus.to_string();
+        for n in &mut s.nodes {
+            if let Some(r) = n.roles.get(consensus) {
+                n.role = r.clone();
+            } else if n.role == "attacker" {
+                n.role = attack_of(consensus).to_string();
+            }
+        }
+        let workload = s.workload.is_some();
+        s.steps.retain(|step| match step.action() {
+            Ok(Action::Bond { .. } | Action::Unbond { .. }) => ["pos", "bft"].contains(&consensus),
+            Ok(Action::Propose { .. }) => consensus == "poa",
+            Ok(Action::StartWorkload | Action::StopWorkload) => workload,
+            _ => true,
+        });
+        Ok(s)
+    }
+
+    /// Reads a file without choosing roles for its mechanism.
+    pub fn parse_raw(text: &str) -> Result<Scenario> {
         let s: Scenario = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
         // Where each [[node]] and [[step]] starts, to name its line.
         #[derive(Deserialize)]

@@ -16,8 +16,10 @@ mod sim;
 pub mod timeline;
 
 pub use format::Scenario;
+pub(crate) use real::run_scenario;
 pub use real::{run, RunArgs};
 pub use sim::simulate;
+pub(crate) use sim::simulate_seeds;
 
 use format::{Expect, Outcome as Goal, Presence};
 use serde::Serialize;

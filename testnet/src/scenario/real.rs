@@ -108,6 +108,15 @@ pub fn run(args: RunArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("scenario-{}", s.name)));
+    let outcome = run_scenario(&s, &out)?;
+    let verdicts = judge(&s, &outcome);
+    finish(&s, &out, &outcome, &verdicts)
+}
+
+/// Runs `s` on real processes in `out` (cleared first if it holds an
+/// earlier run) and returns what happened, checked.
+pub(crate) fn run_scenario(s: &Scenario, out: &Path) -> Result<Outcome> {
+    let out = out.to_path_buf();
     if out.exists() {
         // Only an earlier run's folder (or an empty one) is cleared.
         let earlier = out.join("report.json").exists() || out.join("testnet").exists();
@@ -128,13 +137,13 @@ pub fn run(args: RunArgs) -> Result<()> {
     std::fs::create_dir_all(&out)?;
     let dir = out.join("testnet");
     println!("scenario {}: {}", s.name, s.description);
-    local::up(up_args(&s, &dir)?)?;
+    local::up(up_args(s, &dir)?)?;
     record_events(&dir, &out)?;
     if let Some(net) = &s.network {
-        shape_links(&s, net, &dir)?;
+        shape_links(s, net, &dir)?;
     }
     let mut runner = Runner {
-        scenario: &s,
+        scenario: s,
         dir: dir.clone(),
         out: out.clone(),
         load: None,
@@ -143,17 +152,17 @@ pub fn run(args: RunArgs) -> Result<()> {
     if let (Some(w), true) = (&s.workload, s.workload_from_start()) {
         runner.load = Some(runner.start_load(w)?);
     }
-    let result = follow(&s, &mut runner);
+    let result = follow(s, &mut runner);
     let load = runner.load.take().map(|child| finish_load(child, &out));
     let outcome = result.and_then(|recovery| {
-        let mut o = outcome(&s, &dir)?;
+        let mut o = outcome(s, &dir)?;
         if let Some(Ok((accepted, included))) = load {
             o.accepted = Some(accepted);
             o.included = Some(included);
         }
-        o.converged = settled(&s, &dir);
+        o.converged = settled(s, &dir);
         let state = State::load(&dir)?;
-        runner.settle_watched(&state.nodes[first_honest(&s)].api);
+        runner.settle_watched(&state.nodes[first_honest(s)].api);
         o.watched = runner.watched.clone();
         let keys: Vec<String> = state
             .nodes
@@ -184,9 +193,8 @@ pub fn run(args: RunArgs) -> Result<()> {
         json: false,
     });
     let mut outcome = outcome?;
-    outcome.replay_failures = replay(&s, &dir);
-    let verdicts = judge(&s, &outcome);
-    finish(&s, &out, &outcome, &verdicts)
+    outcome.replay_failures = replay(s, &dir);
+    Ok(outcome)
 }
 
 /// Replays each stopped honest node's ledger from genesis (`generals-node

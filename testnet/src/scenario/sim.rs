@@ -329,17 +329,19 @@ fn sim_keys(s: &Scenario) -> Vec<String> {
         .collect()
 }
 
-/// Runs the scenario for `seeds` seeds from its own; writes the reports in
-/// `out` (or `scenario-NAME-sim`); fails when an expectation failed in a seed.
-pub fn simulate(file: &Path, seeds: u64, out: Option<PathBuf>) -> Result<()> {
-    let s = Scenario::load(file)?;
-    let flags = sim_flags(&s)?;
-    let (by_time, by_height) = timeline(&s)?;
-    let keys = sim_keys(&s);
+/// Runs `s` for `seeds` seeds from its own, each seed's event log in `out`
+/// (`events-seed-N.jsonl`); returns each seed's outcome and verdicts.
+pub(crate) fn simulate_seeds(
+    s: &Scenario,
+    seeds: u64,
+    out: &Path,
+) -> Result<(Vec<Outcome>, Vec<Vec<Verdict>>)> {
+    let flags = sim_flags(s)?;
+    let (by_time, by_height) = timeline(s)?;
+    let keys = sim_keys(s);
     let mut outcomes = Vec::new();
     let mut per_seed: Vec<Vec<Verdict>> = Vec::new();
-    let out = out.unwrap_or_else(|| PathBuf::from(format!("scenario-{}-sim", s.name)));
-    std::fs::create_dir_all(&out)?;
+    std::fs::create_dir_all(out)?;
     let honest: Vec<usize> = s.honest();
     for seed in s.seed..s.seed + seeds.max(1) {
         let log = out.join(format!("events-seed-{seed}.jsonl"));
@@ -348,7 +350,7 @@ pub fn simulate(file: &Path, seeds: u64, out: Option<PathBuf>) -> Result<()> {
             c.schedule.sort_by_key(|(at, _)| *at);
             c.at_height.extend(by_height.iter().cloned());
         })?;
-        let mut o = outcome(&s, &report);
+        let mut o = outcome(s, &report);
         o.recovery_s = recovery(&log, &honest)?;
         let facts = check::check(&check::read_sim(&log)?, &honest, &keys, &s.consensus);
         o.conflicts.extend(facts.conflicts);
@@ -356,9 +358,18 @@ pub fn simulate(file: &Path, seeds: u64, out: Option<PathBuf>) -> Result<()> {
         o.conflicts.dedup();
         o.deepest_reorg = facts.deepest_reorg;
         o.accused = facts.accused;
-        per_seed.push(judge(&s, &o));
+        per_seed.push(judge(s, &o));
         outcomes.push(o);
     }
+    Ok((outcomes, per_seed))
+}
+
+/// Runs the scenario for `seeds` seeds from its own; writes the reports in
+/// `out` (or `scenario-NAME-sim`); fails when an expectation failed in a seed.
+pub fn simulate(file: &Path, seeds: u64, out: Option<PathBuf>) -> Result<()> {
+    let s = Scenario::load(file)?;
+    let out = out.unwrap_or_else(|| PathBuf::from(format!("scenario-{}-sim", s.name)));
+    let (outcomes, per_seed) = simulate_seeds(&s, seeds, &out)?;
     // One verdict an expectation: the seeds that passed it.
     let verdicts: Vec<Verdict> = per_seed[0]
         .iter()

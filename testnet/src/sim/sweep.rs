@@ -3,7 +3,7 @@
 //! BFT faults).
 
 use super::{pct, simulate, SimArgs};
-use crate::theory::{nakamoto_catch_up, selfish_revenue};
+use crate::theory::{mean_ci, nakamoto_catch_up, private_fork_success, selfish_revenue, wilson};
 use anyhow::{bail, Result};
 use generals_consensus::sim::{Attack, BftFault, EventLog, SimConfig};
 
@@ -124,27 +124,49 @@ fn sweep_shares(args: &SimArgs, default: &[f64]) -> Vec<f64> {
     }
 }
 
+/// `x` inside `[lo, hi]`: "in", else "OUT".
+fn inside(x: f64, lo: f64, hi: f64) -> &'static str {
+    if lo - 1e-9 <= x && x <= hi + 1e-9 {
+        "in"
+    } else {
+        "OUT"
+    }
+}
+
+fn interval(lo: f64, hi: f64) -> String {
+    format!("[{:.1}, {:.1}]", lo * 100.0, hi * 100.0)
+}
+
 pub(super) fn sweep_selfish(args: &SimArgs, k: u64) -> Result<()> {
     println!(
-        "selfish mining, {} nodes, gamma {}, {} blocks a run, {k} seeds a row",
+        "selfish mining, {} nodes, gamma {}, {} blocks a run, {k} seeds a row; 95% interval of the mean share",
         args.nodes, args.gamma, args.blocks
     );
     println!(
-        "{:>15} {:>22} {:>22} {:>10}",
-        "attacker power", "attacker's main chain", "Eyal-Sirer predict", "gain"
+        "{:>15} {:>22} {:>16} {:>19} {:>7} {:>8}",
+        "attacker power",
+        "attacker's main chain",
+        "95% interval",
+        "Eyal-Sirer R(a,g)",
+        "theory",
+        "gain"
     );
     for share in sweep_shares(args, &[0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45]) {
-        let mut got = 0.0;
+        let mut got = Vec::new();
         for seed in args.seed..args.seed.saturating_add(k) {
             let r = simulate(args.attacked(seed, share, 0)?, EventLog::sink())?;
-            got += r.attack.map_or(0.0, |a| a.main_chain_share) / k as f64;
+            got.push(r.attack.map_or(0.0, |a| a.main_chain_share));
         }
+        let (mean, lo, hi) = mean_ci(&got);
+        let theory = selfish_revenue(share, args.gamma).max(0.0);
         println!(
-            "{:>15} {:>22} {:>22} {:>10}",
+            "{:>15} {:>22} {:>16} {:>19} {:>7} {:>8}",
             pct(share),
-            pct(got),
-            pct(selfish_revenue(share, args.gamma).max(0.0)),
-            format!("{:+.1}", (got - share) * 100.0)
+            pct(mean),
+            interval(lo, hi),
+            pct(theory),
+            inside(theory, lo, hi),
+            format!("{:+.1}", (mean - share) * 100.0)
         );
     }
     Ok(())
@@ -152,12 +174,13 @@ pub(super) fn sweep_selfish(args: &SimArgs, k: u64) -> Result<()> {
 
 pub(super) fn sweep_private_fork(args: &SimArgs, k: u64) -> Result<()> {
     println!(
-        "private-fork double spend, {} nodes, attacker gives up {} blocks behind, {k} seeds a cell",
+        "private-fork double spend, {} nodes, attacker gives up {} blocks behind, {k} seeds a cell; \
+         Wilson's 95% interval of the success rate; the exact P is this tool's attacker with no stale blocks",
         args.nodes, args.give_up
     );
     println!(
-        "{:>15} {:>14} {:>14} {:>18}",
-        "attacker power", "confirmations", "success rate", "Nakamoto's P(z)"
+        "{:>15} {:>6} {:>9} {:>14} {:>16} {:>5} {:>10} {:>5}",
+        "attacker power", "conf.", "success", "95% interval", "Nakamoto's P(z)", "", "exact P", ""
     );
     for share in sweep_shares(args, &[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]) {
         for &z in &args.confirmations {
@@ -166,12 +189,19 @@ pub(super) fn sweep_private_fork(args: &SimArgs, k: u64) -> Result<()> {
                 let r = simulate(args.attacked(seed, share, z)?, EventLog::sink())?;
                 wins += u64::from(r.attack.and_then(|a| a.double_spent).unwrap_or(false));
             }
+            let (lo, hi) = wilson(wins, k);
+            let nakamoto = nakamoto_catch_up(share, z);
+            let exact = private_fork_success(share, z, args.give_up);
             println!(
-                "{:>15} {:>14} {:>14} {:>18}",
+                "{:>15} {:>6} {:>9} {:>14} {:>16} {:>5} {:>10} {:>5}",
                 pct(share),
                 z,
                 pct(wins as f64 / k as f64),
-                pct(nakamoto_catch_up(share, z))
+                interval(lo, hi),
+                pct(nakamoto),
+                inside(nakamoto, lo, hi),
+                pct(exact),
+                inside(exact, lo, hi)
             );
         }
     }

@@ -1,0 +1,123 @@
+//! `generals-testnet compare [FILE] --consensus pow,pos,poa,bft [--sim
+//! --seeds K] [--out DIR]`: one scenario on each mechanism, side by side.
+//!
+//! A node's role maps across mechanisms by its share of the deciding
+//! resource: its weight is hash power on proof of work and stake on proof of
+//! stake and BFT; on proof of authority each node holds one seat. The role
+//! `attacker` is each mechanism's usual attack (`ATTACKS`), and `roles = {..}`
+//! names one per mechanism. Each mechanism's runs (real processes, or K seeds
+//! in the simulator) give `Figures`; `summary` sets them side by side with
+//! 95% intervals and the theory that applies; `report.md`, `report.json` and
+//! `report.html` (SVG charts by plotters, nothing fetched) go to the output
+//! folder, with each mechanism's runs in a folder of its own.
+//!
+//! - `figures`: one run's figures; `summary`: the figures of a mechanism
+//!   over its runs, and the theory rows; `html`: the page and its charts.
+
+pub mod figures;
+mod html;
+pub mod summary;
+
+use crate::scenario::{check, judge, Scenario};
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+use summary::Summary;
+
+/// The comparison a newcomer runs with no file: a third of the deciding
+/// resource is Byzantine and the network splits for a while.
+pub const DEFAULT: &str = include_str!("../../scenarios/compare-third-split.toml");
+
+#[derive(clap::Args, Debug)]
+pub struct CompareArgs {
+    /// The scenario (TOML); without one, the built-in comparison
+    /// (testnet/scenarios/compare-third-split.toml).
+    pub file: Option<PathBuf>,
+    /// The mechanisms to compare.
+    #[arg(long, value_delimiter = ',', default_value = "pow,pos,poa,bft")]
+    pub consensus: Vec<String>,
+    /// Run in the simulator instead of on real processes.
+    #[arg(long)]
+    pub sim: bool,
+    /// With --sim: seeds a mechanism, from the scenario's own.
+    #[arg(long, default_value_t = 20)]
+    pub seeds: u64,
+    /// The comparison's folder (compare-NAME if left out).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+pub fn run(args: CompareArgs) -> Result<()> {
+    let (text, from) = match &args.file {
+        Some(f) => (
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+            f.display().to_string(),
+        ),
+        None => (DEFAULT.to_string(), "the built-in comparison".into()),
+    };
+    let raw = Scenario::parse_raw(&text).with_context(|| format!("scenario {from}"))?;
+    for m in &args.consensus {
+        if !["pow", "pos", "poa", "bft"].contains(&m.as_str()) {
+            bail!("--consensus: {m:?} is not one of pow, pos, poa, bft");
+        }
+    }
+    if args.seeds == 0 || args.seeds > 10_000 {
+        bail!("--seeds: 1 to 10000");
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("compare-{}", raw.name)));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let mut summaries = Vec::new();
+    for m in &args.consensus {
+        let s = raw.on(m)?;
+        let folder = out.join(m);
+        println!(
+            "{m}: {}",
+            summary::mapping(&s).unwrap_or_else(|| "no Byzantine node".into())
+        );
+        let runs = if args.sim {
+            let (outcomes, verdicts) = crate::scenario::simulate_seeds(&s, args.seeds, &folder)?;
+            outcomes
+                .iter()
+                .zip(&verdicts)
+                .enumerate()
+                .map(|(k, (o, v))| {
+                    let log = folder.join(format!("events-seed-{}.jsonl", s.seed + k as u64));
+                    let events = check::read_sim(&log)?;
+                    Ok(figures::figures(&s, o, v, &events))
+                })
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            let o = crate::scenario::run_scenario(&s, &folder)?;
+            let v = judge(&s, &o);
+            let events = check::read_real(&folder, s.nodes.len());
+            vec![figures::figures(&s, &o, &v, &events)]
+        };
+        let sum = Summary::of(&s, &runs);
+        summary::print(&sum);
+        summaries.push(sum);
+    }
+    let json = serde_json::json!({
+        "scenario": raw.name,
+        "description": raw.description,
+        "source": from,
+        "runs": if args.sim { format!("simulator, {} seeds a mechanism from seed {}", args.seeds, raw.seed) } else { "real processes, one run a mechanism".into() },
+        "version": env!("CARGO_PKG_VERSION"),
+        "mechanisms": summaries,
+    });
+    std::fs::write(out.join("report.json"), serde_json::to_vec_pretty(&json)?)?;
+    std::fs::write(
+        out.join("report.md"),
+        summary::markdown(&raw, &summaries, &json),
+    )?;
+    std::fs::write(
+        out.join("report.html"),
+        html::page(&raw, &summaries, &json)?,
+    )?;
+    println!(
+        "report: {} (and report.md, report.json)",
+        out.join("report.html").display()
+    );
+    Ok(())
+}
