@@ -30,15 +30,21 @@ pub fn selfish_revenue(alpha: f64, gamma: f64) -> f64 {
     num / den
 }
 
-/// The exact success probability of the private-fork attacker this tool
-/// runs (`consensus::byzantine::private_fork`), by dynamic programming over
-/// its rules: it forks from the block before the payment and mines in secret;
+/// The success probability of the private-fork attacker this tool runs
+/// (`consensus::byzantine::private_fork`), by dynamic programming over its
+/// rules: it forks from the block before the payment and mines in secret;
 /// each next block is its own with probability `q`, else the public chain's
 /// (the first public block holds the payment); it releases once the payment
 /// has `z` confirmations (its block and `z - 1` on top) and its fork is
-/// strictly longer; it gives up once the public chain leads by `g`. Blocks
-/// are equally hard and messages instant (the simulator's latency makes
-/// stale blocks, which this model has not).
+/// heavier; it gives up once the public chain leads by `g`.
+///
+/// Heavier, not longer: difficulty retargets at every block from the time
+/// since its parent, so of two branches of equal length from one parent the
+/// one whose first block came first is the heavier (its next block was
+/// harder). The model takes that rule for every tie of two blocks or more
+/// (exact for the first such tie, the common one) and counts a tie of one
+/// block each as no lead (equal work). It has no stale blocks and instant
+/// messages.
 pub fn private_fork_success(q: f64, z: u64, g: u64) -> f64 {
     if q <= 0.0 {
         return 0.0;
@@ -46,41 +52,59 @@ pub fn private_fork_success(q: f64, z: u64, g: u64) -> f64 {
     if q >= 1.0 {
         return 1.0;
     }
-    let (p, g) = (1.0 - q, g.max(1) as i64);
-    let z = z.max(1) as i64;
-    // Once confirmed, a race from lead d: reach +1 before -g (gambler's ruin).
-    let ruin = |d: i64| -> f64 {
-        if d >= 1 {
+    let (p, g, z) = (1.0 - q, g.max(1) as i64, z.max(1) as i64);
+    let r = p / q;
+    // A race from lead d to lead t before -g (gambler's ruin).
+    let ruin = |d: i64, t: i64| -> f64 {
+        if d >= t {
             return 1.0;
         }
         if d <= -g {
             return 0.0;
         }
-        let r = p / q;
         if (r - 1.0).abs() < 1e-12 {
-            (d + g) as f64 / (1 + g) as f64
+            (d + g) as f64 / (t + g) as f64
         } else {
-            (1.0 - r.powi((d + g) as i32)) / (1.0 - r.powi((1 + g) as i32))
+            (1.0 - r.powi((d + g) as i32)) / (1.0 - r.powi((t + g) as i32))
         }
     };
-    // f[a][h] for h < z: a private blocks, h public ones; a > z is a win.
-    let cap = (z + 1) as usize;
-    let mut next: Vec<f64> = (0..=cap).map(|a| ruin(a as i64 - z)).collect();
-    for h in (0..z).rev() {
-        let mut row = vec![0.0; cap + 1];
-        for a in (0..=cap).rev() {
-            row[a] = if a as i64 > z {
-                1.0
-            } else if h >= a as i64 + g {
-                0.0
-            } else {
-                let up = if a == cap { 1.0 } else { row[a + 1] };
-                q * up + p * next[a]
-            };
+    // When the payment reaches its z confirmations with a private blocks:
+    // the attacker wins a tie of two blocks or more if its first block came
+    // first, else needs a lead.
+    let confirmed = |a: i64, first: bool| -> f64 {
+        let d = a - z;
+        let t = if first { 0 } else { 1 };
+        if first && d == 0 && z == 1 {
+            // One block each: equal work, no release yet.
+            return q + p * ruin(-1, t);
         }
-        next = row;
-    }
-    next[0]
+        ruin(d, t)
+    };
+    // rows[h][a] for h < z: a private blocks, h public ones; a > z wins.
+    let cap = (z + 1) as usize;
+    let table = |first: bool| -> Vec<Vec<f64>> {
+        let mut rows = vec![vec![0.0; cap + 1]; (z + 1) as usize];
+        rows[z as usize] = (0..=cap).map(|a| confirmed(a as i64, first)).collect();
+        for h in (0..z).rev() {
+            for a in (0..=cap).rev() {
+                rows[h as usize][a] = if a as i64 > z {
+                    1.0
+                } else if h >= a as i64 + g {
+                    0.0
+                } else {
+                    let up = if a == cap {
+                        1.0
+                    } else {
+                        rows[h as usize][a + 1]
+                    };
+                    q * up + p * rows[h as usize + 1][a]
+                };
+            }
+        }
+        rows
+    };
+    let (mine, theirs) = (table(true), table(false));
+    q * mine[0][1] + p * theirs[1][0]
 }
 
 /// Wilson's 95% interval for `k` successes in `n` trials.
@@ -139,27 +163,30 @@ mod tests {
         // An attacker with no power never wins; one with all of it always.
         assert_eq!(private_fork_success(0.0, 2, 30), 0.0);
         assert_eq!(private_fork_success(1.0, 2, 30), 1.0);
-        // The dynamic programme against a walk over every path of up to 24
-        // blocks (what is left beyond them is below 1e-4 here).
-        let q: f64 = 0.3;
-        let direct = {
-            fn walk(q: f64, a: i64, h: i64, z: i64, g: i64, depth: u32) -> f64 {
-                if h >= a + g {
-                    return 0.0;
-                }
-                if h >= z && a > h {
-                    return 1.0;
-                }
-                if depth == 0 {
-                    return 0.0;
-                }
-                q * walk(q, a + 1, h, z, g, depth - 1)
-                    + (1.0 - q) * walk(q, a, h + 1, z, g, depth - 1)
+        // The dynamic programme against a walk over every path of up to 26
+        // blocks, by the same rules (what is left beyond them is below 1e-4).
+        fn walk(q: f64, a: i64, h: i64, first: Option<bool>, z: i64, g: i64, n: u32) -> f64 {
+            if h >= a + g {
+                return 0.0;
             }
-            walk(q, 0, 0, 2, 3, 24)
-        };
-        let exact = private_fork_success(q, 2, 3);
-        assert!((exact - direct).abs() < 1e-4, "{exact} vs {direct}");
+            let tie_won = a == h && a >= 2 && first == Some(true);
+            if h >= z && (a > h || tie_won) {
+                return 1.0;
+            }
+            if n == 0 {
+                return 0.0;
+            }
+            q * walk(q, a + 1, h, first.or(Some(true)), z, g, n - 1)
+                + (1.0 - q) * walk(q, a, h + 1, first.or(Some(false)), z, g, n - 1)
+        }
+        for (q, z, g) in [(0.3, 2, 3), (0.2, 1, 4), (0.35, 3, 2)] {
+            let exact = private_fork_success(q, z, g);
+            let direct = walk(q, 0, 0, None, z as i64, g as i64, 26);
+            assert!(
+                (exact - direct).abs() < 1e-4,
+                "{q} {z} {g}: {exact} vs {direct}"
+            );
+        }
         // More confirmations, less success; a majority wins for sure without
         // a give-up bound close by.
         assert!(private_fork_success(0.3, 6, 30) < private_fork_success(0.3, 2, 30));

@@ -99,6 +99,11 @@ fn attack_sweeps_print_tables_beside_the_theory() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Nakamoto's P(z)"), "{text}");
+    // Each row has its interval, and the exact probability of this attacker.
+    assert!(
+        text.contains("95% interval") && text.contains("exact P"),
+        "{text}"
+    );
     assert_eq!(
         text.lines()
             .filter(|l| l.trim_start().starts_with("60.0%"))

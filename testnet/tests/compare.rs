@@ -143,6 +143,45 @@ fn the_default_comparison_writes_three_reports_and_its_page_renders_every_chart(
 }
 
 #[test]
+fn compare_runs_the_librarys_attack_scenarios_on_every_mechanism() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    for name in [
+        "pow-double-spend",
+        "pow-selfish",
+        "pos-nothing-at-stake",
+        "bft-split-vote-f-plus-1",
+        "poa-collude",
+        "poa-clone",
+    ] {
+        let dir = tmp.path().join(name);
+        let file = lib.join(format!("{name}.toml"));
+        let out = testnet(&[
+            "compare",
+            file.to_str().expect("path"),
+            "--sim",
+            "--seeds",
+            "1",
+            "--out",
+            dir.to_str().expect("path"),
+        ]);
+        assert!(out.status.success(), "{name}: {}", text(&out));
+        for f in ["report.md", "report.json", "report.html"] {
+            assert!(dir.join(f).exists(), "{name}: no {f}");
+        }
+        // A role of another mechanism becomes that mechanism's usual attack.
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("report.json")).expect("json"))
+                .expect("json");
+        assert_eq!(
+            json["mechanisms"].as_array().map(Vec::len),
+            Some(4),
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn compare_refuses_an_unknown_mechanism() {
     let out = testnet(&["compare", "--sim", "--consensus", "pow,raft"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));

@@ -225,6 +225,9 @@ pub enum NodeEvent {
     BlockImported {
         hash: Hash,
         height: u64,
+        /// The block's own timestamp (its producer's clock when it built it).
+        #[serde(default)]
+        timestamp_ms: u64,
     },
     BlockProduced {
         hash: Hash,

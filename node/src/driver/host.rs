@@ -162,6 +162,7 @@ impl Host for Driver {
                     let _ = self.p.events.send(NodeEvent::BlockImported {
                         hash: b.hash(),
                         height: b.height(),
+                        timestamp_ms: b.header.timestamp_ms,
                     });
                 }
             }

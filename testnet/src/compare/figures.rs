@@ -82,6 +82,7 @@ fn final_chain(events: &[Seen], r: usize) -> BTreeMap<u64, String> {
             hash,
             height,
             imported,
+            ..
         } = &e.what
         {
             if *imported {
@@ -112,13 +113,17 @@ pub fn figures(s: &Scenario, o: &Outcome, verdicts: &[Verdict], events: &[Seen])
             hash,
             height,
             imported,
+            timestamp_ms,
         } = &e.what
         {
             if !imported {
                 proposed.entry(*height).or_insert(e.t_ms);
                 continue;
             }
-            created.entry(hash).or_insert(e.t_ms);
+            // A real node's event carries the block's timestamp: the clock
+            // starts when its producer built it.
+            let start = timestamp_ms.map_or(e.t_ms, |t| t.min(e.t_ms));
+            created.entry(hash).or_insert(start);
             height_of.insert(hash, *height);
             producer_of.entry(hash).or_insert(e.node);
         }
@@ -156,12 +161,16 @@ pub fn figures(s: &Scenario, o: &Outcome, verdicts: &[Verdict], events: &[Seen])
         .iter()
         .filter(|(h, (hash, _))| chain.get(h) == Some(hash))
         .filter_map(|(h, (hash, t))| {
+            let made = created.get(hash.as_str()).copied();
             let start = if bft {
-                proposed.get(h).or(created.get(hash.as_str()))
+                match (proposed.get(h).copied(), made) {
+                    (Some(p), Some(m)) => Some(p.min(m)),
+                    (p, m) => p.or(m),
+                }
             } else {
-                created.get(hash.as_str())
+                made
             };
-            Some(t.saturating_sub(*start?))
+            Some(t.saturating_sub(start?))
         })
         .collect();
     let reorgs: Vec<(f64, u64)> = events

@@ -281,10 +281,14 @@ fn est_pct(e: &Est) -> String {
 }
 
 fn est_num(e: &Est) -> String {
+    let digits = if e.value.abs() >= 100.0 { 0 } else { 2 };
     if e.low == e.high {
-        format!("{:.2}", e.value)
+        format!("{:.*}", digits, e.value)
     } else {
-        format!("{:.2} [{:.2}, {:.2}]", e.value, e.low, e.high)
+        format!(
+            "{:.*} [{:.*}, {:.*}]",
+            digits, e.value, digits, e.low, digits, e.high
+        )
     }
 }
 

@@ -26,6 +26,8 @@ pub enum What {
         hash: String,
         height: u64,
         imported: bool,
+        /// The block's own timestamp, where the event gives it.
+        timestamp_ms: Option<u64>,
     },
     Reorg {
         depth: u64,
@@ -54,6 +56,7 @@ fn what(kind: &str, v: &Value) -> Option<What> {
             hash: s("hash")?,
             height: v["height"].as_u64()?,
             imported: kind.ends_with("imported"),
+            timestamp_ms: v["timestamp_ms"].as_u64().filter(|t| *t > 0),
         },
         "reorg" => What::Reorg {
             depth: v["depth"].as_u64()?,
@@ -134,6 +137,7 @@ pub fn check(events: &[Seen], honest: &[usize], keys: &[String], consensus: &str
                 hash,
                 height,
                 imported: true,
+                ..
             } if consensus == "bft" => {
                 decided.entry(*height).or_default().insert(hash);
             }
@@ -177,6 +181,7 @@ mod tests {
                 hash: hash.into(),
                 height,
                 imported: true,
+                timestamp_ms: None,
             },
         }
     }
@@ -193,6 +198,7 @@ mod tests {
                 hash: "p".into(),
                 height: 2,
                 imported: false,
+                timestamp_ms: None,
             },
         });
         assert!(check(&events, &[0, 1], &keys, "bft").conflicts.is_empty());

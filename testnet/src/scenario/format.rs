@@ -157,6 +157,22 @@ pub const ATTACKS: [(&str, &str); 4] = [
     ("bft", "split-vote"),
 ];
 
+/// The Byzantine roles of each mechanism (a clone is a twin, not a role).
+pub const ROLES: [(&str, &[&str]); 4] = [
+    ("pow", &["private-fork", "selfish"]),
+    ("pos", &["nothing-at-stake", "equivocate"]),
+    ("poa", &["equivocate", "collude"]),
+    ("bft", &["equivocate", "split-vote", "amnesia", "silent"]),
+];
+
+/// Whether `role` runs on `consensus` (honest runs everywhere).
+pub fn applies(role: &str, consensus: &str) -> bool {
+    role == "honest"
+        || ROLES
+            .iter()
+            .any(|(k, roles)| *k == consensus && roles.contains(&role))
+}
+
 /// The usual attack on `consensus`.
 pub fn attack_of(consensus: &str) -> &'static str {
     ATTACKS
@@ -248,7 +264,9 @@ impl Scenario {
         for n in &mut s.nodes {
             if let Some(r) = n.roles.get(consensus) {
                 n.role = r.clone();
-            } else if n.role == "attacker" {
+            } else if n.role == "attacker" || !applies(&n.role, consensus) {
+                // A role of another mechanism (a private fork on BFT) is
+                // that mechanism's usual attack.
                 n.role = attack_of(consensus).to_string();
             }
         }
