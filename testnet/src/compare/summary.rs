@@ -198,7 +198,7 @@ fn theory(s: &Scenario, sum: &Summary) -> Vec<Theory> {
             let exact = private_fork_success(q, z, g);
             out.push(Theory {
                 model: format!(
-                    "the attacker this tool runs, exactly: forks before the payment, releases once the payment has {z} confirmations and its fork is strictly longer, gives up {g} behind; each block its own with probability q={q:.3}, no stale blocks"
+                    "the attacker this tool runs: forks before the payment, releases once the payment has {z} confirmations and its fork is heavier (longer, or as long with its first block first: difficulty retargets each block), gives up {g} behind; each block its own with probability q={q:.3}, no stale blocks"
                 ),
                 predicted: Some(exact),
                 measured,
