@@ -146,7 +146,7 @@ const PINNED: &[(&str, &str)] = &[
     ),
     (
         "poa-collude",
-        "391496ec6c23d594ccc34faaa0199d479bc9c363f1089259559edb63f9a67fbd",
+        "13c4c9969cd2084d60d33e0891bd15ccba322d6fc0698fc5882e06f50edf89bb",
     ),
     (
         "poa-equivocate",

@@ -182,6 +182,44 @@ fn compare_runs_the_librarys_attack_scenarios_on_every_mechanism() {
 }
 
 #[test]
+fn a_share_sweep_draws_the_attacks_success_against_the_attackers_share() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("sweep");
+    let out = testnet(&[
+        "compare",
+        "--sim",
+        "--seeds",
+        "4",
+        "--consensus",
+        "pow,poa",
+        "--shares",
+        "0.1,0.6",
+        "--out",
+        dir.to_str().expect("path"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).expect("json"))
+            .expect("json");
+    let curve = json["mechanisms"][0]["curve"].as_array().expect("curve");
+    assert_eq!(curve.len(), 2, "{json}");
+    // A majority of the hash power wins its private fork more often than a
+    // tenth does.
+    assert!(
+        curve[1][1]["value"].as_f64() > curve[0][1]["value"].as_f64(),
+        "{curve:?}"
+    );
+    // Proof of authority keeps its seats: no curve.
+    assert_eq!(json["mechanisms"][1]["curve"], serde_json::json!([]));
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("html");
+    assert!(html.contains("<figure data-chart=\"success-vs-share\">"));
+    // Sweeps are for the simulator.
+    let out = testnet(&["compare", "--shares", "0.2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("add --sim"), "{}", text(&out));
+}
+
+#[test]
 fn compare_refuses_an_unknown_mechanism() {
     let out = testnet(&["compare", "--sim", "--consensus", "pow,raft"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));

@@ -99,7 +99,14 @@ impl Simulator {
         }
         self.watch_payment(node, change);
         self.height_reached(node, change.to.height);
-        if self.mining && change.to.height >= self.config.blocks {
+        // The run's height is the honest chain's: an attacker's private tip
+        // reaching it first would end the run with its blocks unpublished.
+        let attacker = self
+            .config
+            .attack
+            .as_ref()
+            .is_some_and(|a| a.nodes().contains(&node));
+        if self.mining && change.to.height >= self.config.blocks && !attacker {
             self.settle();
         }
     }

@@ -31,6 +31,8 @@ pub struct Figures {
     /// stake, authority seats), and of the main chain's blocks.
     pub attacker_resource: f64,
     pub attacker_blocks: f64,
+    /// Its share of all blocks seen (on the main chain or not).
+    pub attacker_produced: f64,
     /// Two honest nodes decided or finalized different blocks (or held
     /// different chains 6 deep at the end).
     pub safety_broken: bool,
@@ -39,6 +41,9 @@ pub struct Figures {
     /// The attack's cost: the share of the attacker's resource it lost
     /// (stake jailed, seats voted out) and its blocks left off the main chain.
     pub attacker_cost: f64,
+    /// Proof of work: the hash power the attacker spent, in seconds of the
+    /// whole network's hash rate (its share times the run's length).
+    pub attacker_hash_s: f64,
     /// Its gain: blocks beyond its share, plus a reverted payment (1).
     pub attacker_gain: f64,
     /// Honest blocks left off the main chain, as a share of the honest blocks.
@@ -225,12 +230,18 @@ pub fn figures(s: &Scenario, o: &Outcome, verdicts: &[Verdict], events: &[Seen])
         orphan_rate: orphans as f64 / blocks_seen.max(1) as f64,
         attacker_resource: resource,
         attacker_blocks: blocks,
+        attacker_produced: own as f64 / (own + fair).max(1) as f64,
         safety_broken: !o.conflicts.is_empty(),
         payment_reverted: o.double_spend,
         attacker_cost: if bad.is_empty() {
             0.0
         } else {
             lost_resource.max(wasted)
+        },
+        attacker_hash_s: if s.consensus == "pow" {
+            resource * duration_s
+        } else {
+            0.0
         },
         attacker_gain: if bad.is_empty() {
             0.0

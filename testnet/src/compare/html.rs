@@ -158,6 +158,59 @@ fn reorg_chart(sums: &[Summary]) -> Result<String> {
     Ok(svg)
 }
 
+/// The attack's success against the attacker's share, a line a mechanism.
+fn curve_chart(sums: &[Summary]) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (560, 320)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "The attack's success against the attacker's share",
+                ("sans-serif", 17),
+            )
+            .margin(12)
+            .x_label_area_size(30)
+            .y_label_area_size(46)
+            .build_cartesian_2d(0f64..1f64, 0f64..1.05f64)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("the Byzantine share of the deciding resource")
+            .y_desc("share of runs won")
+            .draw()
+            .map_err(err)?;
+        for (j, s) in sums.iter().enumerate().filter(|(_, s)| !s.curve.is_empty()) {
+            let color = PALETTE[j % PALETTE.len()];
+            let points: Vec<(f64, f64)> = s.curve.iter().map(|(x, e)| (*x, e.value)).collect();
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                .map_err(err)?
+                .label(s.consensus.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(points.iter().map(|p| Circle::new(*p, 4, color.filled())))
+                .map_err(err)?;
+            chart
+                .draw_series(s.curve.iter().map(|(x, e)| {
+                    PathElement::new(vec![(*x, e.low), (*x, e.high)], color.stroke_width(1))
+                }))
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -321,6 +374,10 @@ pub fn page(raw: &Scenario, sums: &[Summary], json: &serde_json::Value) -> Resul
             )?,
         ),
     ];
+    let mut charts = charts;
+    if sums.iter().any(|s| !s.curve.is_empty()) {
+        charts.insert(6, ("success-vs-share", curve_chart(sums)?));
+    }
     let mut html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>\nbody{{font-family:sans-serif;margin:24px;max-width:1200px}}\nfigure{{display:inline-block;margin:8px;border:1px solid #ddd}}\ntable{{border-collapse:collapse;margin:12px 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}\n.outside{{color:#b00;font-weight:bold}}\n</style></head><body>\n<h1>{title}</h1>\n<p>{desc}</p>\n<p>Runs: {runs}. Intervals are 95% (Wilson's for rates, normal for means). Version {version}.</p>\n",
         title = escape(&format!("Comparison: {}", raw.name)),

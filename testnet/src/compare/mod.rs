@@ -44,6 +44,52 @@ pub struct CompareArgs {
     /// The comparison's folder (compare-NAME if left out).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// With --sim: also run the scenario with the Byzantine nodes holding
+    /// each of these shares of the deciding resource (their weights scaled),
+    /// for the chart of the attack's success against the attacker's share.
+    /// Proof of authority keeps its seats.
+    #[arg(long, value_delimiter = ',')]
+    pub shares: Vec<f64>,
+}
+
+/// The simulator's runs of `s`, `seeds` of them, in `folder`.
+fn simulated(s: &Scenario, seeds: u64, folder: &std::path::Path) -> Result<Vec<figures::Figures>> {
+    let (outcomes, verdicts) = crate::scenario::simulate_seeds(s, seeds, folder)?;
+    outcomes
+        .iter()
+        .zip(&verdicts)
+        .enumerate()
+        .map(|(k, (o, v))| {
+            let log = folder.join(format!("events-seed-{}.jsonl", s.seed + k as u64));
+            let events = check::read_sim(&log)?;
+            Ok(figures::figures(s, o, v, &events))
+        })
+        .collect()
+}
+
+/// `s` with its Byzantine nodes' weights scaled to hold `share` of the
+/// deciding resource.
+fn with_share(s: &Scenario, share: f64) -> Scenario {
+    let mut s = s.clone();
+    let honest = s.honest();
+    let validators = |i: &usize| s.nodes[*i].twin_of.is_none();
+    let h: f64 = (0..s.nodes.len())
+        .filter(validators)
+        .filter(|i| honest.contains(i))
+        .map(|i| s.nodes[i].weight)
+        .sum();
+    let bad: Vec<usize> = (0..s.nodes.len())
+        .filter(validators)
+        .filter(|i| !honest.contains(i))
+        .collect();
+    let b: f64 = bad.iter().map(|i| s.nodes[*i].weight).sum();
+    if b > 0.0 && h > 0.0 {
+        let factor = share / (1.0 - share) * h / b;
+        for i in bad {
+            s.nodes[i].weight *= factor;
+        }
+    }
+    s
 }
 
 pub fn run(args: CompareArgs) -> Result<()> {
@@ -62,6 +108,12 @@ pub fn run(args: CompareArgs) -> Result<()> {
     }
     if args.seeds == 0 || args.seeds > 10_000 {
         bail!("--seeds: 1 to 10000");
+    }
+    if !args.shares.is_empty() && !args.sim {
+        bail!("--shares sweeps in the simulator: add --sim");
+    }
+    if let Some(x) = args.shares.iter().find(|x| !(**x > 0.0 && **x < 1.0)) {
+        bail!("--shares: {x} is not a share between 0 and 1");
     }
     let out = args
         .out
@@ -84,17 +136,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
             summary::mapping(&s).unwrap_or_else(|| "no Byzantine node".into())
         );
         let runs = if args.sim {
-            let (outcomes, verdicts) = crate::scenario::simulate_seeds(&s, args.seeds, &folder)?;
-            outcomes
-                .iter()
-                .zip(&verdicts)
-                .enumerate()
-                .map(|(k, (o, v))| {
-                    let log = folder.join(format!("events-seed-{}.jsonl", s.seed + k as u64));
-                    let events = check::read_sim(&log)?;
-                    Ok(figures::figures(&s, o, v, &events))
-                })
-                .collect::<Result<Vec<_>>>()?
+            simulated(&s, args.seeds, &folder)?
         } else {
             let o = crate::scenario::run_scenario(&s, &folder)?;
             let v = judge(&s, &o);
@@ -106,6 +148,16 @@ pub fn run(args: CompareArgs) -> Result<()> {
             sum.mapping.push_str(&format!(
                 " ({twins} twin(s) left out: the simulator clones only authorities)"
             ));
+        }
+        if m != "poa" {
+            for x in &args.shares {
+                let runs = simulated(
+                    &with_share(&s, *x),
+                    args.seeds,
+                    &folder.join(format!("share-{x}")),
+                )?;
+                sum.curve.push((*x, summary::success(&runs)));
+            }
         }
         summary::print(&sum);
         summaries.push(sum);

@@ -62,9 +62,11 @@ pub struct Summary {
     pub deepest_reorg: u64,
     pub attacker_resource: f64,
     pub attacker_blocks: Est,
+    pub attacker_produced: f64,
     pub safety_broken: Est,
     pub payment_reverted: Option<Est>,
     pub attacker_cost: Est,
+    pub attacker_hash_s: Est,
     pub attacker_gain: Est,
     pub honest_orphaned: Est,
     pub honest_jailed: usize,
@@ -73,6 +75,22 @@ pub struct Summary {
     /// Reorgs of honest nodes over time, all runs: seconds, depth.
     pub reorgs: Vec<(f64, u64)>,
     pub theory: Vec<Theory>,
+    /// With `--shares`: the attack's success rate at each Byzantine share.
+    pub curve: Vec<(f64, Est)>,
+}
+
+/// The share of runs in which the attack succeeded: it broke safety,
+/// reverted a payment, or won more blocks than its share of the resource.
+pub fn success(runs: &[Figures]) -> Est {
+    let won = runs
+        .iter()
+        .filter(|r| {
+            r.safety_broken
+                || r.payment_reverted == Some(true)
+                || r.attacker_blocks > r.attacker_resource
+        })
+        .count();
+    Est::rate(won as u64, runs.len() as u64)
 }
 
 fn quantile(xs: &[u64], q: f64) -> Option<f64> {
@@ -149,6 +167,7 @@ impl Summary {
                 .unwrap_or(0),
             attacker_resource: attacker_resource(s),
             attacker_blocks: each(&|r| r.attacker_blocks),
+            attacker_produced: each(&|r| r.attacker_produced).value,
             safety_broken: Est::rate(runs.iter().filter(|r| r.safety_broken).count() as u64, n),
             payment_reverted: (!reverted.is_empty()).then(|| {
                 Est::rate(
@@ -157,12 +176,14 @@ impl Summary {
                 )
             }),
             attacker_cost: each(&|r| r.attacker_cost),
+            attacker_hash_s: each(&|r| r.attacker_hash_s),
             attacker_gain: each(&|r| r.attacker_gain),
             honest_orphaned: each(&|r| r.honest_orphaned),
             honest_jailed: runs.iter().map(|r| r.honest_jailed).sum(),
             invariants,
             reorgs: runs.iter().flat_map(|r| r.reorgs.clone()).collect(),
             theory: Vec::new(),
+            curve: Vec::new(),
         };
         sum.theory = theory(s, &sum);
         sum
@@ -206,11 +227,16 @@ fn theory(s: &Scenario, sum: &Summary) -> Vec<Theory> {
             });
         }
         "pow" if roles.contains(&"selfish") => {
-            let gamma = 0.5;
-            let r = selfish_revenue(q, gamma);
+            // The rush reaches half the other honest nodes (the finder mines
+            // on its own block); retargeting makes a private lead harder, so
+            // alpha is the attacker's share of the blocks it produced.
+            let h = s.honest().len().max(1) as f64;
+            let gamma = 0.5 * (h - 1.0) / h;
+            let alpha = sum.attacker_produced;
+            let r = selfish_revenue(alpha, gamma);
             out.push(Theory {
                 model: format!(
-                    "Eyal and Sirer's R(alpha={q:.3}, gamma={gamma}): the selfish miner's share of main-chain blocks, gamma being the share of honest miners that build on its block in a tie (the simulator's rush proxy)"
+                    "Eyal and Sirer's R(alpha={alpha:.3}, gamma={gamma:.3}): the selfish miner's share of main-chain blocks; alpha its share of the blocks produced, gamma the honest power that builds on its block in a tie (the simulator's rush reaches half the other honest nodes)"
                 ),
                 predicted: Some(r),
                 measured: est_pct(&sum.attacker_blocks),
@@ -375,6 +401,10 @@ pub fn markdown(raw: &Scenario, sums: &[Summary], json: &serde_json::Value) -> S
         (
             "attacker's cost (resource lost or blocks wasted)",
             Box::new(|s: &Summary| est_num(&s.attacker_cost)),
+        ),
+        (
+            "attacker's hash power spent (network-seconds, pow)",
+            Box::new(|s: &Summary| est_num(&s.attacker_hash_s)),
         ),
         (
             "attacker's gain (blocks beyond its share, + 1 a reverted payment)",
