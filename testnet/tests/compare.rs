@@ -179,6 +179,33 @@ fn compare_runs_the_librarys_attack_scenarios_on_every_mechanism() {
             "{name}"
         );
     }
+    // A cartel that censors, under a workload: its victims' transfers are
+    // kept off the chain, and the report counts them in its gain.
+    let body = std::fs::read_to_string(lib.join("poa-collude.toml"))
+        .expect("file")
+        .replace("[end]", "[workload]\ntps = 5\n\n[end]");
+    let file = tmp.path().join("collude-load.toml");
+    std::fs::write(&file, body).expect("write");
+    let dir = tmp.path().join("censor");
+    let out = testnet(&[
+        "compare",
+        file.to_str().expect("path"),
+        "--sim",
+        "--seeds",
+        "3",
+        "--consensus",
+        "poa",
+        "--out",
+        dir.to_str().expect("path"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).expect("json"))
+            .expect("json");
+    let censored = json["mechanisms"][0]["censored"]["value"]
+        .as_f64()
+        .expect("censored");
+    assert!(censored > 0.5, "{json}");
 }
 
 #[test]

@@ -248,7 +248,12 @@ impl Simulator {
         let amount = self.rng.gen_range(1..1_000);
         let to = self.wallets[j].public();
         let key = self.wallets[i].clone();
-        self.wallet_sends(node, &key, Action::Transfer { to, amount });
+        if self
+            .wallet_sends(node, &key, Action::Transfer { to, amount })
+            .1
+        {
+            self.stats.workload_sent[i] += 1;
+        }
         if self.mining {
             let d = self.exp_delay(1000.0 / self.config.tps);
             self.schedule(d, Ev::Workload);

@@ -144,6 +144,8 @@ pub struct Stats {
     /// Transactions the timeline had nodes sign: the node, the hash, and
     /// whether the node took it.
     pub watched: Vec<(NodeId, Hash, bool)>,
+    /// Transfers the workload's nodes took, by sending wallet.
+    pub workload_sent: Vec<u64>,
 }
 
 /// A simulation run.
@@ -306,6 +308,7 @@ impl Simulator {
                 produced: vec![0; config.nodes],
                 finalized: vec![0; config.nodes],
                 commits: vec![Default::default(); config.nodes],
+                workload_sent: vec![0; WORKLOAD_ACCOUNTS],
                 ..Stats::default()
             },
             genesis,

@@ -64,6 +64,11 @@ pub struct SimReport {
     pub double_slots: Vec<u64>,
     /// Each node's tip height.
     pub heights: Vec<u64>,
+    /// The workload's transfers by sending wallet: taken by a node, and on
+    /// the reference main chain at the end (a colluding cartel's censored
+    /// wallets are the first ones).
+    pub workload_sent: Vec<u64>,
+    pub workload_included: Vec<u64>,
     /// The transactions the timeline had nodes sign, and whether each is on
     /// the reference node's main chain at the end.
     pub watched: Vec<WatchedTx>,
@@ -220,6 +225,10 @@ pub(super) fn summarize(
             kept: false,
         })
         .collect();
+    let wallets: Vec<PublicKey> = (0..stats.workload_sent.len())
+        .map(|i| generals_chain::Keypair::dev(&format!("sim-account-{i}")).public())
+        .collect();
+    let mut included = vec![0u64; wallets.len()];
     let mut counts = vec![0u64; cores.len()];
     let mut paid = false;
     let mut doubled = false;
@@ -232,6 +241,9 @@ pub(super) fn summarize(
         }
         for tx in &block.transactions {
             let id = tx.hash();
+            if let Some(w) = wallets.iter().position(|k| *k == tx.body.sender) {
+                included[w] += 1;
+            }
             if let Some((payment, double)) = attack_txs {
                 paid |= id == payment;
                 doubled |= id == double;
@@ -323,6 +335,8 @@ pub(super) fn summarize(
             .collect(),
         double_slots: double_slots(config, cores, &keys),
         heights: cores.iter().map(|c| c.tip().height).collect(),
+        workload_sent: stats.workload_sent.clone(),
+        workload_included: included,
         watched,
         replay_errors: cores
             .iter()

@@ -46,6 +46,9 @@ pub struct Figures {
     pub attacker_hash_s: f64,
     /// Its gain: blocks beyond its share, plus a reverted payment (1).
     pub attacker_gain: f64,
+    /// A censoring cartel's victims' transfers kept off the main chain,
+    /// beyond everyone else's (none: no censor, or no workload).
+    pub censored: Option<f64>,
     /// Honest blocks left off the main chain, as a share of the honest blocks.
     pub honest_orphaned: f64,
     pub honest_jailed: usize,
@@ -246,8 +249,9 @@ pub fn figures(s: &Scenario, o: &Outcome, verdicts: &[Verdict], events: &[Seen])
         attacker_gain: if bad.is_empty() {
             0.0
         } else {
-            (blocks - resource).max(0.0) + f64::from(u8::from(reverted))
+            (blocks - resource).max(0.0) + f64::from(u8::from(reverted)) + o.censored.unwrap_or(0.0)
         },
+        censored: o.censored,
         honest_orphaned: fair_orphaned as f64 / fair.max(1) as f64,
         honest_jailed: honest.iter().filter(|i| o.jailed.contains(i)).count(),
         invariants: verdicts

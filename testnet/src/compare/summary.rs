@@ -68,6 +68,8 @@ pub struct Summary {
     pub attacker_cost: Est,
     pub attacker_hash_s: Est,
     pub attacker_gain: Est,
+    /// Censored transfers, where a cartel censors a workload.
+    pub censored: Option<Est>,
     pub honest_orphaned: Est,
     pub honest_jailed: usize,
     /// Each always-on check: name, runs in which it held.
@@ -178,6 +180,10 @@ impl Summary {
             attacker_cost: each(&|r| r.attacker_cost),
             attacker_hash_s: each(&|r| r.attacker_hash_s),
             attacker_gain: each(&|r| r.attacker_gain),
+            censored: {
+                let xs: Vec<f64> = runs.iter().filter_map(|r| r.censored).collect();
+                (!xs.is_empty()).then(|| Est::mean(&xs))
+            },
             honest_orphaned: each(&|r| r.honest_orphaned),
             honest_jailed: runs.iter().map(|r| r.honest_jailed).sum(),
             invariants,
@@ -407,7 +413,11 @@ pub fn markdown(raw: &Scenario, sums: &[Summary], json: &serde_json::Value) -> S
             Box::new(|s: &Summary| est_num(&s.attacker_hash_s)),
         ),
         (
-            "attacker's gain (blocks beyond its share, + 1 a reverted payment)",
+            "transfers censored (victims' kept off the chain beyond others')",
+            Box::new(|s: &Summary| s.censored.as_ref().map_or("-".into(), est_pct)),
+        ),
+        (
+            "attacker's gain (blocks beyond its share, + 1 a reverted payment, + censored share)",
             Box::new(|s: &Summary| est_num(&s.attacker_gain)),
         ),
         (

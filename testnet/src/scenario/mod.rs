@@ -62,6 +62,10 @@ pub struct Outcome {
     pub replay_failures: Vec<String>,
     /// The transactions the timeline's steps had nodes sign.
     pub watched: Vec<act::Watched>,
+    /// A censoring cartel (the simulator's collude, with a workload): the
+    /// share of its victims' transfers kept off the main chain beyond the
+    /// share of everyone else's.
+    pub censored: Option<f64>,
 }
 
 /// One expectation and whether the run met it, with the evidence.

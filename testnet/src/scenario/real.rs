@@ -416,6 +416,7 @@ fn outcome(s: &Scenario, dir: &Path) -> Result<Outcome> {
         accused: Vec::new(),
         replay_failures: Vec::new(),
         watched: Vec::new(),
+        censored: None,
     })
 }
 

@@ -303,6 +303,7 @@ fn outcome(s: &Scenario, r: &SimReport) -> Outcome {
             .iter()
             .filter_map(|i| Some(format!("n{i}: {}", r.replay_errors.get(*i)?.as_ref()?)))
             .collect(),
+        censored: censored(s, r),
         watched: r
             .watched
             .iter()
@@ -316,6 +317,23 @@ fn outcome(s: &Scenario, r: &SimReport) -> Outcome {
             })
             .collect(),
     }
+}
+
+/// The collude cartel censors the workload's first wallets (`sim
+/// --censor`, 2): the share of their transfers kept off the main chain
+/// beyond everyone else's.
+fn censored(s: &Scenario, r: &SimReport) -> Option<f64> {
+    const VICTIMS: usize = 2;
+    if !s.nodes.iter().any(|n| n.role == "collude") || s.workload.is_none() {
+        return None;
+    }
+    let missing = |range: std::ops::Range<usize>| {
+        let sent: u64 = r.workload_sent.get(range.clone())?.iter().sum();
+        let kept: u64 = r.workload_included.get(range)?.iter().sum();
+        (sent > 0).then(|| 1.0 - kept.min(sent) as f64 / sent as f64)
+    };
+    let n = r.workload_sent.len();
+    Some((missing(0..VICTIMS)? - missing(VICTIMS..n)?).max(0.0))
 }
 
 /// Each node's validator key (hex) in the simulator: a twin holds the key
