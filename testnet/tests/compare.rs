@@ -14,6 +14,12 @@ fn text(out: &std::process::Output) -> String {
     )
 }
 
+/// A comparison's `report.json`.
+fn report(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("report.json")).expect("report.json"))
+        .expect("json")
+}
+
 /// The charts every comparison page holds.
 const CHARTS: [&str; 9] = [
     "finality",
@@ -76,9 +82,7 @@ fn the_default_comparison_writes_three_reports_and_its_page_renders_every_chart(
     ] {
         assert!(t.contains(line), "{line}\n{t}");
     }
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("report.json")).expect("report.json"))
-            .expect("json");
+    let json: serde_json::Value = report(&dir);
     let kinds: Vec<&str> = json["mechanisms"]
         .as_array()
         .expect("mechanisms")
@@ -170,9 +174,7 @@ fn compare_runs_the_librarys_attack_scenarios_on_every_mechanism() {
             assert!(dir.join(f).exists(), "{name}: no {f}");
         }
         // A role of another mechanism becomes that mechanism's usual attack.
-        let json: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(dir.join("report.json")).expect("json"))
-                .expect("json");
+        let json: serde_json::Value = report(&dir);
         assert_eq!(
             json["mechanisms"].as_array().map(Vec::len),
             Some(4),
@@ -199,9 +201,7 @@ fn compare_runs_the_librarys_attack_scenarios_on_every_mechanism() {
         dir.to_str().expect("path"),
     ]);
     assert!(out.status.success(), "{}", text(&out));
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("report.json")).expect("json"))
-            .expect("json");
+    let json: serde_json::Value = report(&dir);
     let censored = json["mechanisms"][0]["censored"]["value"]
         .as_f64()
         .expect("censored");
@@ -225,9 +225,7 @@ fn a_share_sweep_draws_the_attacks_success_against_the_attackers_share() {
         dir.to_str().expect("path"),
     ]);
     assert!(out.status.success(), "{}", text(&out));
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("report.json")).expect("json"))
-            .expect("json");
+    let json: serde_json::Value = report(&dir);
     let curve = json["mechanisms"][0]["curve"].as_array().expect("curve");
     assert_eq!(curve.len(), 2, "{json}");
     // A majority of the hash power wins its private fork more often than a

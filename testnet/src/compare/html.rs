@@ -27,19 +27,47 @@ fn err(e: impl std::fmt::Debug) -> anyhow::Error {
     anyhow!("drawing a chart: {e:?}")
 }
 
-/// Grouped bars, one group a category, error bars where an interval is wide.
-fn bar_chart(title: &str, y: &str, categories: &[String], series: &[Bars<'_>]) -> Result<String> {
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+/// A 560x320 SVG chart, drawn by `draw` on a white area.
+fn svg_of(draw: impl FnOnce(&Area<'_>) -> Result<()>) -> Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (560, 320)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
+        draw(&root)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// The series' legend, boxed, in a corner.
+fn legend<'a, CT>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    at: SeriesLabelPosition,
+) -> Result<()>
+where
+    CT: plotters::coord::CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(at)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)
+}
+
+/// Grouped bars, one group a category, error bars where an interval is wide.
+fn bar_chart(title: &str, y: &str, categories: &[String], series: &[Bars<'_>]) -> Result<String> {
+    svg_of(|root| {
         let top = series
             .iter()
             .flat_map(|s| s.values.iter().map(|v| v.high.max(v.value)))
             .fold(0.0f64, f64::max);
         let top = if top > 0.0 { top * 1.15 } else { 1.0 };
         let n = categories.len().max(1);
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 17))
             .margin(12)
             .x_label_area_size(30)
@@ -92,25 +120,15 @@ fn bar_chart(title: &str, y: &str, categories: &[String], series: &[Bars<'_>]) -
                 .map_err(err)?;
         }
         if series.len() > 1 {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(err)?;
+            legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         }
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// Reorg depth against time, one series a mechanism.
 fn reorg_chart(sums: &[Summary]) -> Result<String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (560, 320)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
+    svg_of(|root| {
         let t = sums
             .iter()
             .flat_map(|s| s.reorgs.iter().map(|r| r.0))
@@ -121,7 +139,7 @@ fn reorg_chart(sums: &[Summary]) -> Result<String> {
             .max()
             .unwrap_or(0)
             .max(1) as f64;
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(root)
             .caption("Honest reorgs over time (depth)", ("sans-serif", 17))
             .margin(12)
             .x_label_area_size(30)
@@ -146,25 +164,15 @@ fn reorg_chart(sums: &[Summary]) -> Result<String> {
                 .label(format!("{} ({} reorgs)", s.consensus, s.reorgs.len()))
                 .legend(move |(x, y)| Circle::new((x + 5, y), 4, color.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+        Ok(())
+    })
 }
 
 /// The attack's success against the attacker's share, a line a mechanism.
 fn curve_chart(sums: &[Summary]) -> Result<String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (560, 320)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
+    svg_of(|root| {
+        let mut chart = ChartBuilder::on(root)
             .caption(
                 "The attack's success against the attacker's share",
                 ("sans-serif", 17),
@@ -199,16 +207,9 @@ fn curve_chart(sums: &[Summary]) -> Result<String> {
                 }))
                 .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        Ok(())
+    })
 }
 
 fn escape(s: &str) -> String {
@@ -226,15 +227,7 @@ pub fn page(raw: &Scenario, sums: &[Summary], json: &serde_json::Value) -> Resul
         low: x,
         high: x,
     };
-    let invariants: Vec<String> = sums
-        .iter()
-        .flat_map(|s| s.invariants.iter().map(|x| x.0.clone()))
-        .fold(Vec::new(), |mut v, n| {
-            if !v.contains(&n) {
-                v.push(n);
-            }
-            v
-        });
+    let invariants = super::summary::invariant_names(sums);
     let held: Vec<Vec<Est>> = invariants
         .iter()
         .map(|name| {

@@ -324,6 +324,17 @@ fn est_num(e: &Est) -> String {
     }
 }
 
+/// The always-on checks of every mechanism, in first-seen order.
+pub fn invariant_names(sums: &[Summary]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for (n, _) in sums.iter().flat_map(|s| s.invariants.iter()) {
+        if !names.contains(n) {
+            names.push(n.clone());
+        }
+    }
+    names
+}
+
 /// One line a mechanism, as it finishes.
 pub fn print(s: &Summary) {
     println!(
@@ -446,15 +457,7 @@ pub fn markdown(raw: &Scenario, sums: &[Summary], json: &serde_json::Value) -> S
     md.push_str(" |\n|---|");
     md.push_str(&"---|".repeat(sums.len()));
     md.push('\n');
-    let names: Vec<String> = sums
-        .iter()
-        .flat_map(|s| s.invariants.iter().map(|x| x.0.clone()))
-        .fold(Vec::new(), |mut v, n| {
-            if !v.contains(&n) {
-                v.push(n);
-            }
-            v
-        });
+    let names = invariant_names(sums);
     for name in names {
         md.push_str(&format!("| {name} |"));
         for s in sums {
