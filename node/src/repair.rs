@@ -93,6 +93,11 @@ pub fn verify(home: &Home) -> Result<(u64, generals_chain::Hash)> {
     let genesis = home.load_genesis()?;
     let store = SledStore::open(&home.ledger(), &genesis.chain_id, genesis.block()?.hash())
         .with_context(|| format!("opening the ledger in {}", home.ledger().display()))?;
-    let (ledger, _) = Ledger::open(store, &genesis)?;
+    let (ledger, opened) = Ledger::open(store, &genesis)?;
+    if opened.rebuilt {
+        bail!(
+            "the stored accounts disagreed with the tip's state root; opening rebuilt them from the blocks"
+        );
+    }
     Ok(ledger.replay(&genesis)?)
 }

@@ -24,6 +24,10 @@ pub fn nakamoto_catch_up(q: f64, z: u64) -> f64 {
 /// blocks with hash share `alpha` when a share `gamma` of honest miners mine on its
 /// block in a tie.
 pub fn selfish_revenue(alpha: f64, gamma: f64) -> f64 {
+    // The formula holds below one half; a majority takes every block.
+    if alpha >= 0.5 {
+        return 1.0;
+    }
     let a = alpha;
     let num = a * (1.0 - a).powi(2) * (4.0 * a + gamma * (1.0 - 2.0 * a)) - a.powi(3);
     let den = 1.0 - a * (1.0 + (2.0 - a) * a);

@@ -180,6 +180,16 @@ fn a_malformed_scenario_is_refused_with_its_line_and_field() {
             "\"pos\" or \"bft\"",
         ),
         (
+            "name = \"x\"\nconsensus = \"pow\"\n[[node]]\n[[node]]\nrole = \"selfsh\"\n[end]\nheight = 3\n",
+            "line 4, node 1",
+            "role \"selfsh\" is not honest, attacker",
+        ),
+        (
+            "name = \"x\"\nconsensus = \"pow\"\n[[node]]\n[[node]]\n[[step]]\nat_s = 1\naction = \"partition\"\ngroups = [[0], [0, 1]]\n[end]\nheight = 3\n",
+            "line 5, step 0",
+            "a node is in two groups",
+        ),
+        (
             "name = \"x\"\nconsensus = \"poa\"\n[[node]]\n[[node]]\n[[step]]\nat_height = 2\naction = \"link\"\na = 0\n[end]\nheight = 3\n",
             "line 5, step 0",
             "needs b",

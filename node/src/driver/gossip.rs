@@ -158,6 +158,7 @@ impl Driver {
                 tracing::info!(peer = %peer_id, "disconnected");
                 self.peers.entry(peer_id).or_default().connected = false;
                 self.sync.forget(&peer_id);
+                self.shaping.forget_sync(&peer_id);
                 self.update_metrics();
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {

@@ -72,6 +72,15 @@ impl Shaping {
         }
     }
 
+    /// Drops the sync answers held from `peer` (gone: what they held is
+    /// asked of others).
+    pub(super) fn forget_sync(&mut self, peer: &PeerId) {
+        let before = self.held.len();
+        self.held
+            .retain(|_, h| !matches!(h, Held::Sync { source, .. } if source == peer));
+        self.held_sync -= before - self.held.len();
+    }
+
     /// Whether the link from `peer` is slow or lossy.
     pub(super) fn shaped(&self, peer: &PeerId) -> bool {
         self.links.contains_key(peer)

@@ -161,12 +161,16 @@ impl Driver {
                 if self.shaping.shaped(&peer) {
                     // Over a shaped link the answer is taken later, or lost
                     // (and what it held is asked for again).
-                    let _ =
+                    let fate =
                         self.shaping
                             .admit(&peer, super::now_ms(), || super::shape::Held::Sync {
                                 source: peer,
                                 response,
                             });
+                    if let super::shape::Fate::Lost = fate {
+                        // Whatever it answered is asked for again, headers too.
+                        self.sync.headers_inflight.remove(&peer);
+                    }
                 } else {
                     self.take_response(peer, response);
                 }

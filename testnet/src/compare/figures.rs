@@ -105,8 +105,9 @@ fn final_chain(events: &[Seen], r: usize) -> BTreeMap<u64, String> {
 pub fn figures(s: &Scenario, o: &Outcome, verdicts: &[Verdict], events: &[Seen]) -> Figures {
     let honest = s.honest();
     let r = honest.first().copied().unwrap_or(0);
-    let t0 = events.first().map_or(0, |e| e.t_ms);
-    let t1 = events.last().map_or(0, |e| e.t_ms);
+    // Node clocks differ by a few ms, so the log is not strictly in order.
+    let t0 = events.iter().map(|e| e.t_ms).min().unwrap_or(0);
+    let t1 = events.iter().map(|e| e.t_ms).max().unwrap_or(0);
     // What a node reports producing may be its template before the seal (or,
     // on BFT, a proposal, not the decided block with its commit): blocks are
     // known by their imports. A block's first import is its producer's, at
@@ -130,7 +131,12 @@ pub fn figures(s: &Scenario, o: &Outcome, verdicts: &[Verdict], events: &[Seen])
             }
             // A real node's event carries the block's timestamp: the clock
             // starts when its producer built it.
-            let start = timestamp_ms.map_or(e.t_ms, |t| t.min(e.t_ms));
+            // (Not on proof of work: its header time is the template's,
+            // from before the mining.)
+            let start = match timestamp_ms {
+                Some(t) if s.consensus != "pow" => (*t).min(e.t_ms),
+                _ => e.t_ms,
+            };
             created.entry(hash).or_insert(start);
             height_of.insert(hash, *height);
             producer_of.entry(hash).or_insert(e.node);
@@ -185,7 +191,7 @@ pub fn figures(s: &Scenario, o: &Outcome, verdicts: &[Verdict], events: &[Seen])
         .iter()
         .filter(|e| honest.contains(&e.node))
         .filter_map(|e| match e.what {
-            What::Reorg { depth } => Some(((e.t_ms - t0) as f64 / 1000.0, depth)),
+            What::Reorg { depth } => Some((e.t_ms.saturating_sub(t0) as f64 / 1000.0, depth)),
             _ => None,
         })
         .collect();
@@ -253,7 +259,14 @@ pub fn figures(s: &Scenario, o: &Outcome, verdicts: &[Verdict], events: &[Seen])
         },
         censored: o.censored,
         honest_orphaned: fair_orphaned as f64 / fair.max(1) as f64,
-        honest_jailed: honest.iter().filter(|i| o.jailed.contains(i)).count(),
+        honest_jailed: {
+            // A node whose key a twin holds signs twice: not an honest loss.
+            let cloned: Vec<usize> = s.nodes.iter().filter_map(|n| n.twin_of).collect();
+            honest
+                .iter()
+                .filter(|i| o.jailed.contains(i) && !cloned.contains(i))
+                .count()
+        },
         invariants: verdicts
             .iter()
             .filter(|v| v.expectation.ends_with("(always)"))

@@ -233,12 +233,12 @@ pub fn page(raw: &Scenario, sums: &[Summary], json: &serde_json::Value) -> Resul
         .map(|name| {
             sums.iter()
                 .map(|s| {
-                    let k = s
+                    let share = s
                         .invariants
                         .iter()
                         .find(|x| &x.0 == name)
-                        .map_or(0, |x| x.1);
-                    point(k as f64 / s.runs.max(1) as f64)
+                        .map_or(0.0, |x| x.1 as f64 / x.2.max(1) as f64);
+                    point(share)
                 })
                 .collect()
         })

@@ -67,6 +67,24 @@ fn simulated(s: &Scenario, seeds: u64, folder: &std::path::Path) -> Result<Vec<f
         .collect()
 }
 
+/// Leaves out the twins (they come last), and the steps, links and
+/// expectations that name them.
+fn drop_twins(s: &mut Scenario) {
+    s.nodes.retain(|n| n.twin_of.is_none());
+    let n = s.nodes.len();
+    s.steps
+        .retain(|st| st.action().is_ok_and(|a| a.nodes().iter().all(|x| *x < n)));
+    if let Some(net) = &mut s.network {
+        net.links.retain(|l| l.a < n && l.b < n);
+    }
+    for list in [&mut s.expect.jailed, &mut s.expect.voted_out]
+        .into_iter()
+        .flatten()
+    {
+        list.retain(|x| *x < n);
+    }
+}
+
 /// `s` with its Byzantine nodes' weights scaled to hold `share` of the
 /// deciding resource.
 fn with_share(s: &Scenario, share: f64) -> Scenario {
@@ -125,10 +143,11 @@ pub fn run(args: CompareArgs) -> Result<()> {
         let mut s = raw.on(m)?;
         // The simulator clones only authorities; elsewhere its twins go
         // (they come last, so no other node's number changes).
+        // (and a twin mining proof of work is only more hash power).
         let twins = s.nodes.iter().filter(|n| n.twin_of.is_some()).count();
-        let dropped = args.sim && m != "poa" && twins > 0;
+        let dropped = ((args.sim && m != "poa") || m == "pow") && twins > 0;
         if dropped {
-            s.nodes.retain(|n| n.twin_of.is_none());
+            drop_twins(&mut s);
         }
         let folder = out.join(m);
         println!(
@@ -146,7 +165,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
         let mut sum = Summary::of(&s, &runs);
         if dropped {
             sum.mapping.push_str(&format!(
-                " ({twins} twin(s) left out: the simulator clones only authorities)"
+                " ({twins} twin(s) left out: the simulator clones only authorities, and proof of work has no keys to clone)"
             ));
         }
         if m != "poa" {

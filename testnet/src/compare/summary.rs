@@ -73,7 +73,8 @@ pub struct Summary {
     pub honest_orphaned: Est,
     pub honest_jailed: usize,
     /// Each always-on check: name, runs in which it held.
-    pub invariants: Vec<(String, usize)>,
+    /// Each always-on check: name, runs in which it held, runs that had it.
+    pub invariants: Vec<(String, usize, usize)>,
     /// Reorgs of honest nodes over time, all runs: seconds, depth.
     pub reorgs: Vec<(f64, u64)>,
     pub theory: Vec<Theory>,
@@ -82,14 +83,15 @@ pub struct Summary {
 }
 
 /// The share of runs in which the attack succeeded: it broke safety,
-/// reverted a payment, or won more blocks than its share of the resource.
+/// reverted a payment, or won more blocks than its share of the resource by
+/// more than 5 points (chance alone would win half the runs).
 pub fn success(runs: &[Figures]) -> Est {
     let won = runs
         .iter()
         .filter(|r| {
             r.safety_broken
                 || r.payment_reverted == Some(true)
-                || r.attacker_blocks > r.attacker_resource
+                || r.attacker_blocks > r.attacker_resource + 0.05
         })
         .count();
     Est::rate(won as u64, runs.len() as u64)
@@ -145,12 +147,15 @@ impl Summary {
             Est::mean(&xs)
         };
         let reverted: Vec<bool> = runs.iter().filter_map(|r| r.payment_reverted).collect();
-        let mut invariants: Vec<(String, usize)> = Vec::new();
+        let mut invariants: Vec<(String, usize, usize)> = Vec::new();
         for r in runs {
             for (name, held) in &r.invariants {
-                match invariants.iter_mut().find(|(n, _)| n == name) {
-                    Some(x) => x.1 += usize::from(*held),
-                    None => invariants.push((name.clone(), usize::from(*held))),
+                match invariants.iter_mut().find(|(n, _, _)| n == name) {
+                    Some(x) => {
+                        x.1 += usize::from(*held);
+                        x.2 += 1;
+                    }
+                    None => invariants.push((name.clone(), usize::from(*held), 1)),
                 }
             }
         }
@@ -327,7 +332,7 @@ fn est_num(e: &Est) -> String {
 /// The always-on checks of every mechanism, in first-seen order.
 pub fn invariant_names(sums: &[Summary]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for (n, _) in sums.iter().flat_map(|s| s.invariants.iter()) {
+    for (n, _, _) in sums.iter().flat_map(|s| s.invariants.iter()) {
         if !names.contains(n) {
             names.push(n.clone());
         }
@@ -461,10 +466,10 @@ pub fn markdown(raw: &Scenario, sums: &[Summary], json: &serde_json::Value) -> S
     for name in names {
         md.push_str(&format!("| {name} |"));
         for s in sums {
-            let held = s.invariants.iter().find(|x| x.0 == name).map(|x| x.1);
+            let held = s.invariants.iter().find(|x| x.0 == name);
             md.push_str(&match held {
-                Some(k) if k == s.runs => format!(" {k}/{} |", s.runs),
-                Some(k) => format!(" **{k}/{}** |", s.runs),
+                Some((_, k, had)) if k == had => format!(" {k}/{had} |"),
+                Some((_, k, had)) => format!(" **{k}/{had}** |"),
                 None => " - |".into(),
             });
         }

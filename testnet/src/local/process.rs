@@ -101,6 +101,8 @@ pub(super) fn stop_all(state: &State) -> Result<()> {
     for n in &state.nodes {
         if alive(n.pid) {
             let _ = kill(Pid::from_raw(n.pid as i32), Signal::SIGTERM);
+            // A paused node (SIGSTOP) takes its SIGTERM only once it goes on.
+            let _ = kill(Pid::from_raw(n.pid as i32), Signal::SIGCONT);
         }
     }
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -115,6 +117,12 @@ pub(super) fn stop_all(state: &State) -> Result<()> {
             forced += 1;
             let _ = kill(Pid::from_raw(n.pid as i32), Signal::SIGKILL);
         }
+    }
+    // Gone, not dying: their ledgers' locks are free when this returns.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while state.nodes.iter().any(|n| alive(n.pid)) && Instant::now() < deadline {
+        let _ = nix::sys::wait::waitpid(None, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+        std::thread::sleep(Duration::from_millis(20));
     }
     println!(
         "stopped {} nodes{}",

@@ -45,6 +45,8 @@ pub struct Runner<'a> {
     /// The running workload, and the file that stops it.
     pub load: Option<Child>,
     pub watched: Vec<Watched>,
+    /// A private fork's payment was seen with the merchant's confirmations.
+    pub payment_seen: bool,
 }
 
 fn client() -> reqwest::blocking::Client {

@@ -149,6 +149,9 @@ fn honest() -> String {
     "honest".into()
 }
 
+/// A link's latency and jitter at most (what a node's `/admin/link` takes).
+pub const MAX_LINK_MS: u64 = 60_000;
+
 /// Each mechanism's usual attack, which the role `attacker` stands for.
 pub const ATTACKS: [(&str, &str); 4] = [
     ("pow", "private-fork"),
@@ -263,7 +266,11 @@ impl Scenario {
         s.consensus = consensus.to_string();
         for n in &mut s.nodes {
             if let Some(r) = n.roles.get(consensus) {
-                n.role = r.clone();
+                n.role = if r == "attacker" {
+                    attack_of(consensus).to_string()
+                } else {
+                    r.clone()
+                };
             } else if n.role == "attacker" || !applies(&n.role, consensus) {
                 // A role of another mechanism (a private fork on BFT) is
                 // that mechanism's usual attack.
@@ -320,9 +327,33 @@ impl Scenario {
         if n == 0 || n > 32 {
             bail!("node: 1 to 32 nodes, not {n}");
         }
+        let known = |r: &str| r == "attacker" || ROLES.iter().any(|(_, rs)| rs.contains(&r));
         for (i, node) in self.nodes.iter().enumerate() {
             if !(node.weight.is_finite() && node.weight > 0.0) {
                 bail!("{}: weight must be above zero", at("node", i));
+            }
+            if node.role != "honest" && !known(&node.role) {
+                bail!(
+                    "{}: role {:?} is not honest, attacker, or one of {}",
+                    at("node", i),
+                    node.role,
+                    ROLES
+                        .iter()
+                        .map(|(k, rs)| format!("{k}: {}", rs.join(", ")))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                );
+            }
+            for (k, r) in &node.roles {
+                if !["pow", "pos", "poa", "bft"].contains(&k.as_str()) {
+                    bail!(
+                        "{}: roles.{k}: not one of pow, pos, poa, bft",
+                        at("node", i)
+                    );
+                }
+                if r != "attacker" && !applies(r, k) {
+                    bail!("{}: roles.{k} = {r:?} does not run on {k}", at("node", i));
+                }
             }
             if let Some(t) = node.twin_of {
                 if t >= i || self.nodes[t].twin_of.is_some() {
@@ -344,6 +375,13 @@ impl Scenario {
             let losses = net.loss.iter().chain(net.links.iter().map(|l| &l.loss));
             if losses.into_iter().any(|p| !(0.0..=1.0).contains(p)) {
                 bail!("network: loss is a probability, 0 to 1");
+            }
+            let delays = [net.latency_ms, net.jitter_ms]
+                .into_iter()
+                .flatten()
+                .chain(net.links.iter().flat_map(|l| [l.latency_ms, l.jitter_ms]));
+            if delays.into_iter().any(|d| d > MAX_LINK_MS) {
+                bail!("network: latency and jitter are at most {MAX_LINK_MS} ms");
             }
             if let Some(l) = net
                 .links
@@ -371,6 +409,28 @@ impl Scenario {
                 ),
             }
             let action = step.action().with_context(|| at("step", k))?;
+            if let Action::Partition(groups) = &action {
+                let all: Vec<usize> = groups.iter().flatten().copied().collect();
+                let mut seen = all.clone();
+                seen.sort_unstable();
+                seen.dedup();
+                if seen.len() != all.len() {
+                    bail!("{}: a node is in two groups", at("step", k));
+                }
+            }
+            if let Action::Link {
+                latency_ms,
+                jitter_ms,
+                ..
+            } = &action
+            {
+                if *latency_ms > MAX_LINK_MS || *jitter_ms > MAX_LINK_MS {
+                    bail!(
+                        "{}: latency and jitter are at most {MAX_LINK_MS} ms",
+                        at("step", k)
+                    );
+                }
+            }
             let fits = match &action {
                 Action::Bond { .. } | Action::Unbond { .. } => {
                     ["pos", "bft"].contains(&self.consensus.as_str())

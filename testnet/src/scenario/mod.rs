@@ -11,6 +11,7 @@
 mod act;
 pub mod check;
 pub mod format;
+mod observe;
 mod real;
 mod sim;
 pub mod timeline;

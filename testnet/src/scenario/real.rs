@@ -7,6 +7,7 @@
 
 use super::act::Runner;
 use super::format::Scenario;
+use super::observe::{double_spend, payment_confirmed, record_events};
 use super::{check, judge, print_verdicts, Outcome, Verdict};
 use crate::local::{self, State, UpArgs};
 use anyhow::{bail, Context, Result};
@@ -14,6 +15,7 @@ use clap::Parser;
 use generals_node::config::Home;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug)]
@@ -138,7 +140,22 @@ pub(crate) fn run_scenario(s: &Scenario, out: &Path) -> Result<Outcome> {
     let dir = out.join("testnet");
     println!("scenario {}: {}", s.name, s.description);
     local::up(up_args(s, &dir)?)?;
-    record_events(&dir, &out)?;
+    // Whatever fails from here, no node is left running.
+    struct Stop<'a>(&'a Path);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            if let Ok(state) = State::load(self.0) {
+                if state.nodes.iter().any(|n| local::alive(n.pid)) {
+                    let _ = local::down(local::DirArgs {
+                        dir: self.0.to_path_buf(),
+                        json: false,
+                    });
+                }
+            }
+        }
+    }
+    let _stop = Stop(&dir);
+    let recording = record_events(&dir, &out)?;
     if let Some(net) = &s.network {
         shape_links(s, net, &dir)?;
     }
@@ -148,14 +165,26 @@ pub(crate) fn run_scenario(s: &Scenario, out: &Path) -> Result<Outcome> {
         out: out.clone(),
         load: None,
         watched: Vec::new(),
+        payment_seen: false,
     };
     if let (Some(w), true) = (&s.workload, s.workload_from_start()) {
         runner.load = Some(runner.start_load(w)?);
     }
     let result = follow(s, &mut runner);
-    let load = runner.load.take().map(|child| finish_load(child, &out));
+    let load = match (runner.load.take(), &result) {
+        (Some(child), Ok(_)) => Some(finish_load(child, &out)),
+        (Some(mut child), Err(_)) => {
+            // The run failed: the workload stops now, unjudged.
+            let _ = child.kill();
+            let _ = child.wait();
+            None
+        }
+        (None, _) => None,
+    };
     let outcome = result.and_then(|recovery| {
         let mut o = outcome(s, &dir)?;
+        // Reverted counts only a payment the merchant saw confirmed.
+        o.double_spend = o.double_spend.map(|gone| gone && runner.payment_seen);
         if let Some(Ok((accepted, included))) = load {
             o.accepted = Some(accepted);
             o.included = Some(included);
@@ -192,6 +221,7 @@ pub(crate) fn run_scenario(s: &Scenario, out: &Path) -> Result<Outcome> {
         dir: dir.clone(),
         json: false,
     });
+    recording.store(true, Ordering::Relaxed);
     let mut outcome = outcome?;
     outcome.replay_failures = replay(s, &dir);
     Ok(outcome)
@@ -259,10 +289,18 @@ fn follow(s: &Scenario, runner: &mut Runner<'_>) -> Result<Recovery> {
         }
         if let Some((at, base, grew)) = &mut watch {
             for (k, n) in honest.iter().enumerate() {
-                if grew[k].is_none() && node_height(dir, *n) > base[k] {
+                let now = node_height(dir, *n);
+                if base[k].is_none() {
+                    // A restarted node's API was not up yet: its height, once
+                    // it answers, is where it starts from.
+                    base[k] = now;
+                } else if grew[k].is_none() && now > base[k] {
                     grew[k] = Some(t.as_secs_f64() - *at);
                 }
             }
+        }
+        if !runner.payment_seen && s.nodes.iter().any(|n| n.role == "private-fork") {
+            runner.payment_seen = payment_confirmed(dir, reference);
         }
         let high = s.end.height.is_some_and(|h| height >= h);
         if (high && steps.is_empty()) || t >= limit {
@@ -337,7 +375,7 @@ fn settled(s: &Scenario, dir: &Path) -> bool {
     false
 }
 
-fn first_honest(s: &Scenario) -> usize {
+pub(super) fn first_honest(s: &Scenario) -> usize {
     s.nodes
         .iter()
         .position(|n| n.role == "honest" && n.twin_of.is_none())
@@ -446,38 +484,6 @@ fn shape_links(s: &Scenario, net: &super::format::Network, dir: &Path) -> Result
     Ok(())
 }
 
-/// Writes each node's event stream (`GET /events`: blocks produced and
-/// imported, reorgs, finality, evidence) to `out/events-nN.jsonl`, one JSON
-/// object a line with the time it arrived, until the node stops. One thread a
-/// node.
-fn record_events(dir: &Path, out: &Path) -> Result<()> {
-    use std::io::{BufRead, Write};
-    let state = State::load(dir)?;
-    for n in state.nodes {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(
-            out.join(format!("events-{}.jsonl", n.name)),
-        )?);
-        std::thread::spawn(move || {
-            let Ok(r) = reqwest::blocking::Client::builder()
-                .timeout(None)
-                .build()
-                .and_then(|c| c.get(format!("{}/events", n.api)).send())
-            else {
-                return;
-            };
-            for line in std::io::BufReader::new(r).lines() {
-                let Ok(line) = line else { break };
-                if let Some(data) = line.strip_prefix("data:") {
-                    let at = generals_node::driver::now_ms();
-                    let _ = writeln!(file, "{{\"at_ms\":{at},\"event\":{}}}", data.trim());
-                    let _ = file.flush();
-                }
-            }
-        });
-    }
-    Ok(())
-}
-
 /// Waits for the workload to settle; returns the transfers the nodes accepted
 /// and those on the main chain.
 fn finish_load(mut child: std::process::Child, out: &Path) -> Result<(u64, u64)> {
@@ -490,26 +496,6 @@ fn finish_load(mut child: std::process::Child, out: &Path) -> Result<(u64, u64)>
         r["accepted"].as_u64().unwrap_or(0),
         r["included"].as_u64().unwrap_or(0),
     ))
-}
-
-/// Whether the private-fork attackers' payments are gone from the first
-/// honest node's chain (none when no node runs a private fork).
-fn double_spend(s: &Scenario, dir: &Path) -> Result<Option<bool>> {
-    if !s.nodes.iter().any(|n| n.role == "private-fork") {
-        return Ok(None);
-    }
-    let state = State::load(dir)?;
-    let api = &state.nodes[first_honest(s)].api;
-    let mut reverted = true;
-    for (_, hash) in local::payments(&state) {
-        let t: Value = reqwest::blocking::get(format!("{api}/tx/{hash}"))
-            .and_then(|r| r.json())
-            .unwrap_or(Value::Null);
-        reverted &= t["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("no transaction"));
-    }
-    Ok(Some(reverted))
 }
 
 /// Prints the verdicts, writes the reports, and fails when one failed.

@@ -47,7 +47,7 @@ fn sim_flags(s: &Scenario) -> Result<Vec<String>> {
         "pos" | "bft" => {
             let w: Vec<String> = weights
                 .iter()
-                .map(|x| ((x * 100.0).round().max(1.0) as u64).to_string())
+                .map(|x| ((x * 1_000.0).round().max(1.0) as u64).to_string())
                 .collect();
             argv.extend(["--stakes".into(), w.join(",")]);
             if !s.slashing {
@@ -388,27 +388,39 @@ pub fn simulate(file: &Path, seeds: u64, out: Option<PathBuf>) -> Result<()> {
     let s = Scenario::load(file)?;
     let out = out.unwrap_or_else(|| PathBuf::from(format!("scenario-{}-sim", s.name)));
     let (outcomes, per_seed) = simulate_seeds(&s, seeds, &out)?;
-    // One verdict an expectation: the seeds that passed it.
-    let verdicts: Vec<Verdict> = per_seed[0]
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let passed = per_seed.iter().filter(|vs| vs[i].passed).count();
-            let failing: Vec<String> = per_seed
+    // One verdict an expectation, by name (a seed may lack one, as the
+    // acknowledged-loss check where no signed step ran): the seeds that
+    // passed it, of those that had it.
+    let mut names: Vec<String> = Vec::new();
+    for v in per_seed.iter().flatten() {
+        if !names.contains(&v.expectation) {
+            names.push(v.expectation.clone());
+        }
+    }
+    let verdicts: Vec<Verdict> = names
+        .into_iter()
+        .map(|name| {
+            let had: Vec<(&Verdict, &Outcome)> = per_seed
                 .iter()
                 .zip(&outcomes)
-                .filter(|(vs, _)| !vs[i].passed)
-                .map(|(vs, o)| format!("{}: {}", o.source, vs[i].detail))
+                .filter_map(|(vs, o)| Some((vs.iter().find(|v| v.expectation == name)?, o)))
+                .collect();
+            let passed = had.iter().filter(|(v, _)| v.passed).count();
+            let failing: Vec<String> = had
+                .iter()
+                .filter(|(v, _)| !v.passed)
+                .map(|(v, o)| format!("{}: {}", o.source, v.detail))
                 .take(3)
                 .collect();
+            let detail = if failing.is_empty() {
+                format!("{passed}/{} seeds; {}", had.len(), had[0].0.detail)
+            } else {
+                format!("{passed}/{} seeds; {}", had.len(), failing.join("; "))
+            };
             Verdict {
-                expectation: v.expectation.clone(),
-                passed: passed == per_seed.len(),
-                detail: if failing.is_empty() {
-                    format!("{passed}/{} seeds; {}", per_seed.len(), v.detail)
-                } else {
-                    format!("{passed}/{} seeds; {}", per_seed.len(), failing.join("; "))
-                },
+                expectation: name,
+                passed: passed == had.len(),
+                detail,
             }
         })
         .collect();
