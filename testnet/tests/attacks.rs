@@ -159,8 +159,11 @@ fn a_proof_of_stake_equivocator_is_slashed_and_jailed_and_no_honest_validator_is
     );
 }
 
-/// A BFT testnet of 4 with these split voters, honest until height 3, and
-/// the honest nodes 0 and 1 cut apart before then.
+/// A BFT testnet of 4 with these split voters, honest until height 8, and
+/// the honest nodes 0 and 1 cut apart before then. (Were the cut to come
+/// after the split voters start, the honest nodes would hear both their
+/// votes, jail them, and no conflict could follow: on a loaded machine `up`
+/// to `partition` can take seconds, so the voters wait for height 8.)
 fn split_voters_with_the_honest_cut(byzantine: &str) -> Net {
     let net = Net::up(&[
         "--nodes",
@@ -170,13 +173,18 @@ fn split_voters_with_the_honest_cut(byzantine: &str) -> Net {
         "--byzantine",
         byzantine,
         "--from-height",
-        "3",
+        "8",
     ]);
     let cut = net.run(&["partition", "0", "1"]);
     assert!(
         cut.status.success(),
         "{}",
         String::from_utf8_lossy(&cut.stderr)
+    );
+    let at = height(&net, 0);
+    assert!(
+        at < 8,
+        "the cut came at height {at}, after the split voters began"
     );
     net
 }
@@ -189,7 +197,7 @@ fn two_of_four_split_voters_make_the_honest_two_decide_different_blocks() {
     assert!(h >= 1);
     assert_eq!(
         net.get(2, "/status")["byzantine"],
-        "split-vote from height 3"
+        "split-vote from height 8"
     );
     // `report` shows them too.
     let r = report(&net);
