@@ -253,4 +253,21 @@ fn compare_refuses_an_unknown_mechanism() {
         "{}",
         text(&out)
     );
+    // A folder of the user's own is left alone.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(tmp.path().join("notes.txt"), "mine").expect("write");
+    let out = testnet(&[
+        "compare",
+        "--sim",
+        "--out",
+        tmp.path().to_str().expect("path"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("not the folder of an earlier comparison"),
+        "{}",
+        text(&out)
+    );
+    assert!(tmp.path().join("notes.txt").exists());
+    assert!(!tmp.path().join("pow").exists());
 }

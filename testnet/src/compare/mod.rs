@@ -137,6 +137,17 @@ pub fn run(args: CompareArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("compare-{}", raw.name)));
+    // Only an earlier comparison's folder (or an empty one) is written over.
+    if out.exists() {
+        let earlier = out.join("report.json").exists();
+        let empty = std::fs::read_dir(&out).is_ok_and(|mut d| d.next().is_none());
+        if !earlier && !empty {
+            bail!(
+                "{} exists and is not the folder of an earlier comparison; choose another --out",
+                out.display()
+            );
+        }
+    }
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let mut summaries = Vec::new();
     for m in &args.consensus {
