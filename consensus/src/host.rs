@@ -45,8 +45,17 @@ pub enum Report<'a> {
     /// A block held or connected on the way was refused (an orphan that failed
     /// validation, a branch that failed to apply).
     Rejected { hash: Hash, reason: &'a str },
-    /// The main chain moved.
-    TipChanged(&'a TipChange),
+    /// The main chain moved. `in_turn` says of each applied block whether
+    /// its producer was the one the rules expected (for engines with turns).
+    TipChanged {
+        change: &'a TipChange,
+        in_turn: &'a [Option<bool>],
+    },
+    /// This node produced a block and imported it without sending it to
+    /// anyone (a withholding attacker's private block).
+    Withheld(&'a Block),
+    /// A block this node withheld went out.
+    Released(&'a Block),
     /// The engine finalized this block (reported before the chain follows it).
     Finalized(Hash),
     /// The engine justified this checkpoint (reported before the chain follows it).
@@ -102,6 +111,86 @@ pub trait Host {
     fn produced(&mut self, block: &Block) -> u64;
     /// Something happened that the host may log or count.
     fn report(&mut self, event: Report<'_>);
+    /// The blocks this node produced and has not sent yet.
+    fn withheld(&mut self) -> &mut Withheld;
+}
+
+/// Blocks a node produced and kept to itself (at most `Withheld::MAX`; the
+/// oldest are forgotten). A host serves none of them to its peers.
+#[derive(Debug, Default)]
+pub struct Withheld {
+    held: std::collections::HashSet<Hash>,
+    /// Arrival order, for forgetting the oldest (released ones are skipped).
+    order: VecDeque<Hash>,
+}
+
+impl Withheld {
+    pub const MAX: usize = 65_536;
+
+    fn hold(&mut self, hash: Hash) {
+        while self.order.len() >= Self::MAX {
+            if let Some(old) = self.order.pop_front() {
+                self.held.remove(&old);
+            }
+        }
+        if self.held.insert(hash) {
+            self.order.push_back(hash);
+        }
+    }
+
+    /// Whether `hash` was withheld (it is not any more).
+    fn release(&mut self, hash: &Hash) -> bool {
+        let was = self.held.remove(hash);
+        if self.held.is_empty() {
+            self.order.clear();
+        }
+        was
+    }
+
+    pub fn contains(&self, hash: &Hash) -> bool {
+        self.held.contains(hash)
+    }
+
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+}
+
+/// The blocks a step imports but sends to no one: after `Input::Produced`,
+/// the blocks an attacker keeps private.
+fn kept_private(outputs: &[Output]) -> Vec<Block> {
+    let sent: Vec<Hash> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Broadcast(b) | Output::SendBlock { block: b, .. } => Some(b.hash()),
+            _ => None,
+        })
+        .collect();
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Import(b) if !sent.contains(&b.hash()) => Some(b.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn hold_private<H: Host + ?Sized>(host: &mut H, outputs: &[Output]) {
+    for block in kept_private(outputs) {
+        host.withheld().hold(block.hash());
+        host.report(Report::Withheld(&block));
+    }
+}
+
+fn send_block<H: Host + ?Sized>(host: &mut H, to: Option<NodeId>, block: Block) {
+    if host.withheld().release(&block.hash()) {
+        host.report(Report::Released(&block));
+    }
+    host.send_block(to, block);
 }
 
 /// Feeds `input` to `engine` and carries out what it asks, and everything that
@@ -113,7 +202,11 @@ pub fn drive<H: Host + ?Sized>(
     input: Input,
     from: Option<NodeId>,
 ) -> Result<Vec<Verdict>, Unsaved> {
+    let produced = matches!(input, Input::Produced { .. });
     let outputs = engine.handle(input, host.core().ledger().store());
+    if produced {
+        hold_private(host, &outputs);
+    }
     let mut step = Step::default();
     carry_out(host, engine, outputs, from, &mut step)?;
     Ok(step.verdicts)
@@ -171,8 +264,8 @@ fn carry_out<H: Host + ?Sized>(
                 step.verdicts.push(verdict);
                 work.extend(more);
             }
-            Output::Broadcast(block) => host.send_block(None, block),
-            Output::SendBlock { to, block } => host.send_block(Some(to), block),
+            Output::Broadcast(block) => send_block(host, None, block),
+            Output::SendBlock { to, block } => send_block(host, Some(to), block),
             Output::BroadcastMessage(m) => host.send_message(None, m),
             Output::SendMessage { to, message } => host.send_message(Some(to), message),
             Output::SendTransaction(tx) => host.send_transaction(tx),
@@ -211,6 +304,7 @@ fn carry_out<H: Host + ?Sized>(
                     let now_ms = host.produced(&block);
                     let input = Input::Produced { block, now_ms };
                     let more = engine.handle(input, host.core().ledger().store());
+                    hold_private(host, &more);
                     carry_out(host, engine, more, None, step)?;
                 }
             }
@@ -305,7 +399,21 @@ fn tip_changed<H: Host + ?Sized>(
     let Some(change) = change else {
         return Vec::new();
     };
-    host.report(Report::TipChanged(&change));
+    let in_turn: Vec<Option<bool>> = change
+        .applied
+        .iter()
+        .map(|b| {
+            let store = host.core().ledger().store();
+            let parent = crate::engine::Headers::header(store, &b.header.parent)?;
+            engine
+                .in_turn(&parent, store)
+                .map(|k| k == b.header.producer)
+        })
+        .collect();
+    host.report(Report::TipChanged {
+        change: &change,
+        in_turn: &in_turn,
+    });
     let tip = host.core().ledger().tip_header().clone();
     let now_ms = host.now_ms();
     engine.handle(Input::NewTip { tip, now_ms }, host.core().ledger().store())

@@ -8,7 +8,7 @@ use generals_chain::{
     SignedMessage, Transaction,
 };
 use generals_consensus::core::NodeCore;
-use generals_consensus::host::{drive, Host, MineJob, PersistError, Report};
+use generals_consensus::host::{drive, Host, MineJob, PersistError, Report, Withheld};
 use generals_consensus::sim::{sim_genesis, SimConfig};
 use generals_consensus::{Consensus, ConsensusError, Headers, Input, NodeId, Output, Record};
 
@@ -35,6 +35,7 @@ struct Recorder {
     core: NodeCore<MemoryStore>,
     did: Vec<String>,
     refuse_writes: bool,
+    withheld: Withheld,
 }
 
 impl Host for Recorder {
@@ -71,6 +72,9 @@ impl Host for Recorder {
         0
     }
     fn report(&mut self, _: Report<'_>) {}
+    fn withheld(&mut self) -> &mut Withheld {
+        &mut self.withheld
+    }
 }
 
 fn recorder(refuse_writes: bool) -> Recorder {
@@ -86,6 +90,7 @@ fn recorder(refuse_writes: bool) -> Recorder {
         core,
         did: Vec::new(),
         refuse_writes,
+        withheld: Withheld::default(),
     }
 }
 

@@ -27,7 +27,24 @@ pub struct Metrics {
     pub produced: Counter,
     pub messages: Family<TopicLabel, Counter>,
     pub rejected: Counter,
+    pub finalized_height: Gauge,
+    pub justified_height: Gauge,
+    pub round: Gauge,
+    pub step: Family<StepLabel, Gauge>,
+    pub evidence_seen: Counter,
+    pub evidence_included: Counter,
+    pub jailed: Gauge,
+    pub withheld: Counter,
+    pub released: Counter,
 }
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StepLabel {
+    pub step: String,
+}
+
+/// A round-based engine's steps, as the `bft_step` metric names them.
+pub const STEPS: [&str; 3] = ["propose", "prevote", "precommit"];
 
 impl Metrics {
     /// The metrics and the registry that serves them.
@@ -43,6 +60,15 @@ impl Metrics {
             produced: Counter::default(),
             messages: Family::default(),
             rejected: Counter::default(),
+            finalized_height: Gauge::default(),
+            justified_height: Gauge::default(),
+            round: Gauge::default(),
+            step: Family::default(),
+            evidence_seen: Counter::default(),
+            evidence_included: Counter::default(),
+            jailed: Gauge::default(),
+            withheld: Counter::default(),
+            released: Counter::default(),
         };
         let mut r = Registry::with_prefix("generals");
         r.register("height", "Height of the main chain's tip", m.height.clone());
@@ -82,6 +108,51 @@ impl Metrics {
             "rejected_messages",
             "Gossip messages rejected as invalid",
             m.rejected.clone(),
+        );
+        r.register(
+            "finalized_height",
+            "Height of the newest final block (proof of stake: finalized; BFT: decided; 0 where nothing is final)",
+            m.finalized_height.clone(),
+        );
+        r.register(
+            "justified_height",
+            "Height of the newest justified checkpoint (proof of stake)",
+            m.justified_height.clone(),
+        );
+        r.register(
+            "bft_round",
+            "Round of the height being decided (BFT)",
+            m.round.clone(),
+        );
+        r.register(
+            "bft_step",
+            "1 for the step the BFT round is in, 0 for the others",
+            m.step.clone(),
+        );
+        r.register(
+            "evidence_seen",
+            "Distinct pieces of evidence of double signing this node saw",
+            m.evidence_seen.clone(),
+        );
+        r.register(
+            "evidence_included",
+            "Pieces of evidence carried by blocks applied to the main chain",
+            m.evidence_included.clone(),
+        );
+        r.register(
+            "validators_jailed",
+            "Validators jailed in the state at the tip",
+            m.jailed.clone(),
+        );
+        r.register(
+            "blocks_withheld",
+            "Blocks this node produced and kept to itself",
+            m.withheld.clone(),
+        );
+        r.register(
+            "blocks_released",
+            "Withheld blocks this node later sent out",
+            m.released.clone(),
         );
         (m, r)
     }

@@ -77,7 +77,12 @@ impl Simulator {
 
     /// Logs and counts a move of a node's tip; the chain may now be long
     /// enough for the run to settle.
-    pub(super) fn tip_changed(&mut self, node: NodeId, change: &TipChange) {
+    pub(super) fn tip_changed(
+        &mut self,
+        node: NodeId,
+        change: &TipChange,
+        in_turn: &[Option<bool>],
+    ) {
         let now_ms = self.local(node);
         if !change.undone.is_empty() {
             self.stats.reorgs += 1;
@@ -90,10 +95,13 @@ impl Simulator {
             };
             self.log.record(now_ms, Some(node), &kind);
         }
-        for b in &change.applied {
+        for (i, b) in change.applied.iter().enumerate() {
             let kind = EventKind::Imported {
                 hash: b.hash(),
                 height: b.height(),
+                parent: b.header.parent,
+                producer: b.header.producer,
+                in_turn: in_turn.get(i).copied().flatten(),
             };
             self.log.record(now_ms, Some(node), &kind);
         }

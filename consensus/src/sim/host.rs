@@ -104,7 +104,23 @@ impl Host for SimHost<'_> {
             Report::Rejected { hash, reason } => {
                 self.sim.invalid(node, hash, reason.to_string());
             }
-            Report::TipChanged(change) => self.sim.tip_changed(node, change),
+            Report::TipChanged { change, in_turn } => self.sim.tip_changed(node, change, in_turn),
+            Report::Withheld(b) => {
+                let t = self.sim.at();
+                let kind = EventKind::Withheld {
+                    hash: b.hash(),
+                    height: b.height(),
+                };
+                self.sim.log.record(t, Some(node), &kind);
+            }
+            Report::Released(b) => {
+                let t = self.sim.at();
+                let kind = EventKind::Released {
+                    hash: b.hash(),
+                    height: b.height(),
+                };
+                self.sim.log.record(t, Some(node), &kind);
+            }
             Report::Finalized(hash) => {
                 let t = self.sim.at();
                 self.sim
@@ -132,6 +148,10 @@ impl Host for SimHost<'_> {
             }
             Report::NotFollowed { .. } | Report::Pending(_) => {}
         }
+    }
+
+    fn withheld(&mut self) -> &mut crate::host::Withheld {
+        &mut self.sim.nodes[self.node].withheld
     }
 }
 

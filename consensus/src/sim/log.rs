@@ -22,6 +22,21 @@ pub enum EventKind {
     Imported {
         hash: Hash,
         height: u64,
+        parent: Hash,
+        producer: PublicKey,
+        /// Whether its producer had the turn (engines with turns only).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        in_turn: Option<bool>,
+    },
+    /// A block the node produced and kept to itself.
+    Withheld {
+        hash: Hash,
+        height: u64,
+    },
+    /// A block it had withheld went out.
+    Released {
+        hash: Hash,
+        height: u64,
     },
     Reorg {
         depth: usize,

@@ -126,6 +126,8 @@ struct SimNode {
     records: std::collections::BTreeMap<&'static str, Vec<u8>>,
     /// How many times the node has restarted.
     incarnation: u64,
+    /// Blocks it produced and kept to itself.
+    withheld: crate::host::Withheld,
 }
 
 /// Counters kept while running.
@@ -280,6 +282,7 @@ impl Simulator {
                 published: HashSet::from([genesis_block.hash()]),
                 records: Default::default(),
                 incarnation: 0,
+                withheld: Default::default(),
             });
         }
         let rush = match &config.attack {

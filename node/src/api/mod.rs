@@ -10,4 +10,6 @@ pub mod serve;
 #[cfg(feature = "full")]
 mod server;
 #[cfg(feature = "full")]
+pub mod ui;
+#[cfg(feature = "full")]
 pub use server::*;

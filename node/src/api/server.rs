@@ -32,6 +32,8 @@ pub enum ApiCmd {
     Status(oneshot::Sender<Status>),
     Block(BlockId, oneshot::Sender<Option<BlockView>>),
     Tips(oneshot::Sender<Vec<TipView>>),
+    /// The fork tree from a height up.
+    Tree(u64, oneshot::Sender<TreeView>),
     Account(PublicKey, oneshot::Sender<AccountView>),
     Submit(Transaction, oneshot::Sender<Result<Hash, Refusal>>),
     Tx(Hash, oneshot::Sender<Option<TxStatus>>),
@@ -122,15 +124,15 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn bad(msg: impl Into<String>) -> ApiError {
+pub(super) fn bad(msg: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, msg.into())
 }
 
-fn not_found(msg: impl Into<String>) -> ApiError {
+pub(super) fn not_found(msg: impl Into<String>) -> ApiError {
     ApiError(StatusCode::NOT_FOUND, msg.into())
 }
 
-async fn ask<T>(
+pub(super) async fn ask<T>(
     state: &AppState,
     make: impl FnOnce(oneshot::Sender<T>) -> ApiCmd,
 ) -> Result<T, ApiError> {
@@ -154,6 +156,9 @@ pub fn router(state: AppState) -> Router {
         .route("/status", get(status))
         .route("/block/{id}", get(block))
         .route("/tips", get(tips))
+        .route("/tree", get(super::ui::tree))
+        .route("/ui", get(super::ui::page))
+        .route("/ui/{file}", get(super::ui::asset))
         .route("/account/{key}", get(account))
         .route("/tx", post(submit))
         .route("/tx/{hash}", get(tx_status))

@@ -139,6 +139,42 @@ pub struct TipView {
     pub weight: String,
 }
 
+/// `GET /tree`: the node's fork tree, its newest blocks (at most
+/// `TreeView::MAX_BLOCKS`), for the fork-tree page.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TreeView {
+    pub consensus: String,
+    pub validator: PublicKey,
+    pub tip: Hash,
+    pub height: u64,
+    pub finalized: Option<Hash>,
+    pub justified: Option<Hash>,
+    /// Oldest first.
+    pub blocks: Vec<TreeBlock>,
+}
+
+impl TreeView {
+    pub const MAX_BLOCKS: usize = 2_000;
+}
+
+/// One block of `TreeView`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TreeBlock {
+    pub hash: Hash,
+    pub parent: Hash,
+    pub height: u64,
+    pub producer: PublicKey,
+    pub timestamp_ms: u64,
+    /// Whether its producer had the turn (engines with turns only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_turn: Option<bool>,
+    pub main_chain: bool,
+    pub invalid: bool,
+    /// Produced here and not sent yet (a withholding attacker's block).
+    #[serde(default)]
+    pub withheld: bool,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct AccountView {
     pub key: PublicKey,
@@ -228,6 +264,13 @@ pub enum NodeEvent {
         /// The block's own timestamp (its producer's clock when it built it).
         #[serde(default)]
         timestamp_ms: u64,
+        #[serde(default)]
+        parent: Hash,
+        #[serde(default)]
+        producer: PublicKey,
+        /// Whether its producer had the turn (engines with turns only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        in_turn: Option<bool>,
     },
     BlockProduced {
         hash: Hash,
@@ -241,6 +284,19 @@ pub enum NodeEvent {
     },
     Finalized {
         hash: Hash,
+    },
+    Justified {
+        hash: Hash,
+    },
+    /// A block this node produced and kept to itself (a withholding attacker).
+    BlockWithheld {
+        hash: Hash,
+        height: u64,
+    },
+    /// A block it had withheld went out.
+    BlockReleased {
+        hash: Hash,
+        height: u64,
     },
     Evidence {
         offender: PublicKey,

@@ -18,6 +18,9 @@ impl Driver {
             ApiCmd::Tips(r) => {
                 let _ = r.send(self.tips());
             }
+            ApiCmd::Tree(from, r) => {
+                let _ = r.send(self.tree(from));
+            }
             ApiCmd::Validators(r) => {
                 let _ = r.send(self.validators());
             }

@@ -16,8 +16,6 @@ use generals_consensus::{Consensus, ConsensusError, Headers, Input, NodeId, Outp
 
 /// Evidence kept for the API, newest last.
 const SEEN_EVIDENCE: usize = 256;
-/// Own blocks kept from peers at most (a withholding attacker's lead).
-const MAX_WITHHELD: usize = 65_536;
 
 /// An engine that does nothing: answers for the driver's engine in the
 /// moment the host loop has it (nothing asks then).
@@ -73,7 +71,6 @@ impl Host for Driver {
 
     // To one peer over the direct protocol, to all by gossip.
     fn send_block(&mut self, to: Option<NodeId>, block: Block) {
-        self.withheld.remove(&block.hash());
         match to {
             Some(to) => self.send_direct(to, Direct::Block(block)),
             None => {
@@ -118,15 +115,15 @@ impl Host for Driver {
 
     fn produced(&mut self, block: &Block) -> u64 {
         self.p.metrics.produced.inc();
-        // Withheld until the engine sends it (an honest one does at once).
-        if self.withheld.len() < MAX_WITHHELD {
-            self.withheld.insert(block.hash());
-        }
         let _ = self.p.events.send(NodeEvent::BlockProduced {
             hash: block.hash(),
             height: block.height(),
         });
         now_ms()
+    }
+
+    fn withheld(&mut self) -> &mut generals_consensus::host::Withheld {
+        &mut self.withheld
     }
 
     fn report(&mut self, event: Report<'_>) {
@@ -144,7 +141,7 @@ impl Host for Driver {
                 let reason = reason.to_string();
                 let _ = self.p.events.send(NodeEvent::InvalidBlock { hash, reason });
             }
-            Report::TipChanged(change) => {
+            Report::TipChanged { change, in_turn } => {
                 if !change.undone.is_empty() {
                     let depth = change.undone.len();
                     tracing::info!(depth, from = %change.from.hash.short(), to = %change.to.hash.short(), "reorg");
@@ -157,24 +154,50 @@ impl Host for Driver {
                         height: change.to.height,
                     });
                 }
-                for b in &change.applied {
+                for (i, b) in change.applied.iter().enumerate() {
                     tracing::info!(height = b.height(), hash = %b.hash().short(), txs = b.transactions.len(), "imported block");
+                    self.p
+                        .metrics
+                        .evidence_included
+                        .inc_by(b.evidence.len() as u64);
                     let _ = self.p.events.send(NodeEvent::BlockImported {
                         hash: b.hash(),
                         height: b.height(),
                         timestamp_ms: b.header.timestamp_ms,
+                        parent: b.header.parent,
+                        producer: b.header.producer,
+                        in_turn: in_turn.get(i).copied().flatten(),
                     });
                 }
             }
             Report::Finalized(hash) => {
                 let _ = self.p.events.send(NodeEvent::Finalized { hash });
             }
-            Report::Justified(_) => {}
+            Report::Justified(hash) => {
+                let _ = self.p.events.send(NodeEvent::Justified { hash });
+            }
+            Report::Withheld(b) => {
+                tracing::info!(height = b.height(), hash = %b.hash().short(), "withheld own block");
+                self.p.metrics.withheld.inc();
+                let _ = self.p.events.send(NodeEvent::BlockWithheld {
+                    hash: b.hash(),
+                    height: b.height(),
+                });
+            }
+            Report::Released(b) => {
+                tracing::info!(height = b.height(), hash = %b.hash().short(), "released withheld block");
+                self.p.metrics.released.inc();
+                let _ = self.p.events.send(NodeEvent::BlockReleased {
+                    hash: b.hash(),
+                    height: b.height(),
+                });
+            }
             Report::NotFollowed { hash, error } => {
                 tracing::error!(%hash, %error, "could not follow a final or justified block");
             }
             Report::Evidence(e) => {
                 if !self.seen_evidence.contains(e) {
+                    self.p.metrics.evidence_seen.inc();
                     if self.seen_evidence.len() >= SEEN_EVIDENCE {
                         self.seen_evidence.remove(0);
                     }

@@ -34,7 +34,7 @@ use generals_consensus::core::NodeCore;
 use generals_consensus::host::{drive, MineJob, Verdict};
 use generals_consensus::{Consensus, Input};
 use libp2p::{Multiaddr, PeerId, Swarm};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -129,11 +129,11 @@ pub struct Driver {
     proposals: BTreeMap<generals_chain::PublicKey, bool>,
     /// Links made slow or lossy through the admin API, and what they hold.
     shaping: shape::Shaping,
-    /// Blocks this node made and its engine has not sent (a private fork, a
-    /// selfish miner's lead): sync does not serve them (bounded).
-    withheld: HashSet<Hash>,
     /// Evidence the engine reported, newest last (bounded).
     seen_evidence: Vec<Evidence>,
+    /// Blocks this node made and its engine has not sent (a private fork, a
+    /// selfish miner's lead): sync does not serve them (bounded).
+    withheld: generals_consensus::host::Withheld,
     /// The engine's timers: ids by when they fire (ms since the epoch).
     timers: BTreeMap<u64, Vec<u64>>,
     last_hashes: (Instant, u64),
@@ -167,7 +167,7 @@ impl Driver {
             timers: BTreeMap::new(),
             proposals: BTreeMap::new(),
             seen_evidence: Vec::new(),
-            withheld: HashSet::new(),
+            withheld: Default::default(),
             shaping: shape::Shaping::default(),
             last_hashes: (Instant::now(), 0),
             dial_warned: HashMap::new(),
@@ -311,6 +311,9 @@ impl Driver {
         if self.template_dirty && self.mining {
             self.refresh_template();
         }
+        if ticks % 2 == 0 {
+            self.update_engine_metrics();
+        }
         if ticks % 4 == 0 {
             let connected: Vec<PeerId> = self
                 .peers
@@ -355,6 +358,44 @@ impl Driver {
         for (_, addr) in known {
             let _ = self.p.swarm.dial(addr);
         }
+    }
+
+    /// What the page shows of the engine: finality, round and step, jailed
+    /// validators (once a second: the jailed count walks the state).
+    fn update_engine_metrics(&mut self) {
+        let core = &self.p.core;
+        let height = |h: Option<generals_chain::Hash>| {
+            h.and_then(|h| core.tree().get(&h).map(|n| n.height as i64))
+                .unwrap_or(0)
+        };
+        let m = &self.p.metrics;
+        let shown = self.engine().engine_status(
+            core.ledger().tip_header(),
+            core.ledger().store(),
+            now_ms(),
+        );
+        let finalized = match &shown.round {
+            // BFT imports only decided blocks: the tip is decided.
+            Some(_) => core.tip().height as i64,
+            None => height(core.finalized()),
+        };
+        m.finalized_height.set(finalized);
+        m.justified_height.set(height(core.justified()));
+        if let Some(r) = &shown.round {
+            m.round.set(r.round as i64);
+            for step in crate::metrics::STEPS {
+                m.step
+                    .get_or_create(&crate::metrics::StepLabel { step: step.into() })
+                    .set(i64::from(r.step == step));
+            }
+        }
+        let jailed = core
+            .ledger()
+            .state()
+            .iter()
+            .filter(|(_, a)| a.jailed)
+            .count();
+        m.jailed.set(jailed as i64);
     }
 
     fn update_metrics(&mut self) {

@@ -298,4 +298,48 @@ impl Driver {
             })
             .collect()
     }
+
+    /// The newest blocks of the fork tree, from `from` up (oldest first).
+    pub(super) fn tree(&self, from: u64) -> TreeView {
+        let core = &self.p.core;
+        let tree = core.tree();
+        let store = core.ledger().store();
+        let engine = self.engine();
+        let mut nodes: Vec<_> = tree.nodes().filter(|n| n.height >= from).collect();
+        nodes.sort_by_key(|n| (n.height, n.seq));
+        let skip = nodes.len().saturating_sub(TreeView::MAX_BLOCKS);
+        let blocks = nodes[skip..]
+            .iter()
+            .filter_map(|n| {
+                let header = store.header(&n.hash).ok().flatten()?;
+                let in_turn = store
+                    .header(&header.parent)
+                    .ok()
+                    .flatten()
+                    .and_then(|p| engine.in_turn(&p, store))
+                    .map(|k| k == header.producer);
+                Some(TreeBlock {
+                    hash: n.hash,
+                    parent: n.parent,
+                    height: n.height,
+                    producer: header.producer,
+                    timestamp_ms: header.timestamp_ms,
+                    in_turn,
+                    main_chain: store.hash_at(n.height).ok().flatten() == Some(n.hash),
+                    invalid: tree.is_invalid(&n.hash),
+                    withheld: self.withheld.contains(&n.hash),
+                })
+            })
+            .collect();
+        let tip = core.tip();
+        TreeView {
+            consensus: engine.kind().into(),
+            validator: self.p.validator.public(),
+            tip: tip.hash,
+            height: tip.height,
+            finalized: core.finalized(),
+            justified: core.justified(),
+            blocks,
+        }
+    }
 }
