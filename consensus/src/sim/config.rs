@@ -58,6 +58,17 @@ pub enum Kind {
     Bft,
 }
 
+impl Kind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::Pow => "pow",
+            Kind::Poa => "poa",
+            Kind::Pos => "pos",
+            Kind::Bft => "bft",
+        }
+    }
+}
+
 /// What a Byzantine BFT validator does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BftFault {
@@ -149,6 +160,24 @@ impl Attack {
             Attack::Collude { nodes, .. }
             | Attack::NothingAtStake { nodes }
             | Attack::Bft { nodes, .. } => nodes.first().copied().unwrap_or(0),
+        }
+    }
+
+    /// What node `i` does under this attack, as scenario roles name it
+    /// (`honest` for the others).
+    pub fn role_of(&self, i: NodeId) -> String {
+        if !self.nodes().contains(&i) {
+            return "honest".into();
+        }
+        match self {
+            Attack::PrivateFork { .. } => "private-fork".into(),
+            Attack::Selfish { .. } => "selfish".into(),
+            Attack::Equivocate { .. } => "equivocate".into(),
+            Attack::Collude { .. } => "collude".into(),
+            Attack::Clone { node, .. } if *node == i => "cloned".into(),
+            Attack::Clone { node, .. } => format!("twin of n{node}"),
+            Attack::NothingAtStake { .. } => "nothing-at-stake".into(),
+            Attack::Bft { fault, .. } => fault.name().into(),
         }
     }
 

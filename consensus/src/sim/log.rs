@@ -9,6 +9,11 @@ use std::io::Write;
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
+    /// The run's nodes, first in the log (for the fork-tree page's replay).
+    Info {
+        consensus: String,
+        nodes: Vec<LogNode>,
+    },
     Produced {
         hash: Hash,
         height: u64,
@@ -66,6 +71,14 @@ pub enum EventKind {
     TxSent {
         hash: Hash,
     },
+}
+
+/// A node as the log's `info` line names it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogNode {
+    pub name: String,
+    pub key: PublicKey,
+    pub role: String,
 }
 
 #[derive(Serialize)]

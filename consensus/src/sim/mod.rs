@@ -387,6 +387,22 @@ impl Simulator {
 
     /// Runs to the end and reports.
     pub fn run(mut self) -> Result<(SimReport, Vec<NodeCore<MemoryStore>>), String> {
+        let nodes = (0..self.nodes.len())
+            .map(|i| log::LogNode {
+                name: format!("n{i}"),
+                key: self.nodes[i].key.public(),
+                role: self
+                    .config
+                    .attack
+                    .as_ref()
+                    .map_or_else(|| "honest".into(), |a| a.role_of(i)),
+            })
+            .collect();
+        let info = EventKind::Info {
+            consensus: self.config.kind.name().into(),
+            nodes,
+        };
+        self.log.record(0, None, &info);
         for i in 0..self.nodes.len() {
             let tip = self.genesis.block().map_err(|e| e.to_string())?.header;
             let now_ms = self.local(i);
