@@ -15,6 +15,7 @@ mod local;
 mod scenario;
 mod sim;
 mod theory;
+mod ui;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -78,6 +79,9 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Lamport's Byzantine generals: OM(m) and SM(m), one run or --exhaustive.
     Lamport(lamport::LamportArgs),
+    /// The fork-tree page of a running testnet (`up` starts one itself), or
+    /// of a finished run played back (`--replay OUT`).
+    Ui(ui::UiArgs),
     /// Run one node (what `up` starts when no generals-node binary is beside this one).
     #[command(hide = true)]
     Node {
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare::run(args),
         Command::Load(args) => load::run(args),
         Command::Lamport(args) => lamport::run(args),
+        Command::Ui(args) => ui::ui(args),
         Command::Node { home, overrides } => generals_node::run::run(home, overrides),
     };
     match result {

@@ -22,8 +22,8 @@ pub use process::{alive, down, kill_node, restart};
 pub use report::{collect, report};
 pub use state::{NodeInfo, State};
 pub use status::status;
-pub use up::payments;
 pub use up::up;
+pub use up::{payments, roles};
 
 use std::path::PathBuf;
 
@@ -95,6 +95,13 @@ pub struct UpArgs {
     /// Private fork: the public chain's lead at which the attacker gives up.
     #[arg(long, default_value_t = 30)]
     give_up: u64,
+    /// The fork-tree page's port on 127.0.0.1 (0: any free port; a taken
+    /// port falls back to a free one).
+    #[arg(long, default_value_t = crate::ui::DEFAULT_PORT)]
+    ui_port: u16,
+    /// Serve no fork-tree page.
+    #[arg(long)]
+    no_ui: bool,
 }
 
 #[derive(clap::Args, Debug)]

@@ -138,6 +138,7 @@ pub(super) fn stop_all(state: &State) -> Result<()> {
 
 pub fn down(args: DirArgs) -> Result<()> {
     let state = State::load(&args.dir)?;
+    crate::ui::stop_detached(&args.dir);
     stop_all(&state)
 }
 

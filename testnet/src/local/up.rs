@@ -93,6 +93,24 @@ pub fn up(args: UpArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     print_nodes(&state);
+    // The fork-tree page: in this process, or in one of its own when the
+    // nodes are left running.
+    let _page = if args.no_ui {
+        None
+    } else if args.detach {
+        let url = crate::ui::detached(&args.dir, args.ui_port)?;
+        println!("fork tree: {url}");
+        None
+    } else {
+        let live = crate::ui::live(
+            &args.dir,
+            args.ui_port,
+            Some(&args.dir.join("feed.jsonl")),
+            &[],
+        )?;
+        println!("fork tree: {}", live.url());
+        Some(live)
+    };
     if args.quiet {
         return Ok(());
     }
@@ -152,7 +170,7 @@ pub fn up(args: UpArgs) -> Result<()> {
 
 /// What each node is, from its home: its Byzantine behaviour, or "twin of nK"
 /// when it holds an earlier node's validator key.
-pub(super) fn roles(state: &State) -> Vec<String> {
+pub fn roles(state: &State) -> Vec<String> {
     let keys: Vec<Option<generals_chain::PublicKey>> = state
         .nodes
         .iter()

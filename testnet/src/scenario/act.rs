@@ -39,6 +39,8 @@ pub struct Watched {
 
 /// What the steps started and signed during a run.
 pub struct Runner<'a> {
+    /// The fork-tree page, shown each step as it runs.
+    pub page: Option<&'a crate::ui::Live>,
     pub scenario: &'a Scenario,
     pub dir: PathBuf,
     pub out: PathBuf,
@@ -58,6 +60,9 @@ fn client() -> reqwest::blocking::Client {
 
 impl Runner<'_> {
     pub fn act(&mut self, action: &Action) -> Result<()> {
+        if let Some(page) = self.page {
+            page.step(&action.to_string());
+        }
         let dir = self.dir.as_path();
         let node_args = |node| local::NodeArgs {
             node,

@@ -8,7 +8,7 @@ use crate::local::{self, State};
 use anyhow::Result;
 use serde_json::Value;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,40 +17,17 @@ use std::time::Duration;
 /// object a line with the time it arrived, until the node stops. One thread a
 /// node.
 pub(super) fn record_events(dir: &Path, out: &Path) -> Result<Arc<AtomicBool>> {
-    use std::io::{BufRead, Write};
+    use std::io::Write;
     let done = Arc::new(AtomicBool::new(false));
     let state = State::load(dir)?;
     for (i, n) in state.nodes.into_iter().enumerate() {
         let mut file = std::io::BufWriter::new(std::fs::File::create(
             out.join(format!("events-{}.jsonl", n.name)),
         )?);
-        let (dir, done) = (dir.to_path_buf(), done.clone());
-        std::thread::spawn(move || {
-            let Ok(client) = reqwest::blocking::Client::builder().timeout(None).build() else {
-                return;
-            };
-            // A killed and restarted node is followed again, at the API its
-            // new process has.
-            while !done.load(Ordering::Relaxed) {
-                let api = State::load(&dir)
-                    .ok()
-                    .and_then(|s| s.nodes.get(i).map(|x| x.api.clone()))
-                    .unwrap_or_else(|| n.api.clone());
-                if let Ok(r) = client.get(format!("{api}/events")).send() {
-                    for line in std::io::BufReader::new(r).lines() {
-                        let Ok(line) = line else { break };
-                        if done.load(Ordering::Relaxed) {
-                            return;
-                        }
-                        if let Some(data) = line.strip_prefix("data:") {
-                            let at = generals_node::driver::now_ms();
-                            let _ = writeln!(file, "{{\"at_ms\":{at},\"event\":{}}}", data.trim());
-                            let _ = file.flush();
-                        }
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(300));
-            }
+        crate::ui::watch::follow_events(dir, i, done.clone(), move |data| {
+            let at = generals_node::driver::now_ms();
+            let _ = writeln!(file, "{{\"at_ms\":{at},\"event\":{data}}}");
+            let _ = file.flush();
         });
     }
     Ok(done)

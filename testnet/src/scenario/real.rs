@@ -25,6 +25,13 @@ pub struct RunArgs {
     /// Where the testnet, its logs and the report go (replaced if it exists).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// The fork-tree page's port on 127.0.0.1 (0: any free port; a taken
+    /// port falls back to a free one).
+    #[arg(long, default_value_t = crate::ui::DEFAULT_PORT)]
+    pub ui_port: u16,
+    /// Serve no fork-tree page.
+    #[arg(long)]
+    pub no_ui: bool,
 }
 
 /// The `up` flags of a scenario.
@@ -36,6 +43,7 @@ fn up_args(s: &Scenario, dir: &Path) -> Result<UpArgs> {
         dir.display().to_string(),
         "--detach".into(),
         "--quiet".into(),
+        "--no-ui".into(),
         "--nodes".into(),
         validators.len().to_string(),
         "--consensus".into(),
@@ -110,14 +118,16 @@ pub fn run(args: RunArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("scenario-{}", s.name)));
-    let outcome = run_scenario(&s, &out)?;
+    let page = (!args.no_ui).then_some(args.ui_port);
+    let outcome = run_scenario(&s, &out, page)?;
     let verdicts = judge(&s, &outcome);
     finish(&s, &out, &outcome, &verdicts)
 }
 
 /// Runs `s` on real processes in `out` (cleared first if it holds an
 /// earlier run) and returns what happened, checked.
-pub(crate) fn run_scenario(s: &Scenario, out: &Path) -> Result<Outcome> {
+/// `ui`: the port of a fork-tree page to serve while it runs.
+pub(crate) fn run_scenario(s: &Scenario, out: &Path, ui: Option<u16>) -> Result<Outcome> {
     let out = out.to_path_buf();
     if out.exists() {
         // Only an earlier run's folder (or an empty one) is cleared.
@@ -156,10 +166,31 @@ pub(crate) fn run_scenario(s: &Scenario, out: &Path) -> Result<Outcome> {
     }
     let _stop = Stop(&dir);
     let recording = record_events(&dir, &out)?;
+    let page = match ui {
+        Some(port) => {
+            let timeline: Vec<(String, String)> = s
+                .steps
+                .iter()
+                .filter_map(|x| {
+                    let at = match (x.at_s, x.at_height) {
+                        (Some(t), _) => format!("{t} s"),
+                        (None, Some(h)) => format!("height {h}"),
+                        (None, None) => String::new(),
+                    };
+                    Some((at, x.action().ok()?.to_string()))
+                })
+                .collect();
+            let live = crate::ui::live(&dir, port, Some(&out.join("feed.jsonl")), &timeline)?;
+            println!("fork tree: {}", live.url());
+            Some(live)
+        }
+        None => None,
+    };
     if let Some(net) = &s.network {
         shape_links(s, net, &dir)?;
     }
     let mut runner = Runner {
+        page: page.as_ref(),
         scenario: s,
         dir: dir.clone(),
         out: out.clone(),
