@@ -113,6 +113,7 @@ function apply(line) {
     case "status": {
       const x = node(n);
       for (const f of ["height", "peers", "state"]) if (line[f] != null) x[f] = line[f];
+      x.fromTip = false;
       if (line.tip && M.blocks.has(line.tip) && M.blocks.get(line.tip).height != null) setTip(n, line.tip);
       break;
     }
@@ -195,14 +196,14 @@ function layout() {
     if (tips.has(b.hash) || tips.has(ch[0].hash)) return true;
     return b.invalid || b.withheld || b.released || isByzantine(b) || b === newestFinal;
   };
-  // Items along lanes: blocks kept, runs of others folded.
-  const items = [];
-  let lanes = 0;
+  // Items along branches: blocks kept, runs of others folded.
+  const items = [], branches = [];
   const roots = drawn.filter(b => !has.has(b.parent)).sort((a, b) => a.height - b.height);
-  const stack = roots.map(r => ({ b: r, lane: null, from: null })).reverse();
+  const stack = roots.map(r => ({ b: r, from: null })).reverse();
   while (stack.length) {
     const { b: start, from } = stack.pop();
-    const lane = lanes++;
+    const branch = { items: [], active: active.has(start.hash) };
+    branches.push(branch);
     let prev = from, b = start;
     while (b) {
       let item;
@@ -213,12 +214,13 @@ function layout() {
         while (!keep(c)) { run.push(c); c = kids.get(c.hash)[0]; }
       }
       if (run.length < 2) {
-        item = { kind: "block", b, lane, height: b.height, prev };
+        item = { kind: "block", b, height: b.height, prev, branch };
       } else {
-        item = { kind: "fold", run, lane, height: run[0].height, prev, b: run[run.length - 1] };
+        item = { kind: "fold", run, height: run[0].height, prev, b: run[run.length - 1], branch };
         b = run[run.length - 1];
       }
       items.push(item);
+      branch.items.push(item);
       prev = item;
       const ch = kids.get(b.hash) || [];
       for (let i = ch.length - 1; i >= 1; i--) stack.push({ b: ch[i], from: item });
@@ -227,7 +229,21 @@ function layout() {
   }
   const cols = [...new Set(items.map(i => i.height))].sort((a, b) => a - b);
   const colOf = new Map(cols.map((h, i) => [h, i]));
-  for (const it of items) { it.x = LEFT + colOf.get(it.height) * COL; it.y = TOP + it.lane * LANE; }
+  for (const it of items) it.col = colOf.get(it.height);
+  // Lanes: the first branch on top; then active branches before orphaned
+  // ones, each in the highest lane free from just before its start.
+  const laneEnd = [];
+  const laneOrder = branches.slice(1).sort((a, b) => (b.active - a.active) || (a.items[0].col - b.items[0].col));
+  if (branches.length) laneOrder.unshift(branches[0]);
+  for (const br of laneOrder) {
+    const first = br.items[0].col, last = br.items[br.items.length - 1].col;
+    let lane = br === branches[0] ? 0 : laneEnd.findIndex((end, l) => l > 0 && end < first - 1);
+    if (lane < 0) lane = Math.max(1, laneEnd.length);
+    laneEnd[lane] = last;
+    br.lane = lane;
+  }
+  const lanes = laneEnd.length;
+  for (const it of items) { it.x = LEFT + it.col * COL; it.y = TOP + it.branch.lane * LANE; }
   return { items, drawn, kids, tips, active, activeLeaves, staleLeaves, lanes, cols: cols.length };
 }
 
@@ -255,6 +271,7 @@ function render() {
     if (it.kind === "fold") {
       const first = it.run[0], last = it.run[it.run.length - 1];
       g.setAttribute("class", "fold" + (stale ? " stale" : " active"));
+      g.dataset.state = stale ? "stale" : "active";
       g.dataset.blocks = it.run.length;
       g.dataset.height = first.height;
       el("rect", { width: BOX_W, height: BOX_H }, g);
@@ -290,7 +307,7 @@ function render() {
     if (b.withheld) marks.push(b.released ? "W→R" : "W");
     if (b.invalid) marks.push("✗");
     if (b.producer != null && M.offenders.has(b.producer)) marks.push("!");
-    if (marks.length) el("text", { x: BOX_W - 4, y: 14, "text-anchor": "end", class: "mark" + (marks.includes("!") ? " evidence" : "") }, g).textContent = marks.join(" ");
+    if (marks.length) el("text", { x: BOX_W - 4, y: 27, "text-anchor": "end", class: "mark" + (marks.includes("!") ? " evidence" : "") }, g).textContent = marks.join(" ");
     const on = L.tips.get(b.hash);
     if (on) {
       const byz = on.some(i => node(i).role && node(i).role !== "honest");
@@ -302,6 +319,11 @@ function render() {
 
 function renderSide(L, staleBlocks) {
   document.getElementById("mechanism").textContent = M.consensus;
+  // Without status lines (a simulated run), a node's height is its tip's.
+  M.nodes.forEach((x, i) => {
+    const tb = M.blocks.get(M.tips.get(i));
+    if (tb && tb.height != null && (x.height == null || x.fromTip)) { x.height = tb.height; x.fromTip = true; }
+  });
   const best = Math.max(0, ...M.nodes.map(x => x.height || 0));
   document.getElementById("summary").textContent =
     `${L.drawn.length} blocks · ${L.activeLeaves.length} active branch${L.activeLeaves.length === 1 ? "" : "es"} · ` +

@@ -53,7 +53,14 @@ impl Net {
     pub fn up(args: &[&str]) -> Net {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().join("tn").to_str().expect("path").to_string();
-        let out = testnet(&[&["up", "--dir", &dir, "--detach"], args].concat());
+        // No fork-tree page unless the test asks for one (each is a process
+        // that polls every node).
+        let page: &[&str] = if args.contains(&"--ui-port") {
+            &[]
+        } else {
+            &["--no-ui"]
+        };
+        let out = testnet(&[&["up", "--dir", &dir, "--detach"], page, args].concat());
         let mut net = Net {
             tmp,
             dir,
