@@ -79,4 +79,23 @@ fn a_bft_equivocator_on_real_nodes_is_caught_and_jailed() {
             .is_some_and(|e| e.iter().any(|x| x["offender"] == offender.as_str())),
         "{evidence}"
     );
+    // The same in an honest node's metrics (updated each second): one
+    // validator jailed, evidence seen and included, a decided height, and
+    // the round in exactly one step.
+    let api = &apis[0];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let metric = |name: &str| common::metric(api, name).unwrap_or(-1.0);
+    while metric("generals_validators_jailed") < 1.0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(metric("generals_validators_jailed"), 1.0);
+    assert!(metric("generals_evidence_seen_total") >= 1.0);
+    assert!(metric("generals_evidence_included_total") >= 1.0);
+    assert!(metric("generals_finalized_height") >= 1.0);
+    assert!(metric("generals_bft_round") >= 0.0);
+    let steps: f64 = ["propose", "prevote", "precommit"]
+        .iter()
+        .map(|s| metric(&format!("generals_bft_step{{step=\"{s}\"}}")).max(0.0))
+        .sum();
+    assert_eq!(steps, 1.0, "the round is in one step");
 }

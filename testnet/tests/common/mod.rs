@@ -39,6 +39,17 @@ pub fn get(url: &str) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
+/// A metric of the node at `api` (`name` with its labels, as
+/// `generals_bft_step{step="prevote"}`), from `GET /metrics`.
+pub fn metric(api: &str, name: &str) -> Option<f64> {
+    let text = reqwest::blocking::get(format!("{api}/metrics"))
+        .and_then(|r| r.text())
+        .ok()?;
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
 /// A detached testnet in a temporary folder, stopped when dropped.
 pub struct Net {
     pub tmp: tempfile::TempDir,
