@@ -1,7 +1,9 @@
 //! The one host loop (`host::drive`) and a signer's record: a record is written
 //! before anything after it is carried out, a record older than one already
 //! written is not written over it, and when a record cannot be written nothing
-//! after it leaves and `drive` says why.
+//! after it leaves and `drive` says why. A block an engine imports but sends
+//! to no one when it is produced is reported withheld, and released when it
+//! goes out later.
 
 use generals_chain::{
     Block, Hash, Header, Keypair, MemoryStore, MempoolConfig, MessageKind, Position, PublicKey,
@@ -71,7 +73,13 @@ impl Host for Recorder {
     fn produced(&mut self, _: &Block) -> u64 {
         0
     }
-    fn report(&mut self, _: Report<'_>) {}
+    fn report(&mut self, event: Report<'_>) {
+        match event {
+            Report::Withheld(b) => self.did.push(format!("withheld {}", b.height())),
+            Report::Released(b) => self.did.push(format!("released {}", b.height())),
+            _ => {}
+        }
+    }
     fn withheld(&mut self) -> &mut Withheld {
         &mut self.withheld
     }
@@ -133,4 +141,51 @@ fn nothing_leaves_after_a_record_that_could_not_be_written() {
         "carried out after the failed write: {:?}",
         host.did
     );
+}
+
+fn child_of(host: &Recorder, parent: Hash, height: u64, at: u64) -> Block {
+    host.core
+        .build_on(
+            parent,
+            height,
+            at,
+            PublicKey::default(),
+            vec![],
+            vec![],
+            &|_| true,
+        )
+        .expect("a block")
+}
+
+#[test]
+fn a_produced_block_kept_from_every_peer_is_withheld_until_it_goes_out() {
+    let mut host = recorder(false);
+    let genesis = host.core.tip().hash;
+    // Kept: imported, sent to no one.
+    let kept = child_of(&host, genesis, 1, 1);
+    let mut engine = Scripted(vec![Output::Import(kept.clone())]);
+    let produced = Input::Produced {
+        block: kept.clone(),
+        now_ms: 1,
+    };
+    drive(&mut host, &mut engine, produced, None).expect("step");
+    assert_eq!(host.did, ["withheld 1"]);
+    assert!(host.withheld.contains(&kept.hash()));
+    // An honest producer sends what it imports: nothing withheld.
+    let sent = child_of(&host, kept.hash(), 2, 2);
+    let mut engine = Scripted(vec![
+        Output::Import(sent.clone()),
+        Output::Broadcast(sent.clone()),
+    ]);
+    let produced = Input::Produced {
+        block: sent.clone(),
+        now_ms: 2,
+    };
+    drive(&mut host, &mut engine, produced, None).expect("step");
+    assert_eq!(host.did, ["withheld 1"]);
+    // The kept block goes out later: released, and no longer withheld.
+    let mut engine = Scripted(vec![Output::Broadcast(kept.clone())]);
+    drive(&mut host, &mut engine, Input::Tick { now_ms: 3 }, None).expect("step");
+    assert_eq!(host.did, ["withheld 1", "released 1"]);
+    assert!(!host.withheld.contains(&kept.hash()));
 }

@@ -13,7 +13,8 @@
 //! - `net`: the libp2p swarm;
 //! - `miner`: the mining threads;
 //! - `driver`: the event loop;
-//! - `api`: the HTTP API (axum), its JSON types in `api::types`;
+//! - `api`: the HTTP API (axum), its JSON types in `api::types`, the
+//!   fork-tree page at `/ui` (`api::ui`, the page's files in `node/ui/`);
 //! - `metrics`: Prometheus metrics;
 //! - `stake`: proof of stake's slashing-protection record in sled, its export
 //!   and import;

@@ -119,7 +119,8 @@ function apply(line) {
     }
     case "step": {
       const s = M.timeline.find(x => !x.done && x.what === line.what);
-      if (s) s.done = true; else M.timeline.push({ at: line.at || "", what: line.what, done: true });
+      if (s) s.done = true;
+      else M.timeline.push({ at: line.at || `${((line.t || 0) / 1000).toFixed(1)} s`, what: line.what, done: true });
       event(line, "step", line.what);
       break;
     }

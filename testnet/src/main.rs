@@ -6,7 +6,9 @@
 //! `load` sends a transaction workload and measures it; `sim` runs simulations and
 //! prints their summaries and attack tables; `lamport` runs the generals
 //! algorithms; `theory` holds the closed forms the
-//! tables are compared with.
+//! tables are compared with; `scenario` runs scenario files and checks them;
+//! `compare` sets the mechanisms side by side; `ui` serves the live fork-tree
+//! page of a testnet and plays finished runs back.
 
 mod compare;
 mod lamport;
@@ -58,6 +60,10 @@ enum Command {
     Kill(local::NodeArgs),
     /// Start a stopped node again; it syncs from the others.
     Restart(local::NodeArgs),
+    /// Stop one node's process where it stands (SIGSTOP), until `resume`.
+    Pause(local::NodeArgs),
+    /// Let a paused node go on (SIGCONT).
+    Resume(local::NodeArgs),
     /// Send signed transfers at a rate and measure inclusion and finality.
     Load(load::LoadArgs),
     /// Cut groups of nodes apart (through their admin API), e.g. `partition 0 1`.
@@ -101,6 +107,8 @@ fn main() -> ExitCode {
         Command::Down(args) => local::down(args),
         Command::Kill(args) => local::kill_node(args),
         Command::Restart(args) => local::restart(args),
+        Command::Pause(args) => local::pause_node(args, true),
+        Command::Resume(args) => local::pause_node(args, false),
         Command::Partition(args) => local::partition(args),
         Command::Heal(args) => local::heal(args),
         Command::Link(args) => local::link(args),

@@ -151,6 +151,11 @@ fn the_page_shows_a_split_as_two_branches_and_the_heal_as_one_with_the_other_orp
         page.eval(&format!("JSON.stringify({TREE})")),
         page.eval("document.getElementById('summary').textContent")
     );
+    // The steps taken by hand are on the page's timeline, in order.
+    let timeline = page.eval("document.getElementById('timeline').textContent");
+    let timeline = timeline.as_str().unwrap_or_default();
+    let (cut_at, heal_at) = (timeline.find("partition 0,1 | 2,3"), timeline.find("heal"));
+    assert!(cut_at.is_some() && cut_at < heal_at, "timeline: {timeline}");
     // The reorg that ended the split is among the page's events.
     let events = page.eval("document.getElementById('events').textContent");
     assert!(
@@ -160,12 +165,27 @@ fn the_page_shows_a_split_as_two_branches_and_the_heal_as_one_with_the_other_orp
         "{events}"
     );
 
-    // A node's own page shows its own fork tree: both branches, one active.
+    // A node's own page shows its own fork tree. A node that went through
+    // the reorg holds both branches, one active (a node of the winning half
+    // never hears of the losing branch: sync sends only the best chain).
+    let reorged = page.eval(
+        "(() => { const r = M.events.filter(e => e.cls === 'reorg')\
+           .map(e => [Number(/depth (\\d+)/.exec(e.text)[1]), e.text.split(' ')[0]]);\
+           r.sort((a, b) => b[0] - a[0]); return r.length ? r[0][1] : null; })()",
+    );
+    let reorged = reorged.as_str().expect("a node that reorged");
+    let index: usize = reorged
+        .strip_prefix('n')
+        .and_then(|i| i.parse().ok())
+        .expect("a node name");
     let state: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(Path::new(&dir).join("testnet.json")).expect("testnet.json"),
     )
     .expect("state");
-    let api = state["nodes"][0]["api"].as_str().expect("api").to_string();
+    let api = state["nodes"][index]["api"]
+        .as_str()
+        .expect("api")
+        .to_string();
     let mut own = Browser::open(&format!("{api}/ui"));
     let own_ok = own.wait_for(
         &format!("{TREE}.activeBranches === '1' && Number({TREE}.staleBranches) >= 1"),
@@ -173,7 +193,7 @@ fn the_page_shows_a_split_as_two_branches_and_the_heal_as_one_with_the_other_orp
     );
     assert!(
         own_ok,
-        "n0's /ui: {}",
+        "{reorged}'s /ui: {}",
         own.eval(&format!("JSON.stringify({TREE})"))
     );
     drop(own);

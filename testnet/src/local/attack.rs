@@ -200,6 +200,7 @@ pub fn partition(args: PartitionArgs) -> Result<()> {
         })
         .collect::<Result<Vec<_>>>()?;
     let links = cut(&args.dir, &groups)?;
+    crate::ui::note(&args.dir, &format!("partition {}", args.groups.join(" | ")));
     println!(
         "cut {links} links between {}; `generals-testnet heal --dir {}` joins them again",
         args.groups.join(" | "),
@@ -259,6 +260,13 @@ pub fn link(args: LinkArgs) -> Result<()> {
         args.jitter_ms,
         args.loss,
     )?;
+    crate::ui::note(
+        &args.dir,
+        &format!(
+            "link n{} <-> n{}: latency {} ms, jitter {} ms, loss {}",
+            args.a, args.b, args.latency_ms, args.jitter_ms, args.loss
+        ),
+    );
     println!(
         "n{} <-> n{}: latency {} ms, jitter {} ms, loss {}",
         args.a, args.b, args.latency_ms, args.jitter_ms, args.loss
@@ -311,6 +319,7 @@ pub fn heal(args: HealArgs) -> Result<()> {
             }
         }
     }
+    crate::ui::note(&args.dir, "heal");
     println!("every running node may reach every other again");
     Ok(())
 }

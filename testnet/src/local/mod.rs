@@ -18,7 +18,7 @@ mod status;
 mod up;
 
 pub use attack::{cut, heal, link, partition, shape, HealArgs, LinkArgs, PartitionArgs, Role};
-pub use process::{alive, down, kill_node, restart};
+pub use process::{alive, down, kill_node, pause_node, restart};
 pub use report::{collect, report};
 pub use state::{NodeInfo, State};
 pub use status::status;

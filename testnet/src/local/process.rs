@@ -155,7 +155,34 @@ pub fn kill_node(args: NodeArgs) -> Result<()> {
         bail!("node {} is not running", n.name);
     }
     kill(Pid::from_raw(n.pid as i32), Signal::SIGKILL).context("SIGKILL")?;
+    crate::ui::note(&args.dir, &format!("kill {}", n.name));
     println!("killed node {} (pid {}) with SIGKILL", n.name, n.pid);
+    Ok(())
+}
+
+/// `pause N` (SIGSTOP: the process holds its state and answers nothing) and
+/// `resume N` (SIGCONT).
+pub fn pause_node(args: NodeArgs, pause: bool) -> Result<()> {
+    let state = State::load(&args.dir)?;
+    let n = state.nodes.get(args.node).with_context(|| {
+        format!(
+            "no node {} (the testnet has {})",
+            args.node,
+            state.nodes.len()
+        )
+    })?;
+    if !alive(n.pid) {
+        bail!("node {} is not running", n.name);
+    }
+    let (sig, verb) = if pause {
+        (Signal::SIGSTOP, "paused")
+    } else {
+        (Signal::SIGCONT, "resumed")
+    };
+    kill(Pid::from_raw(n.pid as i32), sig).with_context(|| format!("{sig} to {}", n.name))?;
+    let what = if pause { "pause" } else { "resume" };
+    crate::ui::note(&args.dir, &format!("{what} {}", n.name));
+    println!("{verb} node {} (pid {})", n.name, n.pid);
     Ok(())
 }
 
@@ -182,6 +209,7 @@ pub fn restart(args: NodeArgs) -> Result<()> {
         "restarted node {} (pid {}, api {}); it syncs from its peers",
         info.name, info.pid, info.api
     );
+    crate::ui::note(&args.dir, &format!("restart {}", info.name));
     state.nodes[args.node] = info;
     state.save(&args.dir)
 }

@@ -14,6 +14,8 @@ use tokio::sync::broadcast;
 
 /// Lines kept for pages that open later.
 pub const MAX_LINES: usize = 200_000;
+/// Blocks remembered as sent.
+pub const MAX_KNOWN: usize = 1_000_000;
 /// Lines written to the feed file.
 pub const MAX_FILE_LINES: u64 = 2_000_000;
 
@@ -91,6 +93,10 @@ impl Hub {
         let kind = v["event"].as_str().unwrap_or("");
         if kind.ends_with("imported") && v["parent"].is_string() {
             if let Some(h) = v["hash"].as_str() {
+                if inner.known.len() >= MAX_KNOWN {
+                    // Forgotten blocks are only fetched and sent again.
+                    inner.known.clear();
+                }
                 inner.known.insert(h.to_string());
             }
         }

@@ -114,6 +114,21 @@ pub fn ui(args: UiArgs) -> Result<()> {
     Ok(())
 }
 
+/// Puts a step taken by hand (`partition`, `heal`, `link`, `kill`,
+/// `restart`) on the timeline of the testnet's page: a line of
+/// `DIR/steps.jsonl`, which a live page follows.
+pub fn note(dir: &Path, what: &str) {
+    use std::io::Write;
+    let line = serde_json::json!({"at_ms": generals_node::driver::now_ms(), "what": what});
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(watch::STEPS))
+    {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
 /// `up --detach`: the page in a process of its own (`ui`), stopped by `down`;
 /// returns its URL.
 pub fn detached(dir: &Path, port: u16) -> Result<String> {

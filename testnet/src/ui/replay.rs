@@ -89,9 +89,29 @@ pub fn load(path: &Path, seed: Option<u64>) -> Result<Vec<String>> {
             }
             all
         } else {
+            // A comparison's folder holds one run a mechanism.
+            let runs: Vec<String> = std::fs::read_dir(path)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| {
+                    let p = e.path();
+                    p.join("feed.jsonl").exists()
+                        || !numbered(&p, "events-n").is_empty()
+                        || !numbered(&p, "events-seed-").is_empty()
+                })
+                .map(|e| e.path().display().to_string())
+                .collect();
+            if runs.is_empty() {
+                bail!(
+                    "{} holds no run to replay (feed.jsonl, events-nN.jsonl or events-seed-N.jsonl)",
+                    path.display()
+                );
+            }
             bail!(
-                "{} holds no run to replay (feed.jsonl, events-nN.jsonl or events-seed-N.jsonl)",
-                path.display()
+                "{} holds several runs; replay one of them: {}",
+                path.display(),
+                runs.join(", ")
             );
         }
     } else {

@@ -15,6 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Steps taken by hand, one JSON line each (`ui::note`).
+pub const STEPS: &str = "steps.jsonl";
+
 /// Blocks below a tip the page has not seen that are fetched with it.
 const CATCH_UP: u64 = 500;
 
@@ -49,7 +52,10 @@ pub fn watch(dir: &Path, hub: Arc<Hub>, timeline: &[(String, String)]) -> Result
         });
     }
     let (dir, stop) = (dir.to_path_buf(), done.clone());
-    std::thread::spawn(move || poll(&dir, &hub, &stop));
+    // A scenario's runner puts its own steps on the page; by hand, the
+    // testnet's commands note theirs.
+    let by_hand = timeline.is_empty();
+    std::thread::spawn(move || poll(&dir, &hub, &stop, by_hand));
     Ok(Watch { done })
 }
 
@@ -161,6 +167,34 @@ fn catch_up(client: &reqwest::blocking::Client, hub: &Hub, api: &str, i: usize, 
     }
 }
 
+/// Puts the steps noted after byte `from` of `steps.jsonl` on the page;
+/// returns where it stopped reading.
+fn new_steps(dir: &Path, hub: &Hub, from: u64) -> u64 {
+    use std::io::{Read, Seek};
+    let Ok(mut f) = std::fs::File::open(dir.join(STEPS)) else {
+        return from;
+    };
+    let mut text = String::new();
+    // At most 64 KiB a second: a file grown by hand is read in pieces.
+    if f.seek(std::io::SeekFrom::Start(from)).is_err()
+        || (&mut f).take(64 << 10).read_to_string(&mut text).is_err()
+    {
+        return from;
+    }
+    let Some(end) = text.rfind('\n') else {
+        return from;
+    };
+    for line in text[..end].lines() {
+        if let Some(what) = serde_json::from_str::<Value>(line)
+            .ok()
+            .and_then(|v| v["what"].as_str().map(String::from))
+        {
+            hub.push(None, json!({"event": "step", "what": what}));
+        }
+    }
+    from + end as u64 + 1
+}
+
 /// Whether a process runs, is stopped by a signal (paused) or is gone.
 pub fn process_state(pid: u32) -> &'static str {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -176,12 +210,17 @@ pub fn process_state(pid: u32) -> &'static str {
     }
 }
 
-fn poll(dir: &Path, hub: &Hub, done: &AtomicBool) {
+fn poll(dir: &Path, hub: &Hub, done: &AtomicBool, by_hand: bool) {
     let Ok(client) = client(Duration::from_millis(700)) else {
         return;
     };
     let mut last: Vec<Value> = Vec::new();
+    // Steps noted before the page started are not its news.
+    let mut seen = std::fs::metadata(dir.join(STEPS)).map_or(0, |m| m.len());
     while !done.load(Ordering::Relaxed) {
+        if by_hand {
+            seen = new_steps(dir, hub, seen);
+        }
         if let Ok(state) = State::load(dir) {
             last.resize(state.nodes.len(), Value::Null);
             for (i, n) in state.nodes.iter().enumerate() {
