@@ -151,11 +151,19 @@ fn the_page_shows_a_split_as_two_branches_and_the_heal_as_one_with_the_other_orp
         page.eval(&format!("JSON.stringify({TREE})")),
         page.eval("document.getElementById('summary').textContent")
     );
-    // The steps taken by hand are on the page's timeline, in order.
-    let timeline = page.eval("document.getElementById('timeline').textContent");
-    let timeline = timeline.as_str().unwrap_or_default();
-    let (cut_at, heal_at) = (timeline.find("partition 0,1 | 2,3"), timeline.find("heal"));
-    assert!(cut_at.is_some() && cut_at < heal_at, "timeline: {timeline}");
+    // The steps taken by hand are on the page's timeline (read once a
+    // second), in order.
+    let in_order = page.wait_for(
+        "(() => { const t = document.getElementById('timeline').textContent;\
+           const cut = t.indexOf('partition 0,1 | 2,3');\
+           return cut >= 0 && t.indexOf('heal') > cut; })()",
+        15,
+    );
+    assert!(
+        in_order,
+        "timeline: {}",
+        page.eval("document.getElementById('timeline').textContent")
+    );
     // The reorg that ended the split is among the page's events.
     let events = page.eval("document.getElementById('events').textContent");
     assert!(
