@@ -535,6 +535,10 @@ pub(super) fn finish(s: &Scenario, out: &Path, o: &Outcome, verdicts: &[Verdict]
     print_verdicts(verdicts);
     super::write_reports(s, out, std::slice::from_ref(o), verdicts)?;
     println!("report: {}", out.join("report.md").display());
+    println!(
+        "fork tree, played back: generals-testnet ui --replay {}",
+        out.display()
+    );
     let failed = verdicts.iter().filter(|v| !v.passed).count();
     if failed > 0 {
         bail!("{failed} of {} expectations failed", verdicts.len());

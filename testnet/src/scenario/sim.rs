@@ -432,6 +432,10 @@ pub fn simulate(file: &Path, seeds: u64, out: Option<PathBuf>) -> Result<()> {
     print_verdicts(&verdicts);
     write_reports(&s, &out, &outcomes, &verdicts)?;
     println!("report: {}", out.join("report.md").display());
+    println!(
+        "fork tree, played back: generals-testnet ui --replay {}",
+        out.display()
+    );
     let failed = verdicts.iter().filter(|v| !v.passed).count();
     if failed > 0 {
         bail!("{failed} of {} expectations failed", verdicts.len());

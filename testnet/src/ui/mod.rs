@@ -165,7 +165,10 @@ pub fn stop_detached(dir: &Path) {
     else {
         return;
     };
-    if crate::local::alive(pid as u32) {
+    // The pid is this page's only while its command line says so.
+    let ours = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"ui"));
+    if ours && crate::local::alive(pid as u32) {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),
             nix::sys::signal::Signal::SIGTERM,
