@@ -183,6 +183,18 @@ fn a_produced_block_kept_from_every_peer_is_withheld_until_it_goes_out() {
     };
     drive(&mut host, &mut engine, produced, None).expect("step");
     assert_eq!(host.did, ["withheld 1"]);
+    // A block received and imported, sent on to no one, is not withheld:
+    // only what the node produced can be.
+    let received = child_of(&host, sent.hash(), 3, 3);
+    let mut engine = Scripted(vec![Output::Import(received.clone())]);
+    let input = Input::BlockReceived {
+        block: received.clone(),
+        now_ms: 3,
+        from: 1,
+    };
+    drive(&mut host, &mut engine, input, Some(1)).expect("step");
+    assert_eq!(host.did, ["withheld 1"]);
+    assert!(!host.withheld.contains(&received.hash()));
     // The kept block goes out later: released, and no longer withheld.
     let mut engine = Scripted(vec![Output::Broadcast(kept.clone())]);
     drive(&mut host, &mut engine, Input::Tick { now_ms: 3 }, None).expect("step");

@@ -56,7 +56,8 @@ function markBack(hash, field) {
 function setTip(n, hash) { M.tips.set(n, hash); node(n).tip = hash; }
 
 function apply(line) {
-  const kind = String(line.event || "").replace(/^block_/, "");
+  let kind = String(line.event || "").replace(/^block_/, "");
+  if (kind === "invalid_block") kind = "invalid";
   const n = line.node;
   if (typeof line.t === "number") M.t = Math.max(M.t, line.t);
   switch (kind) {
@@ -64,7 +65,7 @@ function apply(line) {
       M.consensus = line.consensus || M.consensus;
       (line.nodes || []).forEach((x, i) => {
         Object.assign(node(i), { name: x.name, role: x.role || "honest", key: x.key || null });
-        if (x.key) M.keys.set(x.key, i);
+        if (x.key && !M.keys.has(x.key)) M.keys.set(x.key, i);
       });
       if (line.timeline) M.timeline = line.timeline.map(s => ({ at: s.at, what: s.what, done: false }));
       break;
@@ -74,7 +75,8 @@ function apply(line) {
       b.height = line.height;
       if (line.producer) b.producer = line.producer;
       if (line.in_turn != null) b.inTurn = line.in_turn;
-      if (M.consensus === "bft") b.finalized = true;
+      // BFT imports only decided blocks; a tree's blocks say whether they are.
+      if (M.consensus === "bft" && (n != null || line.main_chain === true)) b.finalized = true;
       // A node applies blocks in order: the last one applied is its tip.
       if (n != null) setTip(n, b.hash);
       break;
@@ -114,7 +116,9 @@ function apply(line) {
       const x = node(n);
       for (const f of ["height", "peers", "state"]) if (line[f] != null) x[f] = line[f];
       x.fromTip = false;
-      if (line.tip && M.blocks.has(line.tip) && M.blocks.get(line.tip).height != null) setTip(n, line.tip);
+      // A status read before the newest import does not move the tip back.
+      const now = M.blocks.get(M.tips.get(n)), said = M.blocks.get(line.tip);
+      if (said && said.height != null && !(now && now.height != null && now.height > said.height)) setTip(n, line.tip);
       break;
     }
     case "step": {
@@ -195,7 +199,8 @@ function layout() {
     const parentKids = kids.get(b.parent) || [];
     if (!has.has(b.parent) || ch.length !== 1 || parentKids.length > 1) return true;
     if (tips.has(b.hash) || tips.has(ch[0].hash)) return true;
-    return b.invalid || b.withheld || b.released || isByzantine(b) || b === newestFinal;
+    return b.invalid || b.withheld || b.released || b.inTurn === false || isByzantine(b)
+      || b === newestFinal || (b.justified && !b.finalized);
   };
   // Items along branches: blocks kept, runs of others folded.
   const items = [], branches = [];
@@ -256,6 +261,7 @@ function render() {
   svg.setAttribute("width", LEFT * 2 + Math.max(1, L.cols) * COL);
   svg.setAttribute("height", TOP + Math.max(1, L.lanes) * LANE + 10);
   svg.dataset.blocks = L.drawn.length;
+  svg.dataset.t = M.t;
   svg.dataset.activeBranches = L.activeLeaves.length;
   svg.dataset.staleBranches = L.staleLeaves.length;
   svg.dataset.staleBlocks = staleBlocks;
@@ -404,26 +410,36 @@ async function fromNode() {
       if (ready) { apply(line); changed(); } else pending.push(line);
     });
   }
-  es.onopen = () => conn("live", "live");
+  // The tree is read once the stream is open (nothing falls between), and
+  // again after a reconnect or when the tip is a block the page lacks.
+  const load = async from => {
+    const tree = await (await fetch(`/tree?from=${from}`)).json();
+    apply({ event: "info", consensus: tree.consensus, nodes: [{ name: "this node", key: tree.validator }] });
+    for (const b of tree.blocks) {
+      // An undecided BFT proposal is no block of the chain.
+      if (tree.consensus === "bft" && !b.main_chain) continue;
+      apply({ event: "imported", node: null, hash: b.hash, parent: b.parent, height: b.height,
+        producer: b.producer, in_turn: b.in_turn, main_chain: b.main_chain });
+      if (b.invalid) block(b.hash).invalid = true;
+      if (b.withheld) block(b.hash).withheld = true;
+    }
+    apply({ event: "status", node: 0, tip: tree.tip, height: tree.height, state: "running" });
+    if (tree.finalized) markBack(tree.finalized, "finalized");
+    if (tree.justified) markBack(tree.justified, "justified");
+  };
+  es.onopen = async () => {
+    conn("live", "live");
+    ready = false;
+    try { await load(0); } catch (e) { conn("no tree", "lost"); }
+    ready = true;
+    for (const l of pending.splice(0)) apply(l);
+    changed();
+  };
   es.onerror = () => conn("reconnecting", "lost");
-  const tree = await (await fetch("/tree")).json();
-  apply({ event: "info", consensus: tree.consensus, nodes: [{ name: "this node", key: tree.validator }] });
-  for (const b of tree.blocks) {
-    apply({ event: "imported", node: null, hash: b.hash, parent: b.parent, height: b.height,
-      producer: b.producer, in_turn: b.in_turn });
-    if (b.invalid) block(b.hash).invalid = true;
-    if (b.withheld) block(b.hash).withheld = true;
-  }
-  setTip(0, tree.tip);
-  node(0).height = tree.height;
-  if (tree.finalized) markBack(tree.finalized, "finalized");
-  if (tree.justified) markBack(tree.justified, "justified");
-  ready = true;
-  for (const l of pending) apply(l);
-  changed();
   setInterval(async () => {
     try {
       const s = await (await fetch("/status")).json();
+      if (ready && !M.blocks.has(s.tip)) await load(Math.max(0, s.height - 500));
       apply({ event: "status", node: 0, height: s.height, peers: s.peers, tip: s.tip, state: "running" });
       changed();
     } catch (e) { node(0).state = "unreachable"; changed(); }
@@ -460,7 +476,7 @@ async function fromLog() {
   const tick = now => {
     if (!playing) return;
     const speed = Number(document.getElementById("speed").value);
-    seek(Math.min(end, at + (now - last) * speed));
+    seek(Math.min(end, at + Math.max(0, now - last) * speed));
     last = now;
     if (at >= end) { playing = false; play.textContent = "play"; return; }
     requestAnimationFrame(tick);
@@ -474,7 +490,8 @@ async function fromLog() {
   });
   conn(`replay of ${lines.length} events`, "");
   const q = new URLSearchParams(location.search).get("at");
-  seek(q === "end" ? end : Number(q || 0));
+  const asked = Number(q);
+  seek(q === "end" ? end : Number.isFinite(asked) ? Math.max(0, Math.min(end, asked)) : 0);
 }
 
 ({ node: fromNode, testnet: fromTestnet, replay: fromLog }[SOURCE] || fromNode)();

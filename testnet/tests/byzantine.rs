@@ -88,14 +88,17 @@ fn a_bft_equivocator_on_real_nodes_is_caught_and_jailed() {
     while metric("generals_validators_jailed") < 1.0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(300));
     }
-    assert_eq!(metric("generals_validators_jailed"), 1.0);
-    assert!(metric("generals_evidence_seen_total") >= 1.0);
-    assert!(metric("generals_evidence_included_total") >= 1.0);
-    assert!(metric("generals_finalized_height") >= 1.0);
-    assert!(metric("generals_bft_round") >= 0.0);
+    // One reading, so the figures are of one moment.
+    let text = common::metrics(api);
+    let metric = |name: &str| common::metric_in(&text, name).unwrap_or(-1.0);
+    assert_eq!(metric("generals_validators_jailed"), 1.0, "{text}");
+    assert!(metric("generals_evidence_seen_total") >= 1.0, "{text}");
+    assert!(metric("generals_evidence_included_total") >= 1.0, "{text}");
+    assert!(metric("generals_finalized_height") >= 1.0, "{text}");
+    assert!(metric("generals_bft_round") >= 0.0, "{text}");
     let steps: f64 = ["propose", "prevote", "precommit"]
         .iter()
         .map(|s| metric(&format!("generals_bft_step{{step=\"{s}\"}}")).max(0.0))
         .sum();
-    assert_eq!(steps, 1.0, "the round is in one step");
+    assert_eq!(steps, 1.0, "the round is in one step: {text}");
 }

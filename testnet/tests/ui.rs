@@ -101,6 +101,11 @@ const HEALED: &str = "(() => {
     && labels.some(l => ['n0', 'n1', 'n2', 'n3'].every(n => l.includes(n)));
 })()";
 
+/// `cond`'s drawing time (the feed's clock), or null while it is false.
+fn at(cond: &str) -> String {
+    format!("({cond}) ? Number(document.getElementById('tree').dataset.t) : null")
+}
+
 #[test]
 fn the_page_shows_a_split_as_two_branches_and_the_heal_as_one_with_the_other_orphaned() {
     let _one = serial();
@@ -130,12 +135,12 @@ fn the_page_shows_a_split_as_two_branches_and_the_heal_as_one_with_the_other_orp
 
     let cut = testnet(&["partition", "0,1", "2,3", "--dir", &dir]);
     assert!(cut.status.success(), "{cut:?}");
-    let split = page.wait_for(SPLIT, 90);
-    // The feed's clock when the page showed the split (for the replay).
-    let split_t = page.eval("M.t").as_u64().expect("the page's clock");
+    // The feed's clock of the drawing that showed the split (for the replay).
+    let split_t = page.wait_value(&at(SPLIT), 90);
     page.screenshot(&shot("fork-tree-split.png"));
+    let split_t = split_t.and_then(|t| t.as_u64());
     assert!(
-        split,
+        split_t.is_some(),
         "no two branches during the split: {} {}",
         page.eval(&format!("JSON.stringify({TREE})")),
         page.eval("document.getElementById('summary').textContent")
@@ -143,10 +148,11 @@ fn the_page_shows_a_split_as_two_branches_and_the_heal_as_one_with_the_other_orp
 
     let heal = testnet(&["heal", "--dir", &dir]);
     assert!(heal.status.success(), "{heal:?}");
-    let healed = page.wait_for(HEALED, 90);
+    let healed_t = page.wait_value(&at(HEALED), 90);
     page.screenshot(&shot("fork-tree.png"));
+    let healed_t = healed_t.and_then(|t| t.as_u64());
     assert!(
-        healed,
+        healed_t.is_some(),
         "no single branch after the heal: {} {}",
         page.eval(&format!("JSON.stringify({TREE})")),
         page.eval("document.getElementById('summary').textContent")
@@ -208,18 +214,22 @@ fn the_page_shows_a_split_as_two_branches_and_the_heal_as_one_with_the_other_orp
     drop(page);
     drop(up);
 
-    // The run played back from its feed: split where the live page showed
-    // the split, healed at the end.
+    // The run played back from its feed: split and healed where the live
+    // page showed them.
+    let (split_t, healed_t) = (split_t.unwrap_or(0), healed_t.unwrap_or(0));
     let (_ui, replay) = Foreground::start(
         &["ui", "--replay", &dir, "--ui-port", "0"],
         "events): ",
         None,
     );
-    let mut page = Browser::open(&format!("{replay}?at=end"));
-    let end_ok = page.wait_for(HEALED, 20);
+    let mut page = Browser::open(&format!("{replay}?at={healed_t}"));
+    let healed_ok = page.wait_for(
+        &format!("document.body.dataset.replayAt === '{healed_t}' && {HEALED}"),
+        20,
+    );
     assert!(
-        end_ok,
-        "replay at its end: {}",
+        healed_ok,
+        "replay at {healed_t} ms, where the live page showed the heal: {}",
         page.eval(&format!("JSON.stringify({TREE})"))
     );
     page.call(

@@ -174,7 +174,8 @@ impl Attack {
             Attack::Selfish { .. } => "selfish".into(),
             Attack::Equivocate { .. } => "equivocate".into(),
             Attack::Collude { .. } => "collude".into(),
-            Attack::Clone { node, .. } if *node == i => "cloned".into(),
+            // The node whose key is cloned runs honestly.
+            Attack::Clone { node, .. } if *node == i => "honest".into(),
             Attack::Clone { node, .. } => format!("twin of n{node}"),
             Attack::NothingAtStake { .. } => "nothing-at-stake".into(),
             Attack::Bft { fault, .. } => fault.name().into(),

@@ -95,21 +95,27 @@ pub fn up(args: UpArgs) -> Result<()> {
     print_nodes(&state);
     // The fork-tree page: in this process, or in one of its own when the
     // nodes are left running.
+    // A page that cannot start is said, and the nodes run on without it.
     let _page = if args.no_ui {
         None
     } else if args.detach {
-        let url = crate::ui::detached(&args.dir, args.ui_port)?;
-        println!("fork tree: {url}");
+        match crate::ui::detached(&args.dir, args.ui_port) {
+            Ok(url) => println!("fork tree: {url}"),
+            Err(e) => eprintln!("no fork-tree page: {e:#}"),
+        }
         None
     } else {
-        let live = crate::ui::live(
-            &args.dir,
-            args.ui_port,
-            Some(&args.dir.join("feed.jsonl")),
-            &[],
-        )?;
-        println!("fork tree: {}", live.url());
-        Some(live)
+        let feed = args.dir.join("feed.jsonl");
+        match crate::ui::live(&args.dir, args.ui_port, Some(&feed), &[]) {
+            Ok(live) => {
+                println!("fork tree: {}", live.url());
+                Some(live)
+            }
+            Err(e) => {
+                eprintln!("no fork-tree page: {e:#}");
+                None
+            }
+        }
     };
     if args.quiet {
         return Ok(());

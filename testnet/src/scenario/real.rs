@@ -180,9 +180,16 @@ pub(crate) fn run_scenario(s: &Scenario, out: &Path, ui: Option<u16>) -> Result<
                     Some((at, x.action().ok()?.to_string()))
                 })
                 .collect();
-            let live = crate::ui::live(&dir, port, Some(&out.join("feed.jsonl")), &timeline)?;
-            println!("fork tree: {}", live.url());
-            Some(live)
+            match crate::ui::live(&dir, port, Some(&out.join("feed.jsonl")), &timeline) {
+                Ok(live) => {
+                    println!("fork tree: {}", live.url());
+                    Some(live)
+                }
+                Err(e) => {
+                    eprintln!("no fork-tree page: {e:#}");
+                    None
+                }
+            }
         }
         None => None,
     };

@@ -28,24 +28,61 @@ pub struct Hub {
 
 #[derive(Debug)]
 struct Inner {
+    /// The run's `info` line, sent first even once `lines` has let it go.
+    info: Option<Arc<str>>,
     lines: VecDeque<Arc<str>>,
     /// Blocks some line has given with their parent.
     known: HashSet<String>,
-    file: Option<std::io::BufWriter<std::fs::File>>,
+    file: Option<(std::io::BufWriter<std::fs::File>, nix::fcntl::Flock<std::fs::File>)>,
     written: u64,
+}
+
+impl Inner {
+    /// Every line kept, the `info` line first.
+    fn snapshot(&self) -> Vec<Arc<str>> {
+        let mut out = Vec::with_capacity(self.lines.len() + 1);
+        if let Some(info) = &self.info {
+            if self.lines.front() != Some(info) {
+                out.push(info.clone());
+            }
+        }
+        out.extend(self.lines.iter().cloned());
+        out
+    }
 }
 
 impl Hub {
     /// A live hub; its lines also go to `file` when given.
+    /// A feed file another page writes (locked) is left to it.
     pub fn new(file: Option<&Path>) -> Result<Arc<Hub>> {
         let file = match file {
-            Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p)?)),
+            Some(p) => {
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(p)?;
+                // flock(2): held while this page's handle (or a clone of
+                // it) stays open.
+                let flag = nix::fcntl::FlockArg::LockExclusiveNonblock;
+                if let Ok(lock) = nix::fcntl::Flock::lock(f.try_clone()?, flag) {
+                    f.set_len(0)?;
+                    Some((std::io::BufWriter::new(f), lock))
+                } else {
+                    eprintln!(
+                        "{} is written by another page; this one keeps no feed",
+                        p.display()
+                    );
+                    None
+                }
+            }
             None => None,
         };
         let (tx, _) = broadcast::channel(4_096);
         Ok(Arc::new(Hub {
             start: Instant::now(),
             inner: Mutex::new(Inner {
+                info: None,
                 lines: VecDeque::new(),
                 known: HashSet::new(),
                 file,
@@ -61,6 +98,7 @@ impl Hub {
         Arc::new(Hub {
             start: Instant::now(),
             inner: Mutex::new(Inner {
+                info: None,
                 lines: lines.into_iter().map(Arc::from).collect(),
                 known: HashSet::new(),
                 file: None,
@@ -100,13 +138,16 @@ impl Hub {
                 inner.known.insert(h.to_string());
             }
         }
+        if kind == "info" {
+            inner.info = Some(line.clone());
+        }
         if inner.lines.len() >= MAX_LINES {
             inner.lines.pop_front();
         }
         inner.lines.push_back(line.clone());
         if inner.written < MAX_FILE_LINES {
             inner.written += 1;
-            if let Some(f) = inner.file.as_mut() {
+            if let Some((f, _)) = inner.file.as_mut() {
                 let _ = writeln!(f, "{line}");
                 let _ = f.flush();
             }
@@ -124,14 +165,14 @@ impl Hub {
     /// Every line so far, and the lines after them.
     pub fn subscribe(&self) -> (Vec<Arc<str>>, broadcast::Receiver<Arc<str>>) {
         let inner = self.lock();
-        (inner.lines.iter().cloned().collect(), self.tx.subscribe())
+        (inner.snapshot(), self.tx.subscribe())
     }
 
     /// Every line so far, one a line.
     pub fn text(&self) -> String {
         let inner = self.lock();
         let mut s = String::new();
-        for l in &inner.lines {
+        for l in &inner.snapshot() {
             s.push_str(l);
             s.push('\n');
         }

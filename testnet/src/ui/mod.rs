@@ -34,6 +34,9 @@ pub struct UiArgs {
     /// left out).
     #[arg(long, requires = "replay")]
     seed: Option<u64>,
+    /// Where to write the page's address once it listens (`up --detach`).
+    #[arg(long, hide = true)]
+    url_file: Option<PathBuf>,
 }
 
 /// A page fed live from a testnet; it stops being fed when dropped.
@@ -97,7 +100,9 @@ pub fn ui(args: UiArgs) -> Result<()> {
         Some(&args.dir.join("feed.jsonl")),
         &[],
     )?;
-    let _ = std::fs::write(args.dir.join("ui.url"), live.url());
+    if let Some(f) = &args.url_file {
+        std::fs::write(f, live.url())?;
+    }
     println!("fork tree of {}: {}", args.dir.display(), live.url());
     println!("Ctrl-C stops the page (the nodes keep running)");
     // Until Ctrl-C, or until the testnet has stopped.
@@ -110,7 +115,9 @@ pub fn ui(args: UiArgs) -> Result<()> {
             break;
         }
     }
-    let _ = std::fs::remove_file(args.dir.join("ui.url"));
+    if let Some(f) = &args.url_file {
+        let _ = std::fs::remove_file(f);
+    }
     Ok(())
 }
 
@@ -139,6 +146,8 @@ pub fn detached(dir: &Path, port: u16) -> Result<String> {
         .args(["ui", "--dir"])
         .arg(dir)
         .args(["--ui-port", &port.to_string()])
+        .arg("--url-file")
+        .arg(dir.join("ui.url"))
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)

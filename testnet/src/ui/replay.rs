@@ -1,13 +1,14 @@
 //! A finished run's lines for the page to play back: a live page's
 //! `feed.jsonl`, a real run's `events-nN.jsonl` (one node's stream each), or a
-//! simulator's log (`events-seed-N.jsonl`, `sim-*.jsonl`). Times start at 0.
+//! simulator's log (`events-seed-N.jsonl`, `sim-*.jsonl`). Times are in ms
+//! from the start of the run.
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 /// The largest log read (it is read whole).
-pub const MAX_LOG_BYTES: u64 = 256 << 20;
+pub const MAX_LOG_BYTES: u64 = 64 << 20;
 
 fn read(path: &Path) -> Result<String> {
     let size = std::fs::metadata(path)
@@ -120,12 +121,15 @@ pub fn load(path: &Path, seed: Option<u64>) -> Result<Vec<String>> {
     if lines.is_empty() {
         bail!("{} holds no events", path.display());
     }
-    let start = lines
+    // Wall-clock and simulated times (ms since 1970) start at the first
+    // event; a live page's feed keeps its own clock, which `?at=` uses.
+    let first = lines
         .iter()
         .filter(|v| v["event"] != "info")
         .filter_map(|v| v["t"].as_u64())
         .min()
         .unwrap_or(0);
+    let start = if first > 100_000_000_000 { first } else { 0 };
     for v in &mut lines {
         let t = v["t"].as_u64().unwrap_or(start).saturating_sub(start);
         v["t"] = json!(t);

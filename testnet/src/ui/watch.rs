@@ -133,14 +133,20 @@ fn catch_up(client: &reqwest::blocking::Client, hub: &Hub, api: &str, i: usize, 
     else {
         return;
     };
+    let bft = tree["consensus"] == "bft";
     for b in tree["blocks"].as_array().into_iter().flatten() {
         let Some(hash) = b["hash"].as_str() else {
             continue;
         };
+        // An undecided BFT proposal is no block of the chain.
+        if bft && b["main_chain"] != true {
+            continue;
+        }
         if !hub.knows(hash) {
             let mut line = json!({
                 "event": "imported", "hash": hash, "parent": b["parent"],
                 "height": b["height"], "producer": b["producer"],
+                "main_chain": b["main_chain"],
             });
             if b["in_turn"].is_boolean() {
                 line["in_turn"] = b["in_turn"].clone();
@@ -174,17 +180,23 @@ fn new_steps(dir: &Path, hub: &Hub, from: u64) -> u64 {
     let Ok(mut f) = std::fs::File::open(dir.join(STEPS)) else {
         return from;
     };
-    let mut text = String::new();
+    // A file cut shorter is read again from its start.
+    let len = f.metadata().map_or(0, |m| m.len());
+    let from = if len < from { 0 } else { from };
+    let mut bytes = Vec::new();
     // At most 64 KiB a second: a file grown by hand is read in pieces.
     if f.seek(std::io::SeekFrom::Start(from)).is_err()
-        || (&mut f).take(64 << 10).read_to_string(&mut text).is_err()
+        || (&mut f).take(64 << 10).read_to_end(&mut bytes).is_err()
     {
         return from;
     }
-    let Some(end) = text.rfind('\n') else {
-        return from;
+    let end = match bytes.iter().rposition(|b| *b == b'\n') {
+        Some(i) => i + 1,
+        // A full piece with no line end is no step: passed over.
+        None if bytes.len() == 64 << 10 => return from + bytes.len() as u64,
+        None => return from,
     };
-    for line in text[..end].lines() {
+    for line in String::from_utf8_lossy(&bytes[..end]).lines() {
         if let Some(what) = serde_json::from_str::<Value>(line)
             .ok()
             .and_then(|v| v["what"].as_str().map(String::from))
@@ -192,7 +204,7 @@ fn new_steps(dir: &Path, hub: &Hub, from: u64) -> u64 {
             hub.push(None, json!({"event": "step", "what": what}));
         }
     }
-    from + end as u64 + 1
+    from + end as u64
 }
 
 /// Whether a process runs, is stopped by a signal (paused) or is gone.

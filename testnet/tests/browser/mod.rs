@@ -133,6 +133,20 @@ impl Browser {
         false
     }
 
+    /// Waits until `expr` gives something other than null (at most `secs`);
+    /// returns it.
+    pub fn wait_value(&mut self, expr: &str, secs: u64) -> Option<Value> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            let v = self.eval(expr);
+            if !v.is_null() {
+                return Some(v);
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        None
+    }
+
     /// A PNG of the page as it shows now.
     pub fn screenshot(&mut self, path: &Path) {
         let r = self.call("Page.captureScreenshot", json!({"format": "png"}));

@@ -42,9 +42,18 @@ pub fn get(url: &str) -> serde_json::Value {
 /// A metric of the node at `api` (`name` with its labels, as
 /// `generals_bft_step{step="prevote"}`), from `GET /metrics`.
 pub fn metric(api: &str, name: &str) -> Option<f64> {
-    let text = reqwest::blocking::get(format!("{api}/metrics"))
+    metric_in(&metrics(api), name)
+}
+
+/// `GET /metrics` of the node at `api` (empty when it does not answer).
+pub fn metrics(api: &str) -> String {
+    reqwest::blocking::get(format!("{api}/metrics"))
         .and_then(|r| r.text())
-        .ok()?;
+        .unwrap_or_default()
+}
+
+/// A metric in the text of one `GET /metrics`.
+pub fn metric_in(text: &str, name: &str) -> Option<f64> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
