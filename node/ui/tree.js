@@ -44,7 +44,7 @@ function event(line, cls, text) {
   if (M.events.length > MAX_EVENTS) M.events.shift();
 }
 
-// Marks a block and its ancestors (finality and justification cover them).
+// Marks a block and its ancestors (finality covers them).
 function markBack(hash, field) {
   let b = M.blocks.get(hash);
   while (b && !b[field]) {
@@ -89,7 +89,8 @@ function apply(line) {
       event(line, "reorg", `${nodeName(n)} reorg of depth ${line.depth} to ${short(line.to)} at height ${line.height}`);
       break;
     case "finalized": markBack(line.hash, "finalized"); break;
-    case "justified": markBack(line.hash, "justified"); break;
+    // A justified checkpoint is that block alone (its ancestors are not).
+    case "justified": block(line.hash).justified = true; break;
     case "evidence":
       if (!M.offenders.has(line.offender)) {
         M.offenders.add(line.offender);
@@ -114,7 +115,7 @@ function apply(line) {
       break;
     case "status": {
       const x = node(n);
-      for (const f of ["height", "peers", "state"]) if (line[f] != null) x[f] = line[f];
+      for (const f of ["height", "peers", "state", "finality"]) if (line[f] != null) x[f] = line[f];
       x.fromTip = false;
       // A status read before the newest import does not move the tip back.
       const now = M.blocks.get(M.tips.get(n)), said = M.blocks.get(line.tip);
@@ -151,6 +152,7 @@ function isByzantine(b) {
 }
 
 function producerName(b) {
+  if (b.height === 0) return "genesis";
   if (b.producer != null && M.keys.has(b.producer)) return nodeName(M.keys.get(b.producer));
   if (b.byNode != null) return nodeName(b.byNode);
   return short(b.producer);
@@ -277,7 +279,7 @@ function render() {
     const g = el("g", { transform: `translate(${it.x},${it.y})` }, boxes);
     if (it.kind === "fold") {
       const first = it.run[0], last = it.run[it.run.length - 1];
-      g.setAttribute("class", "fold" + (stale ? " stale" : " active"));
+      g.setAttribute("class", "fold" + (stale ? " stale" : " active") + (last.finalized ? " finalized" : ""));
       g.dataset.state = stale ? "stale" : "active";
       g.dataset.blocks = it.run.length;
       g.dataset.height = first.height;
@@ -342,7 +344,9 @@ function renderSide(L, staleBlocks) {
     const tr = document.createElement("tr");
     if (x.role && x.role !== "honest") tr.className = "byz";
     const lag = x.height != null ? best - x.height : "";
-    for (const [v, c] of [[x.name], [x.role], [x.height ?? ""], [x.peers ?? ""], [lag], [x.state, x.state], [short(M.tips.get(i))]]) {
+    const cells = [[x.name], [x.role], [x.height ?? ""], [x.peers ?? ""], [lag], [x.state, x.state],
+      [short(M.tips.get(i))], [x.finality || ""]];
+    for (const [v, c] of cells) {
       const td = document.createElement("td");
       td.textContent = v;
       if (c) td.className = c;
@@ -425,7 +429,7 @@ async function fromNode() {
     }
     apply({ event: "status", node: 0, tip: tree.tip, height: tree.height, state: "running" });
     if (tree.finalized) markBack(tree.finalized, "finalized");
-    if (tree.justified) markBack(tree.justified, "justified");
+    if (tree.justified) block(tree.justified).justified = true;
   };
   es.onopen = async () => {
     conn("live", "live");

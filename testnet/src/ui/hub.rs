@@ -33,7 +33,10 @@ struct Inner {
     lines: VecDeque<Arc<str>>,
     /// Blocks some line has given with their parent.
     known: HashSet<String>,
-    file: Option<(std::io::BufWriter<std::fs::File>, nix::fcntl::Flock<std::fs::File>)>,
+    file: Option<(
+        std::io::BufWriter<std::fs::File>,
+        nix::fcntl::Flock<std::fs::File>,
+    )>,
     written: u64,
 }
 

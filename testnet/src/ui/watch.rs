@@ -222,6 +222,28 @@ pub fn process_state(pid: u32) -> &'static str {
     }
 }
 
+/// Where a node's finality stands, as its status says: proof of stake's
+/// finalized and justified heights, or the BFT round and step.
+fn finality(st: &Value) -> String {
+    let (pos, bft) = (&st["pos"], &st["bft"]);
+    if pos.is_object() {
+        let h = |k: &str| pos[k].as_u64().map_or("-".into(), |h| h.to_string());
+        format!(
+            "final {}, justified {}",
+            h("finalized_height"),
+            h("justified_height")
+        )
+    } else if bft.is_object() {
+        format!(
+            "round {} {}",
+            bft["round"].as_u64().unwrap_or(0),
+            bft["step"].as_str().unwrap_or("")
+        )
+    } else {
+        String::new()
+    }
+}
+
 fn poll(dir: &Path, hub: &Hub, done: &AtomicBool, by_hand: bool) {
     let Ok(client) = client(Duration::from_millis(700)) else {
         return;
@@ -253,6 +275,7 @@ fn poll(dir: &Path, hub: &Hub, done: &AtomicBool, by_hand: bool) {
                             s["height"] = st["height"].clone();
                             s["peers"] = st["peers"].clone();
                             s["tip"] = st["tip"].clone();
+                            s["finality"] = finality(&st).into();
                         }
                         Err(_) => s["state"] = "unreachable".into(),
                     }
