@@ -187,6 +187,11 @@ impl Driver {
                         self.sync.asked.remove(&h);
                     }
                 }
+                // It may have been the headers request (on a connection closed
+                // as a duplicate when two nodes dial each other): without this
+                // no headers were ever asked of the peer again, and a node
+                // healed from a partition stayed on its own branch.
+                self.sync.headers_inflight.remove(&peer);
             }
             Event::InboundFailure { peer, error, .. } => {
                 // A request we could not read: garbage or over the size limit.
