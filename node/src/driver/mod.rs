@@ -303,6 +303,10 @@ impl Driver {
 
     fn on_tick(&mut self, ticks: u64) {
         self.retry_pending();
+        for peer in self.sync.give_up_stale(std::time::Instant::now()) {
+            tracing::info!(%peer, "gave up a sync request the peer never answered");
+            self.pump(peer);
+        }
         if self.generate.as_ref().is_some_and(|g| g.reply.is_closed()) {
             let g = self.end_generate();
             let left = g.map_or(0, |g| g.left);

@@ -12,20 +12,30 @@ use generals_consensus::Input;
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::PeerId;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
 
 /// Block requests in flight per peer.
 const IN_FLIGHT: usize = 4;
 
+/// A request unanswered this long is given up, whether or not the network
+/// said it failed (its own timeout is 10 s). Seen on real nodes healed from
+/// a partition: requests sent while duplicate connections were being closed
+/// got neither an answer nor a failure, and a node that held a headers
+/// request so never asked that peer again and mined alone on its branch.
+const GIVE_UP: Duration = Duration::from_secs(15);
+
 #[derive(Debug, Default)]
 pub struct SyncState {
-    /// Requests in flight, by id: the peer and the block hashes asked for.
-    inflight: HashMap<OutboundRequestId, (PeerId, Vec<Hash>)>,
+    /// Requests in flight, by id: the peer, the block hashes asked for, and
+    /// when.
+    inflight: HashMap<OutboundRequestId, (PeerId, Vec<Hash>, Instant)>,
     /// Block hashes waiting to be asked for, per peer.
     queue: HashMap<PeerId, VecDeque<Hash>>,
     /// Hashes asked for and not yet answered.
     asked: HashSet<Hash>,
-    /// Peers with a headers request in flight: one at a time each.
-    headers_inflight: HashSet<PeerId>,
+    /// Peers with a headers request in flight (one at a time each), and when
+    /// it was sent.
+    headers_inflight: HashMap<PeerId, Instant>,
 }
 
 /// Bodies queued per peer at most; more headers are asked for once it drains.
@@ -42,11 +52,11 @@ impl SyncState {
         let gone: Vec<OutboundRequestId> = self
             .inflight
             .iter()
-            .filter(|(_, (p, _))| p == peer)
+            .filter(|(_, (p, _, _))| p == peer)
             .map(|(id, _)| *id)
             .collect();
         for id in gone {
-            if let Some((_, hashes)) = self.inflight.remove(&id) {
+            if let Some((_, hashes, _)) = self.inflight.remove(&id) {
                 for h in hashes {
                     self.asked.remove(&h);
                 }
@@ -55,7 +65,37 @@ impl SyncState {
     }
 
     fn inflight_to(&self, peer: &PeerId) -> usize {
-        self.inflight.values().filter(|(p, _)| p == peer).count()
+        self.inflight.values().filter(|(p, _, _)| p == peer).count()
+    }
+
+    /// Gives up the requests older than `GIVE_UP` (what they asked for is
+    /// asked again); returns the peers they went to.
+    pub fn give_up_stale(&mut self, now: Instant) -> Vec<PeerId> {
+        let stale = |at: &Instant| now.duration_since(*at) > GIVE_UP;
+        let mut peers: Vec<PeerId> = self
+            .headers_inflight
+            .iter()
+            .filter(|(_, at)| stale(at))
+            .map(|(p, _)| *p)
+            .collect();
+        self.headers_inflight.retain(|_, at| !stale(at));
+        let old: Vec<OutboundRequestId> = self
+            .inflight
+            .iter()
+            .filter(|(_, (_, _, at))| stale(at))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in old {
+            if let Some((peer, hashes, _)) = self.inflight.remove(&id) {
+                for h in hashes {
+                    self.asked.remove(&h);
+                }
+                peers.push(peer);
+            }
+        }
+        peers.sort();
+        peers.dedup();
+        peers
     }
 }
 
@@ -87,9 +127,12 @@ impl Driver {
     }
 
     pub(super) fn request_headers(&mut self, peer: PeerId) {
-        if !self.sync.headers_inflight.insert(peer) {
+        if self.sync.headers_inflight.contains_key(&peer) {
+            tracing::debug!(%peer, "headers already asked of this peer");
             return;
         }
+        self.sync.headers_inflight.insert(peer, Instant::now());
+        tracing::debug!(%peer, "asking for headers");
         let locator = self.locator();
         self.send_request(
             peer,
@@ -101,7 +144,7 @@ impl Driver {
     }
 
     /// Asks `peer` for queued bodies, up to the in-flight bound.
-    fn pump(&mut self, peer: PeerId) {
+    pub(super) fn pump(&mut self, peer: PeerId) {
         while self.sync.inflight_to(&peer) < IN_FLIGHT {
             let Some(queue) = self.sync.queue.get_mut(&peer) else {
                 return;
@@ -122,7 +165,7 @@ impl Driver {
                     hashes: batch.clone(),
                 },
             );
-            self.sync.inflight.insert(id, (peer, batch));
+            self.sync.inflight.insert(id, (peer, batch, Instant::now()));
         }
     }
 
@@ -153,7 +196,7 @@ impl Driver {
                     },
                 ..
             } => {
-                if let Some((_, hashes)) = self.sync.inflight.remove(&request_id) {
+                if let Some((_, hashes, _)) = self.sync.inflight.remove(&request_id) {
                     for h in hashes {
                         self.sync.asked.remove(&h);
                     }
@@ -182,7 +225,7 @@ impl Driver {
                 ..
             } => {
                 tracing::debug!(%peer, %error, "sync request failed");
-                if let Some((_, hashes)) = self.sync.inflight.remove(&request_id) {
+                if let Some((_, hashes, _)) = self.sync.inflight.remove(&request_id) {
                     for h in hashes {
                         self.sync.asked.remove(&h);
                     }
@@ -316,6 +359,7 @@ impl Driver {
                     .tree()
                     .get(&self.p.core.tip().hash)
                     .map_or(0, |n| n.cumulative);
+                tracing::debug!(%peer, theirs = u128::from_be_bytes(weight), ours, tip = %tip.short(), "peer status");
                 // Behind, or holding the peer's tip only as an orphan: ask again.
                 if u128::from_be_bytes(weight) > ours
                     && self.p.core.missing_ancestor(&tip).is_some()
@@ -346,6 +390,7 @@ impl Driver {
                 for h in &wanted {
                     self.sync.asked.insert(*h);
                 }
+                tracing::debug!(%peer, headers = headers.len(), wanted = wanted.len(), "headers");
                 self.sync.queue.entry(peer).or_default().extend(wanted);
                 self.pump(peer);
                 // More after these: the periodic status check asks again once the
@@ -353,6 +398,7 @@ impl Driver {
                 let _ = full;
             }
             SyncResponse::Blocks(blocks) => {
+                tracing::debug!(%peer, blocks = blocks.len(), "blocks");
                 let from = self.peer_id_of(peer);
                 for block in blocks {
                     if self.p.core.knows(&block.hash()) {
@@ -375,5 +421,27 @@ impl Driver {
             }
             SyncResponse::Refused(why) => tracing::debug!(%peer, why, "sync request refused"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_unanswered_past_the_limit_are_given_up_and_asked_again() {
+        let mut s = SyncState::default();
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let start = Instant::now();
+        s.headers_inflight.insert(a, start);
+        s.headers_inflight
+            .insert(b, start + Duration::from_secs(10));
+        // Not yet: nothing is given up.
+        assert!(s.give_up_stale(start + GIVE_UP).is_empty());
+        // Past the limit for a only: a may be asked for headers again.
+        let given_up = s.give_up_stale(start + GIVE_UP + Duration::from_secs(1));
+        assert_eq!(given_up, vec![a]);
+        assert!(!s.headers_inflight.contains_key(&a));
+        assert!(s.headers_inflight.contains_key(&b));
     }
 }
