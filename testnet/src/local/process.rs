@@ -142,7 +142,8 @@ pub fn down(args: DirArgs) -> Result<()> {
     stop_all(&state)
 }
 
-pub fn kill_node(args: NodeArgs) -> Result<()> {
+/// Node `args.node` of the testnet, if its process runs.
+fn running_node(args: &NodeArgs) -> Result<NodeInfo> {
     let state = State::load(&args.dir)?;
     let n = state.nodes.get(args.node).with_context(|| {
         format!(
@@ -154,6 +155,11 @@ pub fn kill_node(args: NodeArgs) -> Result<()> {
     if !alive(n.pid) {
         bail!("node {} is not running", n.name);
     }
+    Ok(n.clone())
+}
+
+pub fn kill_node(args: NodeArgs) -> Result<()> {
+    let n = running_node(&args)?;
     kill(Pid::from_raw(n.pid as i32), Signal::SIGKILL).context("SIGKILL")?;
     crate::ui::note(&args.dir, &format!("kill {}", n.name));
     println!("killed node {} (pid {}) with SIGKILL", n.name, n.pid);
@@ -163,17 +169,7 @@ pub fn kill_node(args: NodeArgs) -> Result<()> {
 /// `pause N` (SIGSTOP: the process holds its state and answers nothing) and
 /// `resume N` (SIGCONT).
 pub fn pause_node(args: NodeArgs, pause: bool) -> Result<()> {
-    let state = State::load(&args.dir)?;
-    let n = state.nodes.get(args.node).with_context(|| {
-        format!(
-            "no node {} (the testnet has {})",
-            args.node,
-            state.nodes.len()
-        )
-    })?;
-    if !alive(n.pid) {
-        bail!("node {} is not running", n.name);
-    }
+    let n = running_node(&args)?;
     let (sig, verb) = if pause {
         (Signal::SIGSTOP, "paused")
     } else {

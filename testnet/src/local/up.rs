@@ -106,16 +106,7 @@ pub fn up(args: UpArgs) -> Result<()> {
         None
     } else {
         let feed = args.dir.join("feed.jsonl");
-        match crate::ui::live(&args.dir, args.ui_port, Some(&feed), &[]) {
-            Ok(live) => {
-                println!("fork tree: {}", live.url());
-                Some(live)
-            }
-            Err(e) => {
-                eprintln!("no fork-tree page: {e:#}");
-                None
-            }
-        }
+        crate::ui::start(&args.dir, args.ui_port, &feed, &[])
     };
     if args.quiet {
         return Ok(());

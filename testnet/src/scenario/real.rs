@@ -180,16 +180,7 @@ pub(crate) fn run_scenario(s: &Scenario, out: &Path, ui: Option<u16>) -> Result<
                     Some((at, x.action().ok()?.to_string()))
                 })
                 .collect();
-            match crate::ui::live(&dir, port, Some(&out.join("feed.jsonl")), &timeline) {
-                Ok(live) => {
-                    println!("fork tree: {}", live.url());
-                    Some(live)
-                }
-                Err(e) => {
-                    eprintln!("no fork-tree page: {e:#}");
-                    None
-                }
-            }
+            crate::ui::start(&dir, port, &out.join("feed.jsonl"), &timeline)
         }
         None => None,
     };

@@ -78,6 +78,21 @@ pub fn live(
     })
 }
 
+/// `live`, for `up` and `run`: prints the page's address, or why there is
+/// none (the nodes run on without it).
+pub fn start(dir: &Path, port: u16, feed: &Path, timeline: &[(String, String)]) -> Option<Live> {
+    match live(dir, port, Some(feed), timeline) {
+        Ok(live) => {
+            println!("fork tree: {}", live.url());
+            Some(live)
+        }
+        Err(e) => {
+            eprintln!("no fork-tree page: {e:#}");
+            None
+        }
+    }
+}
+
 /// `generals-testnet ui`.
 pub fn ui(args: UiArgs) -> Result<()> {
     let (tx, rx) = std::sync::mpsc::channel();
