@@ -305,6 +305,13 @@ impl Driver {
         let tree = core.tree();
         let store = core.ledger().store();
         let engine = self.engine();
+        // Only the newest MAX_BLOCKS are sent: the main chain alone fills
+        // them from this height, so nothing below it is sorted.
+        let window = core
+            .tip()
+            .height
+            .saturating_sub(TreeView::MAX_BLOCKS as u64);
+        let from = from.max(window);
         let mut nodes: Vec<_> = tree.nodes().filter(|n| n.height >= from).collect();
         nodes.sort_by_key(|n| (n.height, n.seq));
         let skip = nodes.len().saturating_sub(TreeView::MAX_BLOCKS);
