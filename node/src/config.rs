@@ -44,6 +44,10 @@ pub struct NodeConfig {
     pub hashrate_limit: Option<u64>,
     /// `RUST_LOG`-style filter when RUST_LOG is not set.
     pub log: String,
+    /// Append the log to this file (relative to the home) instead of
+    /// writing it to stderr, as the testnet's containers do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<String>,
     pub mempool: MempoolConfig,
     /// Makes this node Byzantine (`crate::byzantine`); absent: honest.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -101,6 +105,7 @@ impl Default for NodeConfig {
             api_header_timeout_ms: 10_000,
             hashrate_limit: None,
             log: "info".into(),
+            log_file: None,
             mempool: MempoolConfig::default(),
             byzantine: None,
         }

@@ -2,7 +2,9 @@
 //! consensus messages and evidence (content-addressed message ids, every message
 //! validated by the node before it propagates, no gossipsub signing: our values
 //! carry our own signatures); request-response for sync and for sends aimed at
-//! one peer (`direct`); identify; and a block list through which the admin API
+//! one peer (`direct`); identify; ping, whose failures close a connection
+//! that went silent (a peer whose network was cut off, not closed, so that
+//! the node dials again once it is back); and a block list through which the admin API
 //! partitions the network.
 
 use crate::direct::{DirectCodec, DIRECT_PROTOCOL, MAX_DIRECT_STREAMS};
@@ -11,11 +13,18 @@ use anyhow::{Context, Result};
 use generals_chain::codec::MAX_BLOCK_BYTES;
 use libp2p::allow_block_list::{self, BlockedPeers};
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{gossipsub, identify, noise, request_response, tcp, yamux, StreamProtocol, Swarm};
+use libp2p::{
+    gossipsub, identify, noise, ping, request_response, tcp, yamux, StreamProtocol, Swarm,
+};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 const _: () = assert!(MAX_SYNC_BYTES >= MAX_BLOCK_BYTES);
+
+/// How often each connection is pinged, and how long an answer may take
+/// before the connection is closed as dead.
+pub const PING_EVERY: Duration = Duration::from_secs(5);
+pub const PING_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Largest gossip message: a full block and a margin for framing.
 pub const MAX_GOSSIP_BYTES: usize = MAX_BLOCK_BYTES + 1024;
@@ -24,6 +33,7 @@ pub const MAX_GOSSIP_BYTES: usize = MAX_BLOCK_BYTES + 1024;
 pub struct Behaviour {
     pub gossipsub: gossipsub::Behaviour,
     pub identify: identify::Behaviour,
+    pub ping: ping::Behaviour,
     pub sync: request_response::Behaviour<SyncCodec>,
     pub direct: request_response::Behaviour<DirectCodec>,
     pub blocked: allow_block_list::Behaviour<BlockedPeers>,
@@ -76,9 +86,15 @@ pub fn build_swarm(
                     .with_request_timeout(Duration::from_secs(10))
                     .with_max_concurrent_streams(MAX_DIRECT_STREAMS),
             );
+            let ping = ping::Behaviour::new(
+                ping::Config::new()
+                    .with_interval(PING_EVERY)
+                    .with_timeout(PING_TIMEOUT),
+            );
             Ok(Behaviour {
                 gossipsub,
                 identify,
+                ping,
                 sync,
                 direct,
                 blocked: allow_block_list::Behaviour::default(),

@@ -89,10 +89,23 @@ pub fn run(home: PathBuf, overrides: Overrides) -> Result<()> {
     // Gossipsub warns of every repeat it drops; BFT gossip repeats on purpose.
     let filter = std::env::var("RUST_LOG")
         .unwrap_or_else(|_| format!("{},libp2p_gossipsub=error", config.log));
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).context("bad log filter")?)
-        .with_writer(std::io::stderr)
-        .init();
+    let logs = tracing_subscriber::fmt().with_env_filter(
+        tracing_subscriber::EnvFilter::try_new(&filter).context("bad log filter")?,
+    );
+    match &config.log_file {
+        Some(file) => {
+            let path = h.dir.join(file);
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .with_context(|| format!("opening the log file {}", path.display()))?;
+            logs.with_ansi(false)
+                .with_writer(std::sync::Mutex::new(f))
+                .init();
+        }
+        None => logs.with_writer(std::io::stderr).init(),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -34,6 +34,8 @@ use std::process::ExitCode;
   generals-testnet load --tps 20 --duration 30s --dir /tmp/tn
   generals-testnet kill 1 --dir /tmp/tn && generals-testnet restart 1 --dir /tmp/tn
   generals-testnet down --dir /tmp/tn
+  generals-testnet up --nodes 4 --consensus bft --runtime compose --detach --dir /tmp/tc
+  generals-testnet export compose /tmp/multi --nodes 4 --consensus bft --hosts 192.0.2.10,192.0.2.11,192.0.2.12,192.0.2.13
   generals-testnet sim --consensus pow --nodes 4 --seed 7 --blocks 200
   generals-testnet sim --nodes 4 --hashpower 40,30,20,10 --blocks 2000 --no-log
   generals-testnet sim --nodes 4 --cut 100:0,1/2,3 --heal 700 --blocks 150
@@ -88,6 +90,11 @@ enum Command {
     /// The fork-tree page of a running testnet (`up` starts one itself), or
     /// of a finished run played back (`--replay OUT`).
     Ui(ui::UiArgs),
+    /// Build the node image for `up --runtime compose` (FROM scratch: the
+    /// node binary and the libraries it links; no registry needed).
+    Image(local::ImageArgs),
+    /// Write a testnet for other machines: `export compose DIR --hosts ...`.
+    Export(local::ExportArgs),
     /// Run one node (what `up` starts when no generals-node binary is beside this one).
     #[command(hide = true)]
     Node {
@@ -118,6 +125,8 @@ fn main() -> ExitCode {
         Command::Load(args) => load::run(args),
         Command::Lamport(args) => lamport::run(args),
         Command::Ui(args) => ui::ui(args),
+        Command::Image(args) => local::image(args),
+        Command::Export(args) => local::export(args),
         Command::Node { home, overrides } => generals_node::run::run(home, overrides),
     };
     match result {

@@ -200,6 +200,17 @@ impl Driver {
                     self.p.swarm.add_peer_address(peer_id, a);
                 }
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(libp2p::ping::Event {
+                peer,
+                connection,
+                result: Err(error),
+            })) => {
+                // A peer cut off by the network (not closed) answers nothing
+                // and its TCP connection stays open: close it, so that
+                // `redial` dials again until the peer is back.
+                tracing::info!(%peer, %error, "closing a connection whose pings fail");
+                self.p.swarm.close_connection(connection);
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(ev)) => self.on_sync_event(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Direct(ev)) => self.on_direct_event(ev),
             _ => {}

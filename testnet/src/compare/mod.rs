@@ -168,7 +168,12 @@ pub fn run(args: CompareArgs) -> Result<()> {
         let runs = if args.sim {
             simulated(&s, args.seeds, &folder)?
         } else {
-            let o = crate::scenario::run_scenario(&s, &folder, None)?;
+            let o = crate::scenario::run_scenario(
+                &s,
+                &folder,
+                None,
+                &crate::local::RuntimeArgs::processes(),
+            )?;
             let v = judge(&s, &o);
             let events = check::read_real(&folder, s.nodes.len());
             vec![figures::figures(&s, &o, &v, &events)]

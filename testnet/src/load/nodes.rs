@@ -2,7 +2,7 @@
 //! again (at most every half second, and after a failed request), so a node
 //! restarted on a new port is followed and a killed one is passed over.
 
-use crate::local::{alive, State};
+use crate::local::State;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -34,7 +34,7 @@ impl Nodes {
                 apis.1 = state
                     .nodes
                     .iter()
-                    .map(|n| alive(n.pid).then(|| n.api.clone()))
+                    .map(|n| n.running().then(|| n.api.clone()))
                     .collect();
             }
             apis.0 = Some(Instant::now());

@@ -8,9 +8,8 @@
 //! numbers and validator keys, and one trigger. No side channel joins them.
 
 use super::homes::seeded;
-use super::process::alive;
 use super::status::http;
-use super::{State, UpArgs};
+use super::{NetArgs, State};
 use anyhow::{bail, Context, Result};
 use generals_chain::{Keypair, PublicKey};
 use generals_node::byzantine::ByzantineConfig;
@@ -54,7 +53,7 @@ pub fn default_merchant() -> PublicKey {
 }
 
 /// The members of a new testnet: its nodes, then one twin per `--twin`.
-pub(super) fn members(args: &UpArgs) -> Result<Vec<Member>> {
+pub(super) fn members(args: &NetArgs) -> Result<Vec<Member>> {
     let n = args.nodes;
     for t in &args.twin {
         if *t >= n {
@@ -180,7 +179,7 @@ fn block(state: &State, from: usize, peer: &str, cut: bool) -> Result<()> {
 fn running(state: &State, i: usize) -> Result<()> {
     match state.nodes.get(i) {
         None => bail!("no node {i} (the testnet has {})", state.nodes.len()),
-        Some(n) if !alive(n.pid) => bail!("node {} is not running", n.name),
+        Some(n) if !n.running() => bail!("node {} is not running", n.name),
         Some(_) => Ok(()),
     }
 }
@@ -210,28 +209,44 @@ pub fn partition(args: PartitionArgs) -> Result<()> {
 }
 
 /// Cuts the groups of the testnet in `dir` apart; returns the links cut.
+/// On the compose runtime a node alone in its group is taken off the
+/// network (`docker network disconnect`); nodes in larger groups block the
+/// other groups' nodes, as processes do.
 pub fn cut(dir: &std::path::Path, groups: &[Vec<usize>]) -> Result<usize> {
     let state = State::load(dir)?;
-    let mut cut = 0;
     for (gi, g) in groups.iter().enumerate() {
         for a in g {
             running(&state, *a)?;
+            if groups[gi + 1..].iter().any(|h| h.contains(a))
+                || g.iter().filter(|x| *x == a).count() > 1
+            {
+                bail!("node {a} is in two groups");
+            }
+        }
+    }
+    let compose = super::compose::of(&state);
+    let alone = |g: &Vec<usize>| compose.is_some() && g.len() == 1;
+    let mut cut = 0;
+    let mut unplugged = 0;
+    for (gi, g) in groups.iter().enumerate() {
+        if let (Some(info), true) = (compose, alone(g)) {
+            super::compose::disconnect(info, g[0], &state.nodes[g[0]])?;
+            unplugged += state.nodes.len() - 1;
+            continue;
+        }
+        for a in g {
             for (hi, h) in groups.iter().enumerate() {
-                if hi == gi {
+                if hi == gi || alone(h) {
                     continue;
                 }
                 for b in h {
-                    if a == b {
-                        bail!("node {a} is in two groups");
-                    }
-                    running(&state, *b)?;
                     block(&state, *a, &state.nodes[*b].peer_id, true)?;
                     cut += 1;
                 }
             }
         }
     }
-    Ok(cut / 2)
+    Ok(cut / 2 + unplugged)
 }
 
 #[derive(clap::Args, Debug)]
@@ -309,8 +324,14 @@ pub fn shape(
 
 pub fn heal(args: HealArgs) -> Result<()> {
     let state = State::load(&args.dir)?;
+    if let Some(info) = super::compose::of(&state) {
+        let back = super::compose::reconnect_all(info, &state.nodes)?;
+        if back > 0 {
+            println!("{back} containers back on the network {}", info.network);
+        }
+    }
     for (i, n) in state.nodes.iter().enumerate() {
-        if !alive(n.pid) {
+        if !n.running() {
             continue;
         }
         for (j, m) in state.nodes.iter().enumerate() {

@@ -1,7 +1,7 @@
 //! Writing a new testnet: the shared genesis (accounts, consensus, validators)
 //! and each node's home (keys derived from `--seed`, admin token, config).
 
-use super::{UpArgs, LOAD_ACCOUNTS, TOTAL_HASHRATE};
+use super::{NetArgs, LOAD_ACCOUNTS, TOTAL_HASHRATE};
 use anyhow::{bail, Context, Result};
 use generals_chain::crypto::write_key_file;
 use generals_chain::genesis::{
@@ -10,13 +10,13 @@ use generals_chain::genesis::{
 use generals_chain::state::Slashing;
 use generals_chain::{ConsensusSpec, Genesis, Hash, Keypair};
 use generals_node::config::{Home, NodeConfig};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub(super) fn seeded(seed: u64, what: &str, i: usize) -> Keypair {
     Keypair::from_seed(Hash::digest(format!("generals-testnet/{seed}/{what}/{i}").as_bytes()).0)
 }
 
-fn genesis(args: &UpArgs) -> Genesis {
+fn genesis(args: &NetArgs) -> Genesis {
     let (nodes, seed, kind, stakes) =
         (args.nodes, args.seed, args.consensus.as_str(), &args.stakes);
     let slashing = !args.no_slashing;
@@ -82,8 +82,43 @@ fn genesis(args: &UpArgs) -> Genesis {
     }
 }
 
-/// Writes the homes of a new testnet.
-pub(super) fn create(args: &UpArgs) -> Result<(Genesis, Vec<(PathBuf, u64)>)> {
+/// Where a node listens and whom it dials first, as its runtime places it.
+pub(super) struct Placement {
+    /// libp2p listen address.
+    pub listen: String,
+    /// The HTTP API's address.
+    pub api: String,
+    /// Peers to dial at start (processes learn theirs when they start).
+    pub bootstrap: Vec<String>,
+    /// The log file, relative to the home (processes log to stderr, which
+    /// `up` sends to the same file).
+    pub log_file: Option<String>,
+}
+
+impl Placement {
+    /// A process on 127.0.0.1, on ports the system picks.
+    pub fn process(_: usize, _: usize) -> Placement {
+        Placement {
+            listen: "/ip4/127.0.0.1/tcp/0".into(),
+            api: "127.0.0.1:0".into(),
+            bootstrap: Vec::new(),
+            log_file: None,
+        }
+    }
+}
+
+/// The libp2p peer id of the testnet's node `i`.
+pub(super) fn peer_id(seed: u64, i: usize) -> Result<String> {
+    generals_node::config::peer_id_of(&seeded(seed, "node", i))
+}
+
+/// Writes the genesis and the homes of a new testnet in `dir`, each node
+/// placed by `place(i, nodes)`.
+pub(super) fn create(
+    args: &NetArgs,
+    dir: &Path,
+    place: &dyn Fn(usize, usize) -> Placement,
+) -> Result<(Genesis, Vec<(PathBuf, u64)>)> {
     if args.nodes == 0 || args.nodes > 32 {
         bail!("--nodes must be 1 to 32");
     }
@@ -109,16 +144,15 @@ pub(super) fn create(args: &UpArgs) -> Result<(Genesis, Vec<(PathBuf, u64)>)> {
         bail!("--hashpower needs {} positive shares", args.nodes);
     }
     let sum: f64 = shares.iter().sum();
-    std::fs::create_dir_all(&args.dir)
-        .with_context(|| format!("creating {}", args.dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let g = genesis(args);
-    std::fs::write(args.dir.join("genesis.json"), g.to_json())?;
+    std::fs::write(dir.join("genesis.json"), g.to_json())?;
     let members = super::attack::members(args)?;
     let mut homes = Vec::new();
     for (i, m) in members.iter().enumerate() {
         // A twin mines with its original's share.
         let share = shares[m.key_of];
-        let home = Home::new(&args.dir.join(format!("n{i}")));
+        let home = Home::new(&dir.join(format!("n{i}")));
         if home.dir.exists() {
             bail!(
                 "{} exists but there is no testnet.json; remove it or choose another --dir",
@@ -144,9 +178,12 @@ pub(super) fn create(args: &UpArgs) -> Result<(Genesis, Vec<(PathBuf, u64)>)> {
         }
         std::fs::write(home.genesis(), g.to_json())?;
         let limit = (TOTAL_HASHRATE as f64 * share / sum).round().max(1.0) as u64;
+        let at = place(i, members.len());
         home.save_config(&NodeConfig {
-            listen: "/ip4/127.0.0.1/tcp/0".into(),
-            api: "127.0.0.1:0".into(),
+            listen: at.listen,
+            api: at.api,
+            bootstrap: at.bootstrap,
+            log_file: at.log_file,
             mine: true,
             miner_threads: 1,
             hashrate_limit: Some(limit),

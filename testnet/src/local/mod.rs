@@ -1,15 +1,17 @@
 //! `up`, `status`, `down`, `kill`, `restart`: a network of real `generals-node`
-//! processes on 127.0.0.1. `up` writes a shared genesis and a home per node
+//! processes on 127.0.0.1, or of containers (`--runtime compose`). `up` writes a shared genesis and a home per node
 //! (keys derived from `--seed`, so a run can be repeated), starts the nodes one
 //! by one, each dialling those before it, and waits until all are connected and
 //! producing. The state of a running testnet is `testnet.json` in its folder.
 //!
 //! Layout: `state` is `testnet.json`; `homes` writes the genesis and the node
 //! homes; `process` starts, stops and kills node processes (`down`, `kill`,
-//! `restart`); `up` brings a testnet up and waits for it; `status` asks each
-//! node for its height and peers.
+//! `restart`); `compose` runs the nodes in containers instead, builds their
+//! image and exports testnets for several machines; `up` brings a testnet up
+//! and waits for it; `status` asks each node for its height and peers.
 
 mod attack;
+mod compose;
 mod homes;
 mod process;
 mod report;
@@ -18,6 +20,7 @@ mod status;
 mod up;
 
 pub use attack::{cut, heal, link, partition, shape, HealArgs, LinkArgs, PartitionArgs, Role};
+pub use compose::{export, image, ExportArgs, ImageArgs, RuntimeArgs};
 pub use process::{alive, down, kill_node, pause_node, restart};
 pub use report::{collect, report};
 pub use state::{NodeInfo, State};
@@ -32,8 +35,10 @@ pub const LOAD_ACCOUNTS: usize = 64;
 /// Total hash rate of a testnet (shared by `--hashpower`).
 const TOTAL_HASHRATE: u64 = 400_000;
 
+/// What a new testnet is: its genesis, its nodes and their roles (for `up`
+/// and `export`).
 #[derive(clap::Args, Debug)]
-pub struct UpArgs {
+pub struct NetArgs {
     #[arg(long, default_value_t = 4)]
     nodes: usize,
     /// pow, poa, pos or bft.
@@ -47,9 +52,6 @@ pub struct UpArgs {
     /// switch off).
     #[arg(long)]
     no_slashing: bool,
-    /// The testnet's folder.
-    #[arg(long, default_value = "testnet-data")]
-    dir: PathBuf,
     /// Seed of the node keys.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -60,12 +62,6 @@ pub struct UpArgs {
     /// Shares of the hash power, e.g. 40,30,20,10 (equal if left out).
     #[arg(long, value_delimiter = ',')]
     hashpower: Vec<f64>,
-    /// Leave the nodes running and return.
-    #[arg(long)]
-    detach: bool,
-    /// Print no hints (as `run` does for a scenario).
-    #[arg(long, hide = true)]
-    quiet: bool,
     /// Byzantine nodes, e.g. `3=split-vote,2=split-vote`: private-fork,
     /// selfish (pow); nothing-at-stake, equivocate (pos); equivocate, collude
     /// (poa); equivocate, split-vote, amnesia, silent (bft). Nodes with one
@@ -95,6 +91,21 @@ pub struct UpArgs {
     /// Private fork: the public chain's lead at which the attacker gives up.
     #[arg(long, default_value_t = 30)]
     give_up: u64,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct UpArgs {
+    #[command(flatten)]
+    net: NetArgs,
+    /// The testnet's folder.
+    #[arg(long, default_value = "testnet-data")]
+    dir: PathBuf,
+    /// Leave the nodes running and return.
+    #[arg(long)]
+    detach: bool,
+    /// Print no hints (as `run` does for a scenario).
+    #[arg(long, hide = true)]
+    quiet: bool,
     /// The fork-tree page's port on 127.0.0.1 (0: any free port; a taken
     /// port falls back to a free one).
     #[arg(long, default_value_t = crate::ui::DEFAULT_PORT)]
@@ -102,6 +113,8 @@ pub struct UpArgs {
     /// Serve no fork-tree page.
     #[arg(long)]
     no_ui: bool,
+    #[command(flatten)]
+    runtime: compose::RuntimeArgs,
 }
 
 #[derive(clap::Args, Debug)]

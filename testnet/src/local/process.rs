@@ -1,5 +1,6 @@
 //! Node processes: whether one runs, starting one (and waiting for its
-//! `run.json`), stopping them all, and the `down`, `kill` and `restart` commands.
+//! `run.json`), stopping them all, and the `down`, `kill`, `pause` and
+//! `restart` commands (which go to docker on the compose runtime).
 
 use super::{DirArgs, NodeArgs, NodeInfo, State};
 use anyhow::{bail, Context, Result};
@@ -79,6 +80,7 @@ pub(super) fn start(name: &str, home: &Path, bootstrap: &[String], limit: u64) -
                         listen: listen.clone(),
                         hashrate_limit: limit,
                         log,
+                        container: None,
                     });
                 }
             }
@@ -98,6 +100,15 @@ pub(super) fn start(name: &str, home: &Path, bootstrap: &[String], limit: u64) -
 }
 
 pub(super) fn stop_all(state: &State) -> Result<()> {
+    if let Some(info) = super::compose::of(state) {
+        super::compose::down(info)?;
+        println!(
+            "stopped {} nodes and removed their containers (project {})",
+            state.nodes.len(),
+            info.project
+        );
+        return Ok(());
+    }
     for n in &state.nodes {
         if alive(n.pid) {
             let _ = kill(Pid::from_raw(n.pid as i32), Signal::SIGTERM);
@@ -152,7 +163,7 @@ fn running_node(args: &NodeArgs) -> Result<NodeInfo> {
             state.nodes.len()
         )
     })?;
-    if !alive(n.pid) {
+    if !n.running() {
         bail!("node {} is not running", n.name);
     }
     Ok(n.clone())
@@ -160,6 +171,12 @@ fn running_node(args: &NodeArgs) -> Result<NodeInfo> {
 
 pub fn kill_node(args: NodeArgs) -> Result<()> {
     let n = running_node(&args)?;
+    if let Some(c) = &n.container {
+        super::compose::signal(&n, "kill")?;
+        crate::ui::note(&args.dir, &format!("kill {}", n.name));
+        println!("killed node {} (container {c}) with docker kill", n.name);
+        return Ok(());
+    }
     kill(Pid::from_raw(n.pid as i32), Signal::SIGKILL).context("SIGKILL")?;
     crate::ui::note(&args.dir, &format!("kill {}", n.name));
     println!("killed node {} (pid {}) with SIGKILL", n.name, n.pid);
@@ -175,8 +192,15 @@ pub fn pause_node(args: NodeArgs, pause: bool) -> Result<()> {
     } else {
         (Signal::SIGCONT, "resumed")
     };
-    kill(Pid::from_raw(n.pid as i32), sig).with_context(|| format!("{sig} to {}", n.name))?;
     let what = if pause { "pause" } else { "resume" };
+    if let Some(c) = &n.container {
+        super::compose::signal(&n, if pause { "pause" } else { "unpause" })?;
+        crate::ui::note(&args.dir, &format!("{what} {}", n.name));
+        let docker = if pause { "pause" } else { "unpause" };
+        println!("{verb} node {} (container {c}, docker {docker})", n.name);
+        return Ok(());
+    }
+    kill(Pid::from_raw(n.pid as i32), sig).with_context(|| format!("{sig} to {}", n.name))?;
     crate::ui::note(&args.dir, &format!("{what} {}", n.name));
     println!("{verb} node {} (pid {})", n.name, n.pid);
     Ok(())
@@ -191,8 +215,20 @@ pub fn restart(args: NodeArgs) -> Result<()> {
             state.nodes.len()
         )
     })?;
-    if alive(n.pid) {
+    if n.running() {
         bail!("node {} is running (pid {}); kill it first", n.name, n.pid);
+    }
+    if let Some(info) = super::compose::of(&state) {
+        let info = super::compose::restart(info, args.node, &n)?;
+        println!(
+            "restarted node {} (container {}, api {}); it syncs from its peers",
+            info.name,
+            info.container.as_deref().unwrap_or(""),
+            info.api
+        );
+        crate::ui::note(&args.dir, &format!("restart {}", info.name));
+        state.nodes[args.node] = info;
+        return state.save(&args.dir);
     }
     let boot: Vec<String> = state
         .nodes

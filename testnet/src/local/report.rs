@@ -5,7 +5,6 @@
 //! (conflicting decisions, for BFT); the evidence on the chain, and who is
 //! jailed or no longer an authority.
 
-use super::process::alive;
 use super::status::http;
 use super::up::roles;
 use super::{DirArgs, State};
@@ -63,7 +62,7 @@ pub fn collect(dir: &std::path::Path) -> Result<Value> {
         .iter()
         .zip(&roles)
         .map(|(n, role)| {
-            let s = if alive(n.pid) {
+            let s = if n.running() {
                 get(&c, &n.api, "/status")
             } else {
                 Value::Null
@@ -71,7 +70,7 @@ pub fn collect(dir: &std::path::Path) -> Result<Value> {
             json!({
                 "name": n.name,
                 "role": role,
-                "running": alive(n.pid),
+                "running": n.running(),
                 "height": s["height"],
                 "tip": s["tip"],
             })

@@ -17,6 +17,36 @@ pub struct NodeInfo {
     pub listen: String,
     pub hashrate_limit: u64,
     pub log: PathBuf,
+    /// The node's container, on the compose runtime (`pid` is then its
+    /// process as this machine sees it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+}
+
+impl NodeInfo {
+    /// Whether the node runs: its process, or its container (paused counts
+    /// as running, as a stopped process does).
+    pub fn running(&self) -> bool {
+        match &self.container {
+            Some(name) => matches!(
+                super::compose::container_state(name).as_deref(),
+                Some("running" | "paused")
+            ),
+            None => super::alive(self.pid),
+        }
+    }
+
+    /// "running", "paused" or "stopped".
+    pub fn state(&self) -> &'static str {
+        match &self.container {
+            Some(name) => match super::compose::container_state(name).as_deref() {
+                Some("running") => "running",
+                Some("paused") => "paused",
+                _ => "stopped",
+            },
+            None => crate::ui::watch::process_state(self.pid),
+        }
+    }
 }
 
 /// `testnet.json`.
@@ -26,6 +56,9 @@ pub struct State {
     pub consensus: String,
     pub genesis: Hash,
     pub nodes: Vec<NodeInfo>,
+    /// The compose runtime's project, file and network; none for processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose: Option<super::compose::ComposeInfo>,
 }
 
 impl State {

@@ -1,7 +1,6 @@
 //! `status`: each node's process, API, height and peers, asked over its HTTP
 //! API (the client and the `/status` query `up` also waits with).
 
-use super::process::alive;
 use super::{DirArgs, State};
 use anyhow::Result;
 use std::time::Duration;
@@ -24,7 +23,7 @@ pub fn status(args: DirArgs) -> Result<()> {
         .nodes
         .iter()
         .map(|n| {
-            let up = alive(n.pid);
+            let up = n.running();
             let s = if up { node_status(&c, &n.api) } else { None };
             serde_json::json!({
                 "name": n.name,
@@ -32,6 +31,8 @@ pub fn status(args: DirArgs) -> Result<()> {
                 "pid": n.pid,
                 "home": n.home,
                 "running": up,
+                "state": n.state(),
+                "container": n.container,
                 "height": s.as_ref().and_then(|s| s["height"].as_u64()),
                 "tip": s.as_ref().and_then(|s| s["tip"].as_str().map(String::from)),
                 "peers": s.as_ref().and_then(|s| s["peers"].as_u64()),
@@ -50,11 +51,7 @@ pub fn status(args: DirArgs) -> Result<()> {
         println!(
             "{:<4} {:<8} {:<24} {:>8} {:>8} {:>6}  {}",
             r["name"].as_str().unwrap_or(""),
-            if r["running"] == true {
-                "running"
-            } else {
-                "stopped"
-            },
+            r["state"].as_str().unwrap_or(""),
             r["api"].as_str().unwrap_or(""),
             r["pid"],
             r["height"].as_u64().map_or("-".into(), |h| h.to_string()),

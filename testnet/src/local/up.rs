@@ -2,24 +2,35 @@
 //! are connected and producing, print them, and in the foreground reap them
 //! until Ctrl-C.
 
-use super::homes::create;
-use super::process::{alive, start, stop_all};
+use super::compose::Runtime;
+use super::homes::{create, Placement};
+use super::process::{start, stop_all};
 use super::status::{http, node_status};
 use super::{NodeInfo, State, UpArgs};
 use anyhow::{bail, Context, Result};
 use generals_node::config::Home;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 pub fn up(args: UpArgs) -> Result<()> {
+    let compose = args.runtime.runtime == Runtime::Compose;
     let existing = State::load(&args.dir).ok();
     let (mut state, homes) = match existing {
         Some(s) => {
-            if s.nodes.iter().any(|n| alive(n.pid)) {
+            if s.nodes.iter().any(|n| n.running()) {
                 bail!(
                     "a testnet is already running in {}; see `generals-testnet status --dir {0}` or stop it with `down`",
                     args.dir.display()
+                );
+            }
+            if s.compose.is_some() != compose {
+                bail!(
+                    "the testnet in {} was made for {}; start it with --runtime {} or choose another --dir",
+                    args.dir.display(),
+                    if compose { "processes" } else { "containers" },
+                    if compose { "processes" } else { "compose" },
                 );
             }
             let homes = s
@@ -30,32 +41,40 @@ pub fn up(args: UpArgs) -> Result<()> {
             (s, homes)
         }
         None => {
-            let (g, homes) = create(&args)?;
+            let planner = if compose {
+                Some(super::compose::plan(
+                    &args.dir,
+                    &args.runtime.image,
+                    args.net.seed,
+                )?)
+            } else {
+                None
+            };
+            let place = |i: usize, n: usize| match &planner {
+                Some(p) => p.place(i, n),
+                None => Placement::process(i, n),
+            };
+            let (g, homes) = create(&args.net, &args.dir, &place)?;
             let state = State {
                 chain_id: g.chain_id.clone(),
                 consensus: g.consensus.kind().into(),
                 genesis: g.block()?.hash(),
                 nodes: Vec::new(),
+                compose: planner.map(|p| p.info),
             };
             (state, homes)
         }
     };
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(Duration::from_millis(100));
-    let mut started: Vec<NodeInfo> = Vec::new();
-    for (i, (home, limit)) in homes.iter().enumerate() {
-        bar.set_message(format!("starting node n{i}"));
-        let boot: Vec<String> = started.iter().map(|n| n.listen.clone()).collect();
-        match start(&format!("n{i}"), home, &boot, *limit) {
-            Ok(n) => started.push(n),
-            Err(e) => {
-                for n in &started {
-                    let _ = kill(Pid::from_raw(n.pid as i32), Signal::SIGTERM);
-                }
-                return Err(e);
-            }
+    let started = match state.compose.as_mut() {
+        Some(info) => {
+            bar.set_message(format!("starting {} containers", homes.len()));
+            info.image = args.runtime.image.clone();
+            super::compose::start_all(info, &homes)?
         }
-    }
+        None => start_processes(&homes, &bar)?,
+    };
     state.nodes = started;
     state.save(&args.dir)?;
     // Wait until every node is connected and the chain grows.
@@ -156,13 +175,35 @@ pub fn up(args: UpArgs) -> Result<()> {
         while let Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) =
             waitpid(None, Some(WaitPidFlag::WNOHANG))
         {}
-        if !state.nodes.iter().any(|n| alive(n.pid)) {
+        if !state.nodes.iter().any(|n| n.running()) {
             println!("every node has stopped");
             return Ok(());
         }
     }
     println!();
     stop_all(&state)
+}
+
+/// Starts a process per home, each dialling those before it.
+fn start_processes(
+    homes: &[(PathBuf, u64)],
+    bar: &indicatif::ProgressBar,
+) -> Result<Vec<NodeInfo>> {
+    let mut started: Vec<NodeInfo> = Vec::new();
+    for (i, (home, limit)) in homes.iter().enumerate() {
+        bar.set_message(format!("starting node n{i}"));
+        let boot: Vec<String> = started.iter().map(|n| n.listen.clone()).collect();
+        match start(&format!("n{i}"), home, &boot, *limit) {
+            Ok(n) => started.push(n),
+            Err(e) => {
+                for n in &started {
+                    let _ = kill(Pid::from_raw(n.pid as i32), Signal::SIGTERM);
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(started)
 }
 
 /// What each node is, from its home: its Byzantine behaviour, or "twin of nK"

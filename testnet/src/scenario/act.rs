@@ -9,8 +9,6 @@ use anyhow::{bail, Context, Result};
 use generals_chain::tx::{Action as TxAction, TxBody};
 use generals_chain::Keypair;
 use generals_node::config::Home;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -73,8 +71,8 @@ impl Runner<'_> {
             Action::Heal => local::heal(local::HealArgs::at(dir)),
             Action::Kill(n) => local::kill_node(node_args(*n)),
             Action::Restart(n) => local::restart(node_args(*n)),
-            Action::Pause(n) => signal(dir, *n, Signal::SIGSTOP),
-            Action::Resume(n) => signal(dir, *n, Signal::SIGCONT),
+            Action::Pause(n) => local::pause_node(node_args(*n), true),
+            Action::Resume(n) => local::pause_node(node_args(*n), false),
             Action::Link {
                 a,
                 b,
@@ -194,12 +192,6 @@ impl Runner<'_> {
             w.kept = t["status"] == "included";
         }
     }
-}
-
-fn signal(dir: &Path, node: usize, sig: Signal) -> Result<()> {
-    let state = State::load(dir)?;
-    let n = state.nodes.get(node).context("no such node")?;
-    kill(Pid::from_raw(n.pid as i32), sig).with_context(|| format!("{sig} to {}", n.name))
 }
 
 /// Each voter asks its node to vote on adding or removing the candidate's key

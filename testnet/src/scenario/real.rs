@@ -32,10 +32,12 @@ pub struct RunArgs {
     /// Serve no fork-tree page.
     #[arg(long)]
     pub no_ui: bool,
+    #[command(flatten)]
+    pub runtime: local::RuntimeArgs,
 }
 
 /// The `up` flags of a scenario.
-fn up_args(s: &Scenario, dir: &Path) -> Result<UpArgs> {
+fn up_args(s: &Scenario, dir: &Path, runtime: &local::RuntimeArgs) -> Result<UpArgs> {
     let validators: Vec<_> = s.nodes.iter().filter(|n| n.twin_of.is_none()).collect();
     let mut argv: Vec<String> = vec![
         "up".into(),
@@ -86,6 +88,7 @@ fn up_args(s: &Scenario, dir: &Path) -> Result<UpArgs> {
             argv.extend(["--twin".into(), t.to_string()]);
         }
     }
+    argv.extend(runtime.argv());
     #[derive(Parser)]
     struct Up {
         #[command(flatten)]
@@ -119,7 +122,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("scenario-{}", s.name)));
     let page = (!args.no_ui).then_some(args.ui_port);
-    let outcome = run_scenario(&s, &out, page)?;
+    let outcome = run_scenario(&s, &out, page, &args.runtime)?;
     let verdicts = judge(&s, &outcome);
     finish(&s, &out, &outcome, &verdicts)
 }
@@ -127,7 +130,13 @@ pub fn run(args: RunArgs) -> Result<()> {
 /// Runs `s` on real processes in `out` (cleared first if it holds an
 /// earlier run) and returns what happened, checked.
 /// `ui`: the port of a fork-tree page to serve while it runs.
-pub(crate) fn run_scenario(s: &Scenario, out: &Path, ui: Option<u16>) -> Result<Outcome> {
+/// `runtime`: processes or containers.
+pub(crate) fn run_scenario(
+    s: &Scenario,
+    out: &Path,
+    ui: Option<u16>,
+    runtime: &local::RuntimeArgs,
+) -> Result<Outcome> {
     let out = out.to_path_buf();
     if out.exists() {
         // Only an earlier run's folder (or an empty one) is cleared.
@@ -140,7 +149,7 @@ pub(crate) fn run_scenario(s: &Scenario, out: &Path, ui: Option<u16>) -> Result<
             );
         }
         if let Ok(state) = State::load(&out.join("testnet")) {
-            if state.nodes.iter().any(|n| local::alive(n.pid)) {
+            if state.nodes.iter().any(|n| n.running()) {
                 bail!("{} holds a running testnet; stop it first", out.display());
             }
         }
@@ -149,13 +158,13 @@ pub(crate) fn run_scenario(s: &Scenario, out: &Path, ui: Option<u16>) -> Result<
     std::fs::create_dir_all(&out)?;
     let dir = out.join("testnet");
     println!("scenario {}: {}", s.name, s.description);
-    local::up(up_args(s, &dir)?)?;
+    local::up(up_args(s, &dir, runtime)?)?;
     // Whatever fails from here, no node is left running.
     struct Stop<'a>(&'a Path);
     impl Drop for Stop<'_> {
         fn drop(&mut self) {
             if let Ok(state) = State::load(self.0) {
-                if state.nodes.iter().any(|n| local::alive(n.pid)) {
+                if state.nodes.iter().any(|n| n.running()) {
                     let _ = local::down(local::DirArgs {
                         dir: self.0.to_path_buf(),
                         json: false,
@@ -387,7 +396,7 @@ fn settled(s: &Scenario, dir: &Path) -> bool {
         let tips: Vec<Option<String>> = honest
             .iter()
             .filter_map(|i| state.nodes.get(*i))
-            .filter(|n| local::alive(n.pid))
+            .filter(|n| n.running())
             .map(|n| {
                 c.get(format!("{}/status", n.api))
                     .send()

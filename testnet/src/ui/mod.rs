@@ -125,7 +125,7 @@ pub fn ui(args: UiArgs) -> Result<()> {
         rx.recv_timeout(Duration::from_millis(1_000))
     {
         let state = crate::local::State::load(&args.dir)?;
-        if !state.nodes.iter().any(|n| crate::local::alive(n.pid)) {
+        if !state.nodes.iter().any(|n| n.running()) {
             println!("every node has stopped");
             break;
         }

@@ -258,7 +258,7 @@ fn poll(dir: &Path, hub: &Hub, done: &AtomicBool, by_hand: bool) {
         if let Ok(state) = State::load(dir) {
             last.resize(state.nodes.len(), Value::Null);
             for (i, n) in state.nodes.iter().enumerate() {
-                let mut s = json!({"event": "status", "state": process_state(n.pid)});
+                let mut s = json!({"event": "status", "state": n.state()});
                 if s["state"] == "running" {
                     match client
                         .get(format!("{}/status", n.api))
