@@ -281,6 +281,16 @@ fn print_nodes(state: &State) {
             n.log.display()
         );
     }
+    if let Some(c) = &state.compose {
+        println!(
+            "containers {}-n0.. of image {} on network {} ({}); compose file {}",
+            c.project,
+            c.image,
+            c.network,
+            c.subnet,
+            c.file.display()
+        );
+    }
     for (name, hash) in payments(state) {
         println!(
             "{name} pays its merchant in transaction {hash}: `generals --node {} tx {hash}`",
