@@ -86,17 +86,24 @@ pub(super) fn start(name: &str, home: &Path, bootstrap: &[String], limit: u64) -
             }
         }
         if !alive(pid) || Instant::now() > deadline {
-            let tail: String = std::fs::read_to_string(&log)
-                .unwrap_or_default()
-                .lines()
-                .rev()
-                .take(5)
-                .collect::<Vec<_>>()
-                .join("\n");
-            bail!("node {name} did not start; its log ends with:\n{tail}");
+            bail!(
+                "node {name} did not start; its log ends with:\n{}",
+                log_tail(&log)
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The last lines of a node's log, newest first.
+pub(super) fn log_tail(log: &Path) -> String {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .rev()
+        .take(5)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub(super) fn stop_all(state: &State) -> Result<()> {

@@ -349,13 +349,7 @@ fn wait_started(
             });
         }
         if state == "exited" || state == "dead" || Instant::now() > deadline {
-            let tail: String = std::fs::read_to_string(home.join("node.log"))
-                .unwrap_or_default()
-                .lines()
-                .rev()
-                .take(5)
-                .collect::<Vec<_>>()
-                .join("\n");
+            let tail = super::process::log_tail(&home.join("node.log"));
             let logs = docker(&["logs", "--tail", "5", &name]).unwrap_or_default();
             bail!("container {name} did not start ({state}); its log ends with:\n{tail}\n{logs}");
         }
