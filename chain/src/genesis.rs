@@ -61,6 +61,7 @@ pub enum ConsensusSpec {
     Pos(PosParams),
     Poa(PoaParams),
     Bft(BftParams),
+    Dpos(DposParams),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
@@ -157,6 +158,26 @@ impl Default for BftParams {
     }
 }
 
+/// Delegated proof of stake (BitShares, EOSIO): bonded stake votes for
+/// delegates; the top `producers` take one slot each per round, in an order
+/// shuffled each round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(default, deny_unknown_fields)]
+pub struct DposParams {
+    pub slot_ms: u64,
+    /// How many delegates produce (the top of the vote; EOSIO has 21).
+    pub producers: u64,
+}
+
+impl Default for DposParams {
+    fn default() -> Self {
+        DposParams {
+            slot_ms: 1_000,
+            producers: 21,
+        }
+    }
+}
+
 impl ConsensusSpec {
     pub fn kind(&self) -> &'static str {
         match self {
@@ -164,16 +185,19 @@ impl ConsensusSpec {
             ConsensusSpec::Pos(_) => "pos",
             ConsensusSpec::Poa(_) => "poa",
             ConsensusSpec::Bft(_) => "bft",
+            ConsensusSpec::Dpos(_) => "dpos",
         }
     }
 
-    /// The default parameters of a kind named `pow`, `pos`, `poa` or `bft`.
+    /// The default parameters of a kind named `pow`, `pos`, `poa`, `bft` or
+    /// `dpos`.
     pub fn default_for(kind: &str) -> Result<ConsensusSpec, GenesisError> {
         Ok(match kind {
             "pow" => ConsensusSpec::Pow(PowParams::default()),
             "pos" => ConsensusSpec::Pos(PosParams::default()),
             "poa" => ConsensusSpec::Poa(PoaParams::default()),
             "bft" => ConsensusSpec::Bft(BftParams::default()),
+            "dpos" => ConsensusSpec::Dpos(DposParams::default()),
             other => {
                 return Err(GenesisError::UnknownKind {
                     kind: other.to_string(),
@@ -196,7 +220,7 @@ pub enum GenesisError {
     TooLarge { path: PathBuf, len: u64 },
     #[error("genesis: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("genesis: unknown consensus kind {kind:?}; the kinds are pow, pos, poa, bft")]
+    #[error("genesis: unknown consensus kind {kind:?}; the kinds are pow, pos, poa, bft, dpos")]
     UnknownKind { kind: String },
     #[error(
         "genesis: chain id {chain_id:?} must be 1 to 64 characters of a-z, 0-9, '-', '_', '.'"
@@ -366,6 +390,10 @@ impl Genesis {
                     HOUR_MS,
                     "0 to an hour",
                 )?;
+            }
+            ConsensusSpec::Dpos(p) => {
+                check("slot_ms", p.slot_ms, 1, HOUR_MS, ms)?;
+                check("producers", p.producers, 1, 101, "1 to 101")?;
             }
         }
         Ok(())

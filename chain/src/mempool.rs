@@ -36,6 +36,8 @@ impl Default for MempoolConfig {
 pub enum MempoolError {
     #[error("transaction {tx} is already in the mempool")]
     Known { tx: Hash },
+    #[error("transaction {tx}: {reason}")]
+    BadVote { tx: Hash, reason: String },
     #[error("transaction {tx} is {size} bytes, over the limit of {max}")]
     TooLarge { tx: Hash, size: usize, max: usize },
     #[error("transaction {tx} has chain id {got:?}, this chain is {expected:?}")]
@@ -211,10 +213,11 @@ impl Mempool {
                 got: b.chain_id.clone(),
             });
         }
-        let (Action::Transfer { amount, .. } | Action::Bond { amount } | Action::Unbond { amount }) =
-            b.action;
-        if amount == 0 {
+        if b.action.amount() == Some(0) {
             return Err(MempoolError::ZeroAmount { tx: id });
+        }
+        if let Some(reason) = b.action.vote_problem() {
+            return Err(MempoolError::BadVote { tx: id, reason });
         }
         if let Action::Transfer { to, .. } = b.action {
             to.check_usable()
@@ -459,7 +462,7 @@ impl Mempool {
             let performable = match body.action {
                 Action::Bond { .. } => !account.jailed,
                 Action::Unbond { amount } => amount <= account.bonded,
-                Action::Transfer { .. } => true,
+                Action::Transfer { .. } | Action::Vote { .. } => true,
             };
             broken |= *nonce != expected || spent > account.balance as u128 || !performable;
             if broken {

@@ -60,6 +60,48 @@ pub enum Action {
     Bond { amount: u64 },
     /// Move `amount` from the sender's bonded stake back to its balance.
     Unbond { amount: u64 },
+    /// Delegated proof of stake: the sender's bonded stake votes for these
+    /// delegates (1 to [`MAX_VOTES`], each once), replacing its earlier vote.
+    Vote { delegates: Vec<PublicKey> },
+}
+
+/// The most delegates one vote may name (EOSIO's 30).
+pub const MAX_VOTES: usize = 30;
+
+impl Action {
+    /// The coins the action moves (none for a vote).
+    pub fn amount(&self) -> Option<u64> {
+        match self {
+            Action::Transfer { amount, .. }
+            | Action::Bond { amount }
+            | Action::Unbond { amount } => Some(*amount),
+            Action::Vote { .. } => None,
+        }
+    }
+
+    /// Why a vote's list is unusable: empty, too long, a delegate named twice
+    /// or a key that is not a usable point.
+    pub fn vote_problem(&self) -> Option<String> {
+        let Action::Vote { delegates } = self else {
+            return None;
+        };
+        if delegates.is_empty() || delegates.len() > MAX_VOTES {
+            return Some(format!(
+                "a vote names 1 to {MAX_VOTES} delegates, not {}",
+                delegates.len()
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for d in delegates {
+            if !seen.insert(*d) {
+                return Some(format!("delegate {d} is named twice"));
+            }
+            if let Err(e) = d.check_usable() {
+                return Some(format!("delegate {d} is not a usable key: {e}"));
+            }
+        }
+        None
+    }
 }
 
 /// The signed part of a transaction.
@@ -97,7 +139,7 @@ impl TxBody {
             Action::Transfer { amount, .. } | Action::Bond { amount } => {
                 self.fee.checked_add(amount)
             }
-            Action::Unbond { .. } => Some(self.fee),
+            Action::Unbond { .. } | Action::Vote { .. } => Some(self.fee),
         }
     }
 }

@@ -6,6 +6,9 @@
 
 mod client;
 mod keys;
+mod stakes;
+
+use stakes::{print_authorities, print_validators};
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -132,6 +135,20 @@ enum Command {
     },
     /// Proof of stake: validators with stake, status and what was slashed.
     Validators,
+    /// Delegated proof of stake: the account's bonded stake votes for these
+    /// delegates (1 to 30 keys, replacing its earlier vote).
+    Vote {
+        #[arg(required = true, value_delimiter = ',')]
+        delegates: Vec<String>,
+        /// Key file, or dev:NAME.
+        #[arg(long)]
+        from: String,
+        #[arg(long, default_value = "1")]
+        fee: String,
+    },
+    /// Delegated proof of stake: delegates by votes, this round's producers,
+    /// blocks produced and missed, and the last irreversible height.
+    Delegates,
     /// Evidence of double signing: on the chain, and seen but not yet included.
     Evidence,
 }
@@ -150,98 +167,6 @@ enum AuthorityCmd {
     Discard { key: String },
 }
 
-/// `generals stake` and `generals unstake`: a bond or unbond transaction.
-fn stake(c: &Client, json: bool, amount: &str, from: &str, fee: &str, bond: bool) -> Result<()> {
-    let amount = parse_amount("amount", amount)?;
-    let fee = parse_amount("fee", fee)?;
-    let key = keys::load(from)?;
-    let status: Status = c.get("/status")?;
-    let nonce = c
-        .get::<AccountView>(&format!("/account/{}", key.public()))?
-        .next_nonce;
-    let tx = TxBody {
-        chain_id: status.chain_id,
-        sender: key.public(),
-        nonce,
-        fee,
-        action: if bond {
-            Action::Bond { amount }
-        } else {
-            Action::Unbond { amount }
-        },
-    }
-    .sign(&key);
-    let s: Submitted = c.post("/tx", &json!({ "tx": tx }))?;
-    print(json, &s, |s| {
-        println!(
-            "{} {amount} for {}: transaction {} (nonce {nonce})",
-            if bond { "bonding" } else { "unbonding" },
-            key.public(),
-            s.hash
-        );
-        if !bond {
-            println!(
-                "the coins stay slashable and return to the balance after the unbonding delay"
-            );
-        }
-    })
-}
-
-fn print_validators(v: &Validators) {
-    println!(
-        "{:<66} {:<8} {:>10} {:>7} {:>10} {:>9}   (slashing {})",
-        "validator",
-        "status",
-        "bonded",
-        "share",
-        "unbonding",
-        "proposed",
-        if v.slashing { "on" } else { "off" }
-    );
-    for x in &v.validators {
-        let name = x
-            .name
-            .as_deref()
-            .map(|n| format!(" {n}"))
-            .unwrap_or_default();
-        println!(
-            "{:<66} {:<8} {:>10} {:>6.1}% {:>10} {:>9}{name}",
-            x.key.to_string(),
-            x.status,
-            x.bonded,
-            100.0 * x.share,
-            x.unbonding,
-            x.proposed
-        );
-    }
-    println!(
-        "total bonded {}; proposed counts the last 64 blocks",
-        v.total_bonded
-    );
-}
-
-fn print_authorities(a: &Authorities) {
-    println!(
-        "{:<66} {:>7} {:>9} {:>7}   (last {} blocks)",
-        "authority", "sealed", "in turn", "missed", a.window
-    );
-    for x in &a.authorities {
-        let share = if x.sealed == 0 {
-            "-".to_string()
-        } else {
-            format!("{:.0}%", 100.0 * x.in_turn as f64 / x.sealed as f64)
-        };
-        println!("{:<66} {:>7} {:>9} {:>7}", x.key, x.sealed, share, x.missed);
-    }
-    for p in &a.proposals {
-        println!(
-            "proposal: {} {}",
-            if p.add { "add" } else { "remove" },
-            p.candidate
-        );
-    }
-}
-
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -253,13 +178,13 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn parse_amount(what: &str, s: &str) -> Result<u64> {
+pub(crate) fn parse_amount(what: &str, s: &str) -> Result<u64> {
     s.replace('_', "")
         .parse()
         .with_context(|| format!("{what} {s:?} is not a whole number of coins"))
 }
 
-fn parse_key(s: &str) -> Result<PublicKey> {
+pub(crate) fn parse_key(s: &str) -> Result<PublicKey> {
     if let Some(name) = s.strip_prefix("dev:") {
         return Ok(generals_chain::Keypair::dev(name).public());
     }
@@ -267,7 +192,11 @@ fn parse_key(s: &str) -> Result<PublicKey> {
         .with_context(|| format!("{s:?} is not an account (64 hex digits, or dev:NAME)"))
 }
 
-fn print<T: serde::Serialize>(json: bool, value: &T, human: impl FnOnce(&T)) -> Result<()> {
+pub(crate) fn print<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    human: impl FnOnce(&T),
+) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(value)?);
     } else {
@@ -518,11 +447,22 @@ fn run(cli: Cli) -> Result<()> {
                 }
             })
         }
-        Command::Stake { amount, from, fee } => stake(&c, json, &amount, &from, &fee, true),
-        Command::Unstake { amount, from, fee } => stake(&c, json, &amount, &from, &fee, false),
+        Command::Stake { amount, from, fee } => stakes::stake(&c, json, &amount, &from, &fee, true),
+        Command::Unstake { amount, from, fee } => {
+            stakes::stake(&c, json, &amount, &from, &fee, false)
+        }
         Command::Validators => {
             let v: Validators = c.get("/validators")?;
             print(json, &v, print_validators)
+        }
+        Command::Vote {
+            delegates,
+            from,
+            fee,
+        } => stakes::vote(&c, json, &delegates, &from, &fee),
+        Command::Delegates => {
+            let d: Delegates = c.get("/delegates")?;
+            print(json, &d, stakes::print_delegates)
         }
         Command::Evidence => {
             let e: EvidenceList = c.get("/evidence")?;

@@ -134,6 +134,34 @@ pub struct EngineStatus {
     pub authorities: Vec<PublicKey>,
     /// Proof of authority: this operator's standing proposals (candidate, add).
     pub proposals: Vec<(PublicKey, bool)>,
+    /// Delegated proof of stake: the election after the tip.
+    pub delegates: Option<DelegatesStatus>,
+}
+
+/// Delegated proof of stake: the round, its producers, the irreversible
+/// height, and every delegate with votes (or removed).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DelegatesStatus {
+    pub round: u64,
+    /// This round's producers in slot order.
+    pub schedule: Vec<PublicKey>,
+    /// The last irreversible height.
+    pub irreversible: u64,
+    pub delegates: Vec<DelegateRow>,
+}
+
+/// One delegate of a delegated-proof-of-stake chain.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DelegateRow {
+    pub key: PublicKey,
+    /// The bonded stake of the accounts voting for it.
+    pub votes: u128,
+    /// Among this round's producers.
+    pub producing: bool,
+    pub produced: u64,
+    pub missed: u64,
+    /// Caught double producing: never elected again.
+    pub removed: bool,
 }
 
 /// Slot and epoch of a slot-based engine.
@@ -296,7 +324,7 @@ pub fn stake_changes(block: &Block, slashing: bool) -> (Vec<(PublicKey, i128)>, 
         .filter_map(|t| match t.body.action {
             generals_chain::Action::Bond { amount } => Some((t.body.sender, amount as i128)),
             generals_chain::Action::Unbond { amount } => Some((t.body.sender, -(amount as i128))),
-            generals_chain::Action::Transfer { .. } => None,
+            generals_chain::Action::Transfer { .. } | generals_chain::Action::Vote { .. } => None,
         })
         .collect();
     let ejected = if slashing {

@@ -105,6 +105,7 @@ pub fn record_name(spec: &ConsensusSpec) -> Option<&'static str> {
     match spec {
         ConsensusSpec::Pos(_) => Some(crate::pos::protection::RECORD_NAME),
         ConsensusSpec::Bft(_) => Some(crate::bft::record::RECORD_NAME),
+        ConsensusSpec::Dpos(_) => Some(crate::dpos::RECORD_NAME),
         ConsensusSpec::Pow(_) | ConsensusSpec::Poa(_) => None,
     }
 }
@@ -119,7 +120,7 @@ pub fn weight(genesis: &Genesis) -> Result<Weight, FactoryError> {
         ConsensusSpec::Poa(_) => {
             Box::new(|h| PoaData::decode(&h.consensus).map_or(0, |d| d.difficulty as u128))
         }
-        ConsensusSpec::Pos(_) | ConsensusSpec::Bft(_) => Box::new(|_| 1),
+        ConsensusSpec::Pos(_) | ConsensusSpec::Bft(_) | ConsensusSpec::Dpos(_) => Box::new(|_| 1),
     })
 }
 
@@ -219,6 +220,33 @@ fn engine(genesis: &Genesis, setup: Setup) -> Result<Box<dyn Consensus>, Factory
                 Some(other) => return Err(mismatch(&other)),
             })
         }
+        ConsensusSpec::Dpos(p) => {
+            let signed = match record {
+                Some(bytes) => {
+                    crate::dpos::DposEngine::read_record(&bytes).ok_or(FactoryError::Record {
+                        name: crate::dpos::RECORD_NAME,
+                        reason: format!("{} bytes, the record is 8", bytes.len()),
+                    })?
+                }
+                None => 0,
+            };
+            let honest = crate::dpos::DposEngine::new(*p, chain_id, &header, stakes, key.clone())
+                .with_record(signed);
+            Ok(match byzantine {
+                None => Box::new(honest),
+                Some(Behaviour::Collude { victims, censored }) => {
+                    Box::new(crate::byzantine::Cartel::new(honest, victims, censored))
+                }
+                Some(Behaviour::Equivocate { peers }) => Box::new(Equivocate::new(
+                    honest,
+                    key,
+                    chain_id,
+                    peers,
+                    crate::dpos::seal,
+                )),
+                Some(other) => return Err(mismatch(&other)),
+            })
+        }
         ConsensusSpec::Bft(p) => {
             let saved = match record {
                 Some(bytes) => bft_record(&bytes)?,
@@ -249,12 +277,7 @@ fn engine(genesis: &Genesis, setup: Setup) -> Result<Box<dyn Consensus>, Factory
 }
 
 fn kind_name(spec: &ConsensusSpec) -> &'static str {
-    match spec {
-        ConsensusSpec::Pow(_) => "pow",
-        ConsensusSpec::Poa(_) => "poa",
-        ConsensusSpec::Pos(_) => "pos",
-        ConsensusSpec::Bft(_) => "bft",
-    }
+    spec.kind()
 }
 
 /// A proof-of-stake signer's saved slashing-protection record.

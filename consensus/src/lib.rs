@@ -23,6 +23,7 @@
 pub mod bft;
 pub mod byzantine;
 pub mod core;
+pub mod dpos;
 pub mod engine;
 pub mod factory;
 pub mod generals;

@@ -83,7 +83,8 @@ impl ByzantineConfig {
 /// Behaviours on real nodes, by kind.
 pub const BEHAVIOURS: &str = "pow: private-fork, selfish; pos: nothing-at-stake, equivocate; \
      poa: equivocate, collude (a PoA clone is a twin: two nodes with one key); \
-     bft: equivocate, split-vote, amnesia, silent";
+     bft: equivocate, split-vote, amnesia, silent; dpos: equivocate (double production), \
+     collude (a cartel that builds only on its own blocks)";
 
 /// Why a Byzantine behaviour cannot run on this node.
 #[derive(Debug, thiserror::Error)]
@@ -197,7 +198,7 @@ pub fn plan(
             )))
         }
         (ConsensusSpec::Pos(_), "nothing-at-stake") => Behaviour::NothingAtStake,
-        (ConsensusSpec::Pos(_) | ConsensusSpec::Poa(_), "equivocate") => {
+        (ConsensusSpec::Pos(_) | ConsensusSpec::Poa(_) | ConsensusSpec::Dpos(_), "equivocate") => {
             if others.len() < 2 {
                 return Err(plan_error(
                     "equivocate needs peers: the network's peer ids, to send one block to half of them and another to the rest",
@@ -205,7 +206,7 @@ pub fn plan(
             }
             Behaviour::Equivocate { peers: others }
         }
-        (ConsensusSpec::Poa(_), "collude") => {
+        (ConsensusSpec::Poa(_) | ConsensusSpec::Dpos(_), "collude") => {
             if c.victims.is_empty() && c.censored.is_empty() {
                 return Err(plan_error(
                     "collude needs victims or censored (validator and account keys)",

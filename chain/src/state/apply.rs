@@ -52,6 +52,8 @@ pub enum TxError {
     },
     #[error("transaction {tx}: account {sender} is jailed and cannot bond")]
     Jailed { tx: Hash, sender: PublicKey },
+    #[error("transaction {tx}: {reason}")]
+    BadVote { tx: Hash, reason: String },
 }
 
 /// Why a block cannot apply.
@@ -216,13 +218,11 @@ impl<'a> Overlay<'a> {
                 got: b.nonce,
             });
         }
-        let amount = match b.action {
-            Action::Transfer { amount, .. }
-            | Action::Bond { amount }
-            | Action::Unbond { amount } => amount,
-        };
-        if amount == 0 {
+        if b.action.amount() == Some(0) {
             return Err(TxError::ZeroAmount { tx: id() });
+        }
+        if let Some(reason) = b.action.vote_problem() {
+            return Err(TxError::BadVote { tx: id(), reason });
         }
         let overflow = |account, what| TxError::Overflow {
             tx: id(),
@@ -300,6 +300,8 @@ impl<'a> Overlay<'a> {
                         self.now_ms.saturating_add(self.rules.unbonding_delay_ms);
                 }
             }
+            // The vote lives in the chain; the engine tallies it from blocks.
+            Action::Vote { .. } => {}
         }
         self.touched.insert(b.sender, sender);
         self.fees = fees;

@@ -8,6 +8,8 @@
 //! - `rush`: the selfish miner's network position (gamma), a network proxy;
 //! - `equivocate`: a proof-of-authority sealer that seals two blocks a height;
 //! - `collude`: authorities that vote out the others and censor accounts;
+//! - `cartel`: delegated-proof-of-stake producers that build only on their
+//!   own blocks and censor accounts;
 //! - `nothing_at_stake`: a validator that attests on every fork head;
 //! - `bft`: BFT validators that equivocate, split their votes or stay silent;
 //! - `amnesia`: a BFT validator that forgets its lock, by restarting from its
@@ -84,6 +86,7 @@ macro_rules! delegate_rules {
 
 pub mod amnesia;
 pub mod bft;
+pub mod cartel;
 pub mod collude;
 pub mod equivocate;
 pub mod nothing_at_stake;
@@ -94,6 +97,7 @@ pub mod trigger;
 
 pub use amnesia::Amnesia;
 pub use bft::{Silent, SplitPlan, SplitVote, VoteEquivocate};
+pub use cartel::Cartel;
 pub use collude::Collude;
 pub use equivocate::Equivocate;
 pub use nothing_at_stake::NothingAtStake;

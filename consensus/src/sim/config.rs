@@ -2,7 +2,7 @@
 //! attack, seed.
 
 use crate::engine::NodeId;
-use generals_chain::genesis::{BftParams, PoaParams, PosParams, PowParams};
+use generals_chain::genesis::{BftParams, DposParams, PoaParams, PosParams, PowParams};
 
 const HOUR_MS: u64 = 3_600_000;
 
@@ -56,6 +56,7 @@ pub enum Kind {
     Poa,
     Pos,
     Bft,
+    Dpos,
 }
 
 impl Kind {
@@ -65,6 +66,7 @@ impl Kind {
             Kind::Poa => "poa",
             Kind::Pos => "pos",
             Kind::Bft => "bft",
+            Kind::Dpos => "dpos",
         }
     }
 }
@@ -207,6 +209,7 @@ pub struct SimConfig {
     pub poa: PoaParams,
     pub pos: PosParams,
     pub bft: BftParams,
+    pub dpos: DposParams,
     /// Proof of stake and BFT: each node's bonded stake at genesis (0 for none).
     pub stakes: Vec<u64>,
     /// Evidence slashes (off: it is recorded and costs nothing).
@@ -257,6 +260,7 @@ impl SimConfig {
                 unbonding_epochs: 2,
             },
             bft: BftParams::default(),
+            dpos: DposParams::default(),
             stakes: vec![100; nodes],
             slashing: true,
             pow,
@@ -294,6 +298,16 @@ impl SimConfig {
         c.announce_ms = 2_000;
         // Decisions go on while the run settles; a few seconds show that.
         c.quiet_ms = 5_000;
+        c
+    }
+
+    /// `nodes` honest delegates with equal stake, each voting for itself,
+    /// all producing (one round is `nodes` slots).
+    pub fn dpos(nodes: usize, seed: u64, blocks: u64) -> SimConfig {
+        let mut c = SimConfig::honest(nodes, seed, blocks);
+        c.kind = Kind::Dpos;
+        c.dpos.producers = nodes as u64;
+        c.announce_ms = c.dpos.slot_ms;
         c
     }
 
@@ -403,8 +417,11 @@ impl SimConfig {
             }
             let fits = match a {
                 Attack::PrivateFork { .. } | Attack::Selfish { .. } => self.kind == Kind::Pow,
-                Attack::Collude { .. } | Attack::Clone { .. } => self.kind == Kind::Poa,
-                Attack::Equivocate { .. } => matches!(self.kind, Kind::Poa | Kind::Pos),
+                Attack::Collude { .. } => matches!(self.kind, Kind::Poa | Kind::Dpos),
+                Attack::Clone { .. } => self.kind == Kind::Poa,
+                Attack::Equivocate { .. } => {
+                    matches!(self.kind, Kind::Poa | Kind::Pos | Kind::Dpos)
+                }
                 Attack::NothingAtStake { .. } => self.kind == Kind::Pos,
                 Attack::Bft { .. } => self.kind == Kind::Bft,
             };
@@ -451,10 +468,17 @@ impl SimConfig {
                 ));
             }
         }
-        if matches!(self.kind, Kind::Pos | Kind::Bft)
+        if matches!(self.kind, Kind::Pos | Kind::Bft | Kind::Dpos)
             && (self.stakes.len() != self.nodes || self.stakes.iter().all(|s| *s == 0))
         {
-            return Err("proof of stake and BFT need a stake per node, not all zero".into());
+            return Err("proof of stake, BFT and DPoS need a stake per node, not all zero".into());
+        }
+        if self.kind == Kind::Dpos
+            && (self.dpos.slot_ms == 0
+                || self.dpos.slot_ms > HOUR_MS
+                || !(1..=101).contains(&self.dpos.producers))
+        {
+            return Err("DPoS slots must be 1 ms to an hour, with 1 to 101 producers".into());
         }
         if self.kind == Kind::Bft
             && [

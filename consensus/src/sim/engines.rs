@@ -3,7 +3,7 @@
 //! seed to the one engine factory (the node's `generals-node run` calls the
 //! same factory).
 
-use super::config::{Attack, BftFault, SimConfig};
+use super::config::{Attack, BftFault, Kind, SimConfig};
 use super::{merchant_key, node_key, CHAIN_ID, WORKLOAD_ACCOUNTS};
 use crate::byzantine::{PrivateForkPlan, SplitPlan};
 use crate::engine::{Consensus, NodeId};
@@ -55,7 +55,13 @@ pub fn behaviour(
             peers: peers_of(i, config.nodes),
         }),
         Attack::Collude { nodes, censor } if nodes.contains(&i) => Some(Behaviour::Collude {
-            victims: (0..config.authorities)
+            // Proof of authority: the other authorities; DPoS: the other
+            // delegates, whose blocks the cartel does not build on.
+            victims: (0..if config.kind == Kind::Dpos {
+                config.nodes
+            } else {
+                config.authorities
+            })
                 .filter(|a| !nodes.contains(a))
                 .map(|a| node_key(a).public())
                 .collect(),

@@ -212,6 +212,7 @@ pub fn sim_genesis(config: &SimConfig) -> Genesis {
             Kind::Poa => ConsensusSpec::Poa(config.poa),
             Kind::Pos => ConsensusSpec::Pos(config.pos),
             Kind::Bft => ConsensusSpec::Bft(config.bft),
+            Kind::Dpos => ConsensusSpec::Dpos(config.dpos),
         },
         block_reward: 50,
         slashing: Slashing {
@@ -221,7 +222,7 @@ pub fn sim_genesis(config: &SimConfig) -> Genesis {
         accounts,
         validators: match config.kind {
             Kind::Pow => Vec::new(),
-            Kind::Pos | Kind::Bft => (0..config.nodes)
+            Kind::Pos | Kind::Bft | Kind::Dpos => (0..config.nodes)
                 .filter(|i| config.stakes[*i] > 0)
                 .map(|i| GenesisValidator {
                     key: node_key(i).public(),

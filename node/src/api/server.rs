@@ -47,6 +47,7 @@ pub enum ApiCmd {
     },
     Miner(bool, oneshot::Sender<bool>),
     Authorities(oneshot::Sender<Result<Authorities, Refusal>>),
+    Delegates(oneshot::Sender<Result<Delegates, Refusal>>),
     Validators(oneshot::Sender<Validators>),
     Evidence(oneshot::Sender<EvidenceList>),
     Propose(Proposal, oneshot::Sender<Result<(), Refusal>>),
@@ -108,6 +109,8 @@ pub enum Refusal {
     NotProofOfAuthority,
     #[error("the authority set at the tip could not be worked out")]
     NoAuthoritySet,
+    #[error("this chain has no delegates (it is not delegated proof of stake)")]
+    NotDelegated,
     #[error("no proposal about {0} to discard")]
     NoProposal(PublicKey),
     #[error("already mining blocks on request")]
@@ -165,6 +168,7 @@ pub fn router(state: AppState) -> Router {
         .route("/mempool", get(mempool))
         .route("/peers", get(peers))
         .route("/authorities", get(authorities))
+        .route("/delegates", get(delegates))
         .route("/validators", get(validators))
         .route("/evidence", get(evidence))
         .route("/metrics", get(metrics))
@@ -356,6 +360,13 @@ async fn admin_link(
 
 async fn authorities(State(s): State<AppState>) -> Result<Json<Authorities>, ApiError> {
     ask(&s, ApiCmd::Authorities)
+        .await?
+        .map(Json)
+        .map_err(|e| ApiError(StatusCode::CONFLICT, e.to_string()))
+}
+
+async fn delegates(State(s): State<AppState>) -> Result<Json<Delegates>, ApiError> {
+    ask(&s, ApiCmd::Delegates)
         .await?
         .map(Json)
         .map_err(|e| ApiError(StatusCode::CONFLICT, e.to_string()))

@@ -342,6 +342,30 @@ pub struct Authorities {
     pub proposals: Vec<Proposal>,
 }
 
+/// `GET /delegates`: delegated proof of stake's election at the tip.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Delegates {
+    pub round: u64,
+    /// This round's producers, in slot order.
+    pub schedule: Vec<PublicKey>,
+    /// The last irreversible height.
+    pub irreversible: u64,
+    /// Every delegate with votes (or removed), most votes first.
+    pub delegates: Vec<DelegateView>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DelegateView {
+    pub key: PublicKey,
+    /// The bonded stake voting for it.
+    pub votes: u64,
+    pub producing: bool,
+    pub produced: u64,
+    pub missed: u64,
+    /// Caught double producing: never elected again.
+    pub removed: bool,
+}
+
 /// `POST /authorities/propose` (and an entry of `Authorities::proposals`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Proposal {

@@ -21,6 +21,9 @@ impl Driver {
             ApiCmd::Tree(from, r) => {
                 let _ = r.send(self.tree(from));
             }
+            ApiCmd::Delegates(r) => {
+                let _ = r.send(self.delegates());
+            }
             ApiCmd::Validators(r) => {
                 let _ = r.send(self.validators());
             }

@@ -204,10 +204,11 @@ impl Driver {
                 peer,
                 connection,
                 result: Err(error),
-            })) => {
+            })) if !matches!(error, libp2p::ping::Failure::Unsupported) => {
                 // A peer cut off by the network (not closed) answers nothing
                 // and its TCP connection stays open: close it, so that
-                // `redial` dials again until the peer is back.
+                // `redial` dials again until the peer is back. A peer that
+                // does not speak ping keeps its connection.
                 tracing::info!(%peer, %error, "closing a connection whose pings fail");
                 self.p.swarm.close_connection(connection);
             }

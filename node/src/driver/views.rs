@@ -107,6 +107,35 @@ impl Driver {
         EvidenceList { included, pending }
     }
 
+    /// Delegated proof of stake: the election at the tip.
+    pub(super) fn delegates(&self) -> Result<Delegates, Refusal> {
+        let engine = self.engine();
+        let ledger = self.p.core.ledger();
+        let status = engine
+            .engine_status(ledger.tip_header(), ledger.store(), now_ms())
+            .delegates
+            .ok_or(Refusal::NotDelegated)?;
+        let mut delegates: Vec<DelegateView> = status
+            .delegates
+            .into_iter()
+            .map(|d| DelegateView {
+                key: d.key,
+                votes: u64::try_from(d.votes).unwrap_or(u64::MAX),
+                producing: d.producing,
+                produced: d.produced,
+                missed: d.missed,
+                removed: d.removed,
+            })
+            .collect();
+        delegates.sort_by(|a, b| b.votes.cmp(&a.votes).then(a.key.cmp(&b.key)));
+        Ok(Delegates {
+            round: status.round,
+            schedule: status.schedule,
+            irreversible: status.irreversible,
+            delegates,
+        })
+    }
+
     /// The authorities at the tip, with what each did over the last 64 blocks.
     pub(super) fn authorities(&self) -> Result<Authorities, Refusal> {
         let engine = self.engine();

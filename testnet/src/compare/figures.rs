@@ -156,11 +156,11 @@ pub fn figures(s: &Scenario, o: &Outcome, verdicts: &[Verdict], events: &[Seen])
                 mine.insert(*height, hash.clone());
                 match s.consensus.as_str() {
                     "bft" => Some(*height),
-                    "pos" => None,
+                    "pos" | "dpos" => None,
                     _ => height.checked_sub(DEPTH - 1),
                 }
             }
-            What::Finalized { hash } if s.consensus == "pos" => {
+            What::Finalized { hash } if ["pos", "dpos"].contains(&s.consensus.as_str()) => {
                 height_of.get(hash.as_str()).copied()
             }
             _ => None,

@@ -1,4 +1,4 @@
-//! `generals-testnet compare [FILE] --consensus pow,pos,poa,bft [--sim
+//! `generals-testnet compare [FILE] --consensus pow,pos,poa,bft,dpos [--sim
 //! --seeds K] [--out DIR]`: one scenario on each mechanism, side by side.
 //!
 //! A node's role maps across mechanisms by its share of the deciding
@@ -33,7 +33,7 @@ pub struct CompareArgs {
     /// (testnet/scenarios/compare-third-split.toml).
     pub file: Option<PathBuf>,
     /// The mechanisms to compare.
-    #[arg(long, value_delimiter = ',', default_value = "pow,pos,poa,bft")]
+    #[arg(long, value_delimiter = ',', default_value = "pow,pos,poa,bft,dpos")]
     pub consensus: Vec<String>,
     /// Run in the simulator instead of on real processes.
     #[arg(long)]
@@ -120,8 +120,11 @@ pub fn run(args: CompareArgs) -> Result<()> {
     };
     let raw = Scenario::parse_raw(&text).with_context(|| format!("scenario {from}"))?;
     for m in &args.consensus {
-        if !["pow", "pos", "poa", "bft"].contains(&m.as_str()) {
-            bail!("--consensus: {m:?} is not one of pow, pos, poa, bft");
+        if !crate::scenario::MECHANISMS.contains(&m.as_str()) {
+            bail!(
+                "--consensus: {m:?} is not one of {}",
+                crate::scenario::MECHANISMS.join(", ")
+            );
         }
     }
     if args.seeds == 0 || args.seeds > 10_000 {

@@ -124,6 +124,7 @@ pub fn mapping(s: &Scenario) -> Option<String> {
         "pow" => "hash power",
         "poa" => "authority seats (one a node)",
         "bft" => "voting power",
+        "dpos" => "producer slots (stake-elected)",
         _ => "stake",
     };
     Some(format!(

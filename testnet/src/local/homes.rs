@@ -5,7 +5,7 @@ use super::{NetArgs, LOAD_ACCOUNTS, TOTAL_HASHRATE};
 use anyhow::{bail, Context, Result};
 use generals_chain::crypto::write_key_file;
 use generals_chain::genesis::{
-    BftParams, GenesisAccount, GenesisValidator, PoaParams, PosParams, PowParams,
+    BftParams, DposParams, GenesisAccount, GenesisValidator, PoaParams, PosParams, PowParams,
 };
 use generals_chain::state::Slashing;
 use generals_chain::{ConsensusSpec, Genesis, Hash, Keypair};
@@ -45,6 +45,11 @@ fn genesis(args: &NetArgs) -> Genesis {
                 epoch_slots: 8,
                 unbonding_epochs: 2,
             })
+        } else if kind == "dpos" {
+            ConsensusSpec::Dpos(DposParams {
+                slot_ms: 1_000,
+                producers: args.producers.unwrap_or(nodes as u64),
+            })
         } else if kind == "bft" {
             ConsensusSpec::Bft(BftParams {
                 timeout_propose_ms: 1_000,
@@ -65,12 +70,12 @@ fn genesis(args: &NetArgs) -> Genesis {
             ..Slashing::default()
         },
         accounts,
-        validators: if kind == "poa" || kind == "pos" || kind == "bft" {
+        validators: if ["poa", "pos", "bft", "dpos"].contains(&kind) {
             (0..nodes)
                 .map(|i| GenesisValidator {
                     key: seeded(seed, "validator", i).public(),
                     stake: match kind {
-                        "pos" | "bft" => stakes.get(i).copied().unwrap_or(1_000),
+                        "pos" | "bft" | "dpos" => stakes.get(i).copied().unwrap_or(1_000),
                         _ => 1,
                     },
                     name: Some(format!("n{i}")),
@@ -123,17 +128,22 @@ pub(super) fn create(
         bail!("--nodes must be 1 to 32");
     }
     ConsensusSpec::default_for(&args.consensus)?;
-    let staked = args.consensus == "pos" || args.consensus == "bft";
+    let staked = ["pos", "bft", "dpos"].contains(&args.consensus.as_str());
     if !args.stakes.is_empty()
         && (!staked || args.stakes.len() != args.nodes || args.stakes.contains(&0))
     {
         bail!(
-            "--stakes is for proof of stake and BFT: {} stakes above zero",
+            "--stakes is for proof of stake, BFT and DPoS: {} stakes above zero",
             args.nodes
         );
     }
+    if args.producers.is_some_and(|p| !(1..=101).contains(&p))
+        || (args.producers.is_some() && args.consensus != "dpos")
+    {
+        bail!("--producers is for delegated proof of stake (--consensus dpos): 1 to 101");
+    }
     if args.no_slashing && !staked {
-        bail!("--no-slashing is for proof of stake and BFT (--consensus pos or bft)");
+        bail!("--no-slashing is for proof of stake, BFT and DPoS (--consensus pos, bft or dpos)");
     }
     let shares = if args.hashpower.is_empty() {
         vec![1.0; args.nodes]

@@ -41,13 +41,18 @@ const TOTAL_HASHRATE: u64 = 400_000;
 pub struct NetArgs {
     #[arg(long, default_value_t = 4)]
     nodes: usize,
-    /// pow, poa, pos or bft.
+    /// pow, poa, pos, bft or dpos.
     #[arg(long, default_value = "pow")]
     consensus: String,
-    /// Proof of stake and BFT: each node's bonded stake (voting power), e.g.
+    /// Proof of stake, BFT and DPoS: each node's bonded stake (voting power;
+    /// in DPoS it votes for the node itself), e.g.
     /// 400,300,200,100 (1000 each if left out).
     #[arg(long, value_delimiter = ',')]
     stakes: Vec<u64>,
+    /// DPoS: how many delegates produce, the top of the vote (every node if
+    /// left out).
+    #[arg(long)]
+    producers: Option<u64>,
     /// Proof of stake and BFT: evidence costs nothing (the genesis slashing
     /// switch off).
     #[arg(long)]

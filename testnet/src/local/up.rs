@@ -146,6 +146,10 @@ pub fn up(args: UpArgs) -> Result<()> {
         println!("  generals --node {first} stake 500 --from dev:dev-0");
         println!("  generals --node {first} evidence");
     }
+    if state.consensus == "dpos" {
+        println!("  generals --node {first} delegates");
+        println!("  generals --node {first} vote <KEY>,<KEY> --from dev:dev-0   # after `stake 500 --from dev:dev-0`");
+    }
     if state.consensus == "poa" {
         println!("  generals --node {first} authority list");
         println!("  generals --node {first} --home {home} authority propose add <KEY>");

@@ -106,6 +106,17 @@ impl Runner<'_> {
             Action::Unbond { node, amount } => {
                 self.sign(action, *node, TxAction::Unbond { amount: *amount })
             }
+            Action::Vote { node, delegates } => {
+                let state = State::load(dir)?;
+                let keys = delegates
+                    .iter()
+                    .map(|d| {
+                        let n = state.nodes.get(*d).context("no such delegate")?;
+                        Ok(Home::new(&n.home).validator()?.public())
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                self.sign(action, *node, TxAction::Vote { delegates: keys })
+            }
             Action::Propose {
                 voters,
                 candidate,

@@ -39,8 +39,11 @@ pub struct Scenario {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    /// pow, poa, pos or bft.
+    /// pow, poa, pos, bft or dpos.
     pub consensus: String,
+    /// DPoS: how many delegates produce (every node if left out).
+    #[serde(default)]
+    pub producers: Option<u64>,
     #[serde(default)]
     pub seed: u64,
     /// Proof of work: the target interval; proof of authority: the period.
@@ -152,20 +155,28 @@ fn honest() -> String {
 /// A link's latency and jitter at most (what a node's `/admin/link` takes).
 pub const MAX_LINK_MS: u64 = 60_000;
 
+/// The mechanisms, in the order reports set them side by side.
+pub const MECHANISMS: [&str; 5] = ["pow", "pos", "poa", "bft", "dpos"];
+
+/// The mechanisms whose validators bond stake.
+pub const STAKED: [&str; 3] = ["pos", "bft", "dpos"];
+
 /// Each mechanism's usual attack, which the role `attacker` stands for.
-pub const ATTACKS: [(&str, &str); 4] = [
+pub const ATTACKS: [(&str, &str); 5] = [
     ("pow", "private-fork"),
     ("pos", "nothing-at-stake"),
     ("poa", "equivocate"),
     ("bft", "split-vote"),
+    ("dpos", "collude"),
 ];
 
 /// The Byzantine roles of each mechanism (a clone is a twin, not a role).
-pub const ROLES: [(&str, &[&str]); 4] = [
+pub const ROLES: [(&str, &[&str]); 5] = [
     ("pow", &["private-fork", "selfish"]),
     ("pos", &["nothing-at-stake", "equivocate"]),
     ("poa", &["equivocate", "collude"]),
     ("bft", &["equivocate", "split-vote", "amnesia", "silent"]),
+    ("dpos", &["equivocate", "collude"]),
 ];
 
 /// Whether `role` runs on `consensus` (honest runs everywhere).
@@ -279,8 +290,9 @@ impl Scenario {
         }
         let workload = s.workload.is_some();
         s.steps.retain(|step| match step.action() {
-            Ok(Action::Bond { .. } | Action::Unbond { .. }) => ["pos", "bft"].contains(&consensus),
+            Ok(Action::Bond { .. } | Action::Unbond { .. }) => STAKED.contains(&consensus),
             Ok(Action::Propose { .. }) => consensus == "poa",
+            Ok(Action::Vote { .. }) => consensus == "dpos",
             Ok(Action::StartWorkload | Action::StopWorkload) => workload,
             _ => true,
         });
@@ -317,10 +329,11 @@ impl Scenario {
 
     /// `at("node", 2)` names the third node and its line.
     fn check(&self, at: &dyn Fn(&str, usize) -> String) -> Result<()> {
-        if !["pow", "poa", "pos", "bft"].contains(&self.consensus.as_str()) {
+        if !MECHANISMS.contains(&self.consensus.as_str()) {
             bail!(
-                "consensus: {:?} is not one of pow, poa, pos, bft",
-                self.consensus
+                "consensus: {:?} is not one of {}",
+                self.consensus,
+                MECHANISMS.join(", ")
             );
         }
         let n = self.nodes.len();
@@ -345,10 +358,11 @@ impl Scenario {
                 );
             }
             for (k, r) in &node.roles {
-                if !["pow", "pos", "poa", "bft"].contains(&k.as_str()) {
+                if !MECHANISMS.contains(&k.as_str()) {
                     bail!(
-                        "{}: roles.{k}: not one of pow, pos, poa, bft",
-                        at("node", i)
+                        "{}: roles.{k}: not one of {}",
+                        at("node", i),
+                        MECHANISMS.join(", ")
                     );
                 }
                 if r != "attacker" && !applies(r, k) {
@@ -433,9 +447,10 @@ impl Scenario {
             }
             let fits = match &action {
                 Action::Bond { .. } | Action::Unbond { .. } => {
-                    ["pos", "bft"].contains(&self.consensus.as_str())
+                    STAKED.contains(&self.consensus.as_str())
                 }
                 Action::Propose { .. } => self.consensus == "poa",
+                Action::Vote { .. } => self.consensus == "dpos",
                 Action::StartWorkload | Action::StopWorkload => self.workload.is_some(),
                 _ => true,
             };
@@ -446,8 +461,9 @@ impl Scenario {
                     step.action,
                     match action {
                         Action::Propose { .. } => "consensus = \"poa\"",
+                        Action::Vote { .. } => "consensus = \"dpos\"",
                         Action::StartWorkload | Action::StopWorkload => "a [workload]",
-                        _ => "consensus = \"pos\" or \"bft\"",
+                        _ => "consensus = \"pos\", \"bft\" or \"dpos\"",
                     }
                 );
             }

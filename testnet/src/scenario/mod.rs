@@ -16,7 +16,7 @@ mod real;
 mod sim;
 pub mod timeline;
 
-pub use format::Scenario;
+pub use format::{Scenario, MECHANISMS};
 pub(crate) use real::run_scenario;
 pub use real::{run, RunArgs};
 pub use sim::simulate;

@@ -58,7 +58,7 @@ fn up_args(s: &Scenario, dir: &Path, runtime: &local::RuntimeArgs) -> Result<UpA
     let weights: Vec<String> = validators.iter().map(|n| n.weight.to_string()).collect();
     match s.consensus.as_str() {
         "pow" => argv.extend(["--hashpower".into(), weights.join(",")]),
-        "pos" | "bft" => {
+        "pos" | "bft" | "dpos" => {
             let stakes: Vec<String> = validators
                 .iter()
                 .map(|n| ((n.weight * 1_000.0).round().max(1.0) as u64).to_string())
@@ -87,6 +87,9 @@ fn up_args(s: &Scenario, dir: &Path, runtime: &local::RuntimeArgs) -> Result<UpA
         if let Some(t) = n.twin_of {
             argv.extend(["--twin".into(), t.to_string()]);
         }
+    }
+    if let (Some(p), "dpos") = (s.producers, s.consensus.as_str()) {
+        argv.extend(["--producers".into(), p.to_string()]);
     }
     argv.extend(runtime.argv());
     #[derive(Parser)]

@@ -35,6 +35,12 @@ fn sim_flags(s: &Scenario) -> Result<Vec<String>> {
             s.validators().to_string(),
         ]),
         "pos" => argv.extend(["--slot-ms".into(), "1000".into()]),
+        "dpos" => {
+            argv.extend(["--slot-ms".into(), "1000".into()]);
+            if let Some(p) = s.producers {
+                argv.extend(["--producers".into(), p.to_string()]);
+            }
+        }
         _ => {}
     }
     let weights: Vec<f64> = s.nodes.iter().map(|x| x.weight).collect();
@@ -44,7 +50,7 @@ fn sim_flags(s: &Scenario) -> Result<Vec<String>> {
             let w: Vec<String> = weights.iter().map(f64::to_string).collect();
             argv.extend(["--hashpower".into(), w.join(",")]);
         }
-        "pos" | "bft" => {
+        "pos" | "bft" | "dpos" => {
             let w: Vec<String> = weights
                 .iter()
                 .map(|x| ((x * 1_000.0).round().max(1.0) as u64).to_string())
@@ -197,6 +203,15 @@ fn timeline(s: &Scenario) -> Result<(Changes, Changes)> {
             Action::Unbond { node, amount } => vec![NetChange::Submit {
                 node,
                 action: TxAction::Unbond { amount },
+            }],
+            Action::Vote { node, delegates } => vec![NetChange::Submit {
+                node,
+                action: TxAction::Vote {
+                    delegates: delegates
+                        .iter()
+                        .map(|d| generals_consensus::sim::node_key(*d).public())
+                        .collect(),
+                },
             }],
             Action::Propose {
                 voters,

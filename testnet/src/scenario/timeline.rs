@@ -57,6 +57,9 @@ pub struct Step {
     pub candidate: Option<usize>,
     #[serde(default)]
     pub add: Option<bool>,
+    /// `vote`: the nodes whose validator keys the node's stake votes for.
+    #[serde(default)]
+    pub delegates: Option<Vec<usize>>,
 }
 
 /// What a step does.
@@ -100,6 +103,12 @@ pub enum Action {
         node: usize,
         amount: u64,
     },
+    /// Delegated proof of stake: the node's bonded stake votes for these
+    /// nodes' validator keys.
+    Vote {
+        node: usize,
+        delegates: Vec<usize>,
+    },
     /// Proof of authority: these authorities vote to add or remove a node.
     Propose {
         voters: Vec<usize>,
@@ -121,6 +130,9 @@ impl Action {
                 vec![*node]
             }
             Action::Link { a, b, .. } => vec![*a, *b],
+            Action::Vote { node, delegates } => {
+                [node].into_iter().chain(delegates).copied().collect()
+            }
             Action::Propose {
                 voters, candidate, ..
             } => voters.iter().chain([candidate]).copied().collect(),
@@ -164,6 +176,10 @@ impl std::fmt::Display for Action {
             Action::Pay { node, amount } => write!(f, "n{node} pays {amount} to the merchant"),
             Action::Bond { node, amount } => write!(f, "n{node} bonds {amount}"),
             Action::Unbond { node, amount } => write!(f, "n{node} unbonds {amount}"),
+            Action::Vote { node, delegates } => {
+                let d: Vec<String> = delegates.iter().map(|d| format!("n{d}")).collect();
+                write!(f, "n{node} votes for {}", d.join(", "))
+            }
             Action::Propose {
                 voters,
                 candidate,
@@ -178,7 +194,7 @@ impl std::fmt::Display for Action {
 }
 
 const ACTIONS: &str = "partition, heal, kill, restart, pause, resume, link, start-workload, \
-                       stop-workload, pay, bond, unbond, propose";
+                       stop-workload, pay, bond, unbond, vote, propose";
 
 impl Step {
     pub fn action(&self) -> Result<Action> {
@@ -237,6 +253,17 @@ impl Step {
                 node: node()?,
                 amount: amount()?,
             },
+            "vote" => {
+                let delegates = self
+                    .delegates
+                    .clone()
+                    .filter(|d| !d.is_empty() && d.len() <= generals_chain::tx::MAX_VOTES)
+                    .context("action \"vote\" needs delegates, 1 to 30 node numbers")?;
+                Action::Vote {
+                    node: node()?,
+                    delegates,
+                }
+            }
             "propose" => {
                 let voters = self
                     .voters

@@ -24,7 +24,8 @@ pub enum AttackKind {
     /// BFT: validators (--colluders) that never propose nor vote.
     Silent,
     /// Proof of authority: authorities (--colluders) that vote the others out
-    /// and censor the workload's first --censor accounts.
+    /// and censor the workload's first --censor accounts. DPoS: a cartel of
+    /// producers (--colluders) that builds only on its own blocks and censors.
     Collude,
     /// Proof of authority: node --twin runs with node --attacker's key.
     Clone,
@@ -35,7 +36,7 @@ pub enum AttackKind {
 
 #[derive(clap::Args, Debug)]
 pub struct SimArgs {
-    /// Consensus kind: pow, poa, pos or bft.
+    /// Consensus kind: pow, poa, pos, bft or dpos.
     #[arg(long, default_value = "pow")]
     pub(super) consensus: String,
     /// Proof of stake: each node's bonded stake, e.g. 40,30,20,10 (100 each if
@@ -47,6 +48,10 @@ pub struct SimArgs {
     pub(super) slot_ms: u64,
     #[arg(long, default_value_t = 8)]
     pub(super) epoch_slots: u64,
+    /// DPoS: how many delegates produce (all nodes if left out); slots are
+    /// --slot-ms long.
+    #[arg(long)]
+    pub(super) producers: Option<u64>,
     /// Proof of stake and BFT: evidence costs nothing (the genesis slashing
     /// switch off).
     #[arg(long)]

@@ -52,12 +52,33 @@ impl SimArgs {
                 c.slashing = !self.no_slashing;
                 c
             }
+            "dpos" => {
+                let mut c = SimConfig::dpos(self.nodes, seed, self.blocks);
+                c.dpos.slot_ms = self.slot_ms;
+                c.announce_ms = self.slot_ms.max(1);
+                c.dpos.producers = self.producers.unwrap_or(self.nodes as u64);
+                if !self.stakes.is_empty() {
+                    if self.stakes.len() != self.nodes {
+                        bail!("{} stakes for {} nodes", self.stakes.len(), self.nodes);
+                    }
+                    c.stakes = self.stakes.clone();
+                }
+                c.slashing = !self.no_slashing;
+                c
+            }
             other => {
-                bail!("unknown consensus kind {other:?}; the simulator runs: pow, poa, pos, bft")
+                bail!(
+                    "unknown consensus kind {other:?}; the simulator runs: pow, poa, pos, bft, dpos"
+                )
             }
         };
-        if self.no_slashing && !["pos", "bft"].contains(&self.consensus.as_str()) {
-            bail!("--no-slashing is for proof of stake and BFT (--consensus pos or bft)");
+        if self.no_slashing && !["pos", "bft", "dpos"].contains(&self.consensus.as_str()) {
+            bail!(
+                "--no-slashing is for proof of stake, BFT and DPoS (--consensus pos, bft or dpos)"
+            );
+        }
+        if self.producers.is_some() && self.consensus != "dpos" {
+            bail!("--producers is for delegated proof of stake (--consensus dpos)");
         }
         c.net = NetConfig {
             latency_ms: self.latency_ms,

@@ -44,7 +44,7 @@ pub(super) fn single(args: &SimArgs) -> Result<()> {
     );
     let target_ms = match args.consensus.as_str() {
         "poa" => args.period_ms,
-        "pos" => args.slot_ms,
+        "pos" | "dpos" => args.slot_ms,
         "bft" => config.bft.timeout_commit_ms,
         _ => args.target_ms,
     };
@@ -86,7 +86,7 @@ pub(super) fn single(args: &SimArgs) -> Result<()> {
             }
         );
     }
-    if args.consensus == "pos" || args.consensus == "bft" {
+    if ["pos", "bft", "dpos"].contains(&args.consensus.as_str()) {
         print_stakes(&config, &report);
     } else {
         println!(
