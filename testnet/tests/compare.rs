@@ -1,4 +1,4 @@
-//! `generals-testnet compare`: one scenario on the four mechanisms, its three
+//! `generals-testnet compare`: one scenario on the five mechanisms, its three
 //! report files, and the page rendered in headless Chromium with every chart.
 
 mod common;
@@ -79,6 +79,7 @@ fn the_default_comparison_writes_three_reports_and_its_page_renders_every_chart(
         "pos: n3 nothing-at-stake; 33.3% of the stake",
         "poa: n3 equivocate; 25.0% of the authority seats",
         "bft: n3 split-vote; 33.3% of the voting power",
+        "dpos: n3 collude; 33.3% of the producer slots",
     ] {
         assert!(t.contains(line), "{line}\n{t}");
     }
@@ -89,7 +90,7 @@ fn the_default_comparison_writes_three_reports_and_its_page_renders_every_chart(
         .iter()
         .filter_map(|m| m["consensus"].as_str())
         .collect();
-    assert_eq!(kinds, ["pow", "pos", "poa", "bft"]);
+    assert_eq!(kinds, ["pow", "pos", "poa", "bft", "dpos"]);
     for m in json["mechanisms"].as_array().expect("mechanisms") {
         assert_eq!(m["runs"], 3, "{m}");
         assert!(m["blocks_per_s"]["value"].as_f64() > Some(0.0), "{m}");
@@ -177,7 +178,7 @@ fn compare_runs_the_librarys_attack_scenarios_on_every_mechanism() {
         let json: serde_json::Value = report(&dir);
         assert_eq!(
             json["mechanisms"].as_array().map(Vec::len),
-            Some(4),
+            Some(5),
             "{name}"
         );
     }

@@ -117,7 +117,10 @@ impl<E: Consensus> Consensus for Cartel<E> {
                     },
                     headers,
                 );
-                if member {
+                // Only a block that connects and follows the rules: a member
+                // that took an orphan (its parent not yet here) as its head
+                // could not work out its schedule and would stop producing.
+                if member && self.inner.validate(&header, headers, now_ms).is_ok() {
                     let moved = self.offer(header);
                     out.extend(self.follow(moved, now_ms, headers));
                 }

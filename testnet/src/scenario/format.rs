@@ -340,6 +340,11 @@ impl Scenario {
         if n == 0 || n > 32 {
             bail!("node: 1 to 32 nodes, not {n}");
         }
+        if let Some(p) = self.producers {
+            if self.consensus != "dpos" || !(1..=101).contains(&p) {
+                bail!("producers: 1 to 101, for consensus = \"dpos\" only");
+            }
+        }
         let known = |r: &str| r == "attacker" || ROLES.iter().any(|(_, rs)| rs.contains(&r));
         for (i, node) in self.nodes.iter().enumerate() {
             if !(node.weight.is_finite() && node.weight > 0.0) {
