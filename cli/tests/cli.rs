@@ -370,3 +370,64 @@ fn calls_that_change_a_node_take_its_token_from_its_home() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("miner stopped"));
 }
+
+#[test]
+fn vote_and_delegates_on_a_dpos_node() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (_node, api) = start_kind(&tmp.path().join("n"), "dpos");
+    let d = json(&api, &["delegates"]);
+    assert_eq!(d["schedule"].as_array().map(Vec::len), Some(1), "{d}");
+    let me = d["schedule"][0].clone();
+    json(&api, &["stake", "500", "--from", "dev:dev-0"]);
+    let dev1 = generals_chain::Keypair::dev("dev-1").public().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let a = json(&api, &["balance", "dev:dev-0"]);
+        if a["bonded"] == 500 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the bond never landed: {a}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    json(&api, &["vote", &dev1, "--from", "dev:dev-0"]);
+    // The dev genesis's validator votes 1000 for itself and holds the one
+    // producer seat; dev-1 becomes a standby delegate with dev-0's 500.
+    loop {
+        let d = json(&api, &["delegates"]);
+        let row = d["delegates"]
+            .as_array()
+            .expect("delegates")
+            .iter()
+            .find(|x| x["key"] == dev1.as_str())
+            .cloned();
+        if let Some(r) = row {
+            assert_eq!(r["votes"], 500, "{d}");
+            assert_eq!(
+                d["schedule"][0], me,
+                "one producer seat, kept by the most votes"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the vote never landed: {d}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let human = generals(&api, &["delegates"]);
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("standby") && text.contains("producer"),
+        "{text}"
+    );
+    // Refused before it reaches the node: a key named twice, no key at all.
+    for bad in [vec!["vote", &dev1, &dev1], vec!["vote", "not-a-key"]] {
+        let mut args = bad.clone();
+        args.extend(["--from", "dev:dev-0"]);
+        let out = generals(&api, &args);
+        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+    }
+    // On another kind of chain, /delegates says why not.
+    let (_pow, pow_api) = start_kind(&tmp.path().join("p"), "pow");
+    let out = generals(&pow_api, &["delegates"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not delegated proof of stake"));
+}
