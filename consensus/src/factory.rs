@@ -237,6 +237,8 @@ fn engine(genesis: &Genesis, setup: Setup) -> Result<Box<dyn Consensus>, Factory
                 Some(Behaviour::Collude { victims, censored }) => {
                     Box::new(crate::byzantine::Cartel::new(honest, victims, censored))
                 }
+                // A producer gone offline: it takes every input, makes no block.
+                Some(Behaviour::Silent) => Box::new(Silent::new(honest)),
                 Some(Behaviour::Equivocate { peers }) => Box::new(Equivocate::new(
                     honest,
                     key,

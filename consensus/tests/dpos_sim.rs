@@ -205,3 +205,28 @@ fn stake_voting_for_other_delegates_takes_over_the_schedule_the_round_after() {
         "only the attacker's delegates produce: {after:?}"
     );
 }
+
+#[test]
+fn silent_producers_are_skipped_and_past_a_third_nothing_becomes_irreversible() {
+    let silent = |nodes: Vec<usize>| {
+        let mut c = SimConfig::dpos(4, 6, 60);
+        c.attack = Some(generals_consensus::sim::Attack::Bft {
+            fault: generals_consensus::sim::BftFault::Silent,
+            nodes,
+        });
+        run_logged(&c).0
+    };
+    // One of four silent: three make the chain, and it becomes irreversible.
+    let r = silent(vec![3]);
+    assert_eq!(r.produced_by[3], 0);
+    assert!(
+        r.finalized[0] + 10 >= r.height,
+        "{:?} of {}",
+        r.finalized,
+        r.height
+    );
+    // Two of four: blocks go on, nothing becomes irreversible.
+    let r = silent(vec![2, 3]);
+    assert!(r.height >= 60, "the two left carry on: {}", r.height);
+    assert_eq!(r.finalized[0], 0, "{:?}", r.finalized);
+}

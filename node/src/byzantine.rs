@@ -84,7 +84,7 @@ impl ByzantineConfig {
 pub const BEHAVIOURS: &str = "pow: private-fork, selfish; pos: nothing-at-stake, equivocate; \
      poa: equivocate, collude (a PoA clone is a twin: two nodes with one key); \
      bft: equivocate, split-vote, amnesia, silent; dpos: equivocate (double production), \
-     collude (a cartel that builds only on its own blocks)";
+     collude (a cartel that builds only on its own blocks), silent (a producer gone offline)";
 
 /// Why a Byzantine behaviour cannot run on this node.
 #[derive(Debug, thiserror::Error)]
@@ -219,7 +219,7 @@ pub fn plan(
         }
         (ConsensusSpec::Bft(_), "equivocate") => Behaviour::VoteEquivocate,
         (ConsensusSpec::Bft(_), "amnesia") => Behaviour::Amnesia,
-        (ConsensusSpec::Bft(_), "silent") => Behaviour::Silent,
+        (ConsensusSpec::Bft(_) | ConsensusSpec::Dpos(_), "silent") => Behaviour::Silent,
         (ConsensusSpec::Bft(_), "split-vote") => {
             let Some(me_index) = me_index else {
                 return Err(plan_error(

@@ -19,15 +19,14 @@ use crate::engine::{
     Consensus, ConsensusError, DelegateRow, DelegatesStatus, EngineStatus, Headers, Input, Output,
     Record, SlotStatus,
 };
-use crate::seal::{seal_message, signature_of, MAX_FUTURE_DRIFT_MS};
+use crate::seal::MAX_FUTURE_DRIFT_MS;
 use bincode::{Decode, Encode};
 use election::{Delta, Snapshot};
 use generals_chain::genesis::DposParams;
 use generals_chain::{
-    codec, Action, Block, Evidence, Hash, Header, Keypair, MessageKind, Position, PublicKey,
-    Signature, SignedMessage,
+    codec, Action, Block, Evidence, Hash, Header, Keypair, PublicKey, Signature, SignedMessage,
 };
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 /// The name of the producer's signing record (the last slot it produced).
@@ -67,25 +66,12 @@ pub fn reveal_message(chain_id: &str, round: u64) -> Vec<u8> {
 /// producer are evidence as they stand.
 pub fn seal(block: &mut Block, key: &Keypair, chain_id: &str) {
     let slot = DposData::decode(&block.header.consensus).map_or(0, |d| d.slot);
-    let m = SignedMessage::sign(
-        key,
-        chain_id,
-        Position {
-            kind: MessageKind::Block,
-            height: slot,
-            round: 0,
-        },
-        block.header.seal_hash().0.to_vec(),
-    );
-    block.header.seal = m.signature.0.to_vec();
+    crate::seal::seal_slot(block, key, chain_id, slot);
 }
 
 /// A header's seal as the signed message it is: the block at its slot.
 fn sealed_message(header: &Header) -> Result<SignedMessage, ConsensusError> {
-    let data = DposData::decode(&header.consensus)?;
-    let mut m = seal_message(header, signature_of(header)?);
-    m.position.height = data.slot;
-    Ok(m)
+    crate::seal::slot_seal_message(header, DposData::decode(&header.consensus)?.slot)
 }
 
 /// What a block's body changes in the election.
@@ -130,8 +116,8 @@ pub struct DposEngine {
     signed_slot: u64,
     persisted: u64,
     unsaved: bool,
-    /// Seals seen, by (slot, producer): to catch a double producer.
-    seen: BTreeMap<(u64, PublicKey), Header>,
+    /// Seals seen, by slot and producer: to catch a double producer.
+    seals: crate::seal::Seals,
     evidence: Vec<Evidence>,
     /// The irreversible height last reported.
     finalized: u64,
@@ -159,7 +145,7 @@ impl DposEngine {
             signed_slot: 0,
             persisted: 0,
             unsaved: false,
-            seen: BTreeMap::new(),
+            seals: crate::seal::Seals::default(),
             evidence: Vec::new(),
             finalized: 0,
         }
@@ -311,33 +297,16 @@ impl DposEngine {
         let Ok(data) = DposData::decode(&header.consensus) else {
             return Vec::new();
         };
-        let key = (data.slot, header.producer);
-        let mut out = Vec::new();
-        match self.seen.get(&key) {
-            Some(first) if first.hash() != header.hash() => {
-                if let (Ok(a), Ok(b)) = (sealed_message(first), sealed_message(header)) {
-                    let e = Evidence {
-                        first: a,
-                        second: b,
-                    };
-                    if e.verify(&self.chain_id).is_ok() && !self.evidence.contains(&e) {
-                        self.evidence.push(e.clone());
-                        out.push(Output::Evidence(e));
-                    }
-                }
+        match self
+            .seals
+            .note(data.slot, header, sealed_message, &self.chain_id)
+        {
+            Some(e) if !self.evidence.contains(&e) => {
+                self.evidence.push(e.clone());
+                vec![Output::Evidence(e)]
             }
-            Some(_) => {}
-            None => {
-                self.seen.insert(key, header.clone());
-            }
+            _ => Vec::new(),
         }
-        while self.seen.len() > 10_000 {
-            let first = self.seen.keys().next().copied();
-            if let Some(k) = first {
-                self.seen.remove(&k);
-            }
-        }
-        out
     }
 
     fn step(&mut self, input: Input, headers: &dyn Headers) -> Vec<Output> {
@@ -430,17 +399,7 @@ impl Consensus for DposEngine {
         } else {
             DposData::decode(&parent.consensus)?.slot
         };
-        if data.slot <= parent_slot
-            || header.timestamp_ms < self.slot_start(data.slot)
-            || header.timestamp_ms >= self.slot_start(data.slot.saturating_add(1))
-        {
-            return Err(ConsensusError::BadConsensusData {
-                reason: format!(
-                    "slot {} after slot {parent_slot}, stamped {}",
-                    data.slot, header.timestamp_ms
-                ),
-            });
-        }
+        crate::seal::check_slot(header, data.slot, parent_slot, |s| self.slot_start(s))?;
         crate::engine::not_too_new(header, now_ms, MAX_FUTURE_DRIFT_MS)?;
         let snap = self.snapshot(&parent.hash())?;
         if snap.producer(data.slot, self.producers()) != Some(header.producer) {

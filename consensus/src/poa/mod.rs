@@ -69,8 +69,8 @@ pub struct PoaEngine {
     pending_timer: Option<(u64, Hash)>,
     next_timer: u64,
     tip: Option<Header>,
-    /// Seals seen, by (height, signer): to catch an authority sealing twice.
-    seen: BTreeMap<(u64, PublicKey), Header>,
+    /// Seals seen, by height and signer: to catch an authority sealing twice.
+    seals: crate::seal::Seals,
     evidence: Vec<Evidence>,
 }
 
@@ -96,7 +96,7 @@ impl PoaEngine {
             pending_timer: None,
             next_timer: 0,
             tip: None,
-            seen: BTreeMap::new(),
+            seals: crate::seal::Seals::default(),
             evidence: Vec::new(),
         }
     }
@@ -227,37 +227,20 @@ impl PoaEngine {
     /// Notes a seal; a second, different seal by the same authority at the same
     /// height becomes evidence, and a proposal to vote that authority out.
     fn watch(&mut self, header: &Header) -> Vec<Output> {
-        let key = (header.height, header.producer);
-        let mut out = Vec::new();
-        match self.seen.get(&key) {
-            Some(first) if first.hash() != header.hash() => {
-                if let (Ok(a), Ok(b)) = (signature_of(first), signature_of(header)) {
-                    let e = Evidence {
-                        first: seal_message(first, a),
-                        second: seal_message(header, b),
-                    };
-                    if e.verify(&self.chain_id).is_ok() && !self.evidence.contains(&e) {
-                        self.evidence.push(e.clone());
-                        out.push(Output::Evidence(e));
-                        if header.producer != self.key.public() {
-                            self.proposals.insert(header.producer, false);
-                        }
-                    }
+        let message = |h: &Header| Ok(seal_message(h, signature_of(h)?));
+        match self
+            .seals
+            .note(header.height, header, message, &self.chain_id)
+        {
+            Some(e) if !self.evidence.contains(&e) => {
+                self.evidence.push(e.clone());
+                if header.producer != self.key.public() {
+                    self.proposals.insert(header.producer, false);
                 }
+                vec![Output::Evidence(e)]
             }
-            Some(_) => {}
-            None => {
-                self.seen.insert(key, header.clone());
-            }
+            _ => Vec::new(),
         }
-        // Keep a bounded window of heights.
-        while self.seen.len() > 10_000 {
-            let first = self.seen.keys().next().copied();
-            if let Some(k) = first {
-                self.seen.remove(&k);
-            }
-        }
-        out
     }
 
     /// A vote for the next block: a standing proposal that can still pass.

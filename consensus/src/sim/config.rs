@@ -423,10 +423,13 @@ impl SimConfig {
                     matches!(self.kind, Kind::Poa | Kind::Pos | Kind::Dpos)
                 }
                 Attack::NothingAtStake { .. } => self.kind == Kind::Pos,
-                Attack::Bft { .. } => self.kind == Kind::Bft,
+                Attack::Bft { fault, .. } => {
+                    self.kind == Kind::Bft
+                        || (self.kind == Kind::Dpos && *fault == BftFault::Silent)
+                }
             };
             if !fits {
-                return Err("private-fork and selfish attack proof of work; collude and clone proof of authority; nothing-at-stake proof of stake; equivocate proof of authority and proof of stake; split-vote, amnesia and silent BFT".into());
+                return Err("private-fork and selfish attack proof of work; clone proof of authority; collude proof of authority and DPoS; nothing-at-stake proof of stake; equivocate proof of authority, proof of stake and DPoS; split-vote and amnesia BFT; silent BFT and DPoS".into());
             }
             match a {
                 Attack::Selfish { gamma, .. } if !(0.0..=1.0).contains(gamma) => {

@@ -176,7 +176,7 @@ pub const ROLES: [(&str, &[&str]); 5] = [
     ("pos", &["nothing-at-stake", "equivocate"]),
     ("poa", &["equivocate", "collude"]),
     ("bft", &["equivocate", "split-vote", "amnesia", "silent"]),
-    ("dpos", &["equivocate", "collude"]),
+    ("dpos", &["equivocate", "collude", "silent"]),
 ];
 
 /// Whether `role` runs on `consensus` (honest runs everywhere).

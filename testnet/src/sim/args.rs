@@ -21,7 +21,8 @@ pub enum AttackKind {
     SplitVote,
     /// BFT: validators (--colluders) that forget their lock.
     Amnesia,
-    /// BFT: validators (--colluders) that never propose nor vote.
+    /// BFT: validators (--colluders) that never propose nor vote. DPoS:
+    /// producers (--colluders, or --attacker) gone offline.
     Silent,
     /// Proof of authority: authorities (--colluders) that vote the others out
     /// and censor the workload's first --censor accounts. DPoS: a cartel of

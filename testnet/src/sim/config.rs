@@ -134,6 +134,17 @@ impl SimArgs {
                 self.nodes
             );
         }
+        if self.consensus == "dpos" && kind == AttackKind::Silent {
+            c.attack = Some(Attack::Bft {
+                fault: BftFault::Silent,
+                nodes: if self.colluders.is_empty() {
+                    vec![self.attacker]
+                } else {
+                    self.colluders.clone()
+                },
+            });
+            return Ok(c);
+        }
         if self.consensus == "bft" {
             let fault = match kind {
                 AttackKind::Equivocate => BftFault::Equivocate,

@@ -14,7 +14,7 @@ use super::protection::{Protection, Refusal, RECORD_NAME};
 use crate::engine::{
     Consensus, ConsensusError, EngineStatus, Headers, Input, Output, Record, SlotStatus,
 };
-use crate::seal::{seal_message, signature_of, MAX_FUTURE_DRIFT_MS};
+use crate::seal::MAX_FUTURE_DRIFT_MS;
 use bincode::{Decode, Encode};
 use generals_chain::genesis::PosParams;
 use generals_chain::{
@@ -58,25 +58,12 @@ impl PosData {
 /// slot, so two blocks of one slot by one key are evidence as they stand.
 pub fn seal(block: &mut Block, key: &Keypair, chain_id: &str) {
     let slot = PosData::decode(&block.header.consensus).map_or(0, |d| d.slot);
-    let m = SignedMessage::sign(
-        key,
-        chain_id,
-        Position {
-            kind: MessageKind::Block,
-            height: slot,
-            round: 0,
-        },
-        block.header.seal_hash().0.to_vec(),
-    );
-    block.header.seal = m.signature.0.to_vec();
+    crate::seal::seal_slot(block, key, chain_id, slot);
 }
 
 /// A header's seal as the signed message it is: the block at its slot.
 fn sealed_message(header: &Header) -> Result<SignedMessage, ConsensusError> {
-    let data = PosData::decode(&header.consensus)?;
-    let mut m = seal_message(header, signature_of(header)?);
-    m.position.height = data.slot;
-    Ok(m)
+    crate::seal::slot_seal_message(header, PosData::decode(&header.consensus)?.slot)
 }
 
 /// Stakes and randomness after a block.
@@ -231,17 +218,7 @@ impl Consensus for PosEngine {
         } else {
             PosData::decode(&parent.consensus)?.slot
         };
-        if data.slot <= parent_slot
-            || header.timestamp_ms < self.slot_start(data.slot)
-            || header.timestamp_ms >= self.slot_start(data.slot.saturating_add(1))
-        {
-            return Err(ConsensusError::BadConsensusData {
-                reason: format!(
-                    "slot {} after slot {parent_slot}, stamped {}",
-                    data.slot, header.timestamp_ms
-                ),
-            });
-        }
+        crate::seal::check_slot(header, data.slot, parent_slot, |s| self.slot_start(s))?;
         crate::engine::not_too_new(header, now_ms, MAX_FUTURE_DRIFT_MS)?;
         let snap = self.snapshot(&parent.hash())?;
         if snap.leader(data.slot, self.epoch_slots()) != Some(header.producer) {
