@@ -64,10 +64,11 @@ fn producers_take_turns_and_irreversibility_stops_with_half_away() {
     assert!(net.run(&["kill", "2"]).status.success());
     assert!(net.run(&["kill", "3"]).status.success());
     // The last blocks of the two killed can still become irreversible once
-    // the two left build on them; after that nothing does.
+    // both left have built on them (within two rounds, 4 blocks: two a
+    // round); after that nothing does.
     let h = height(&net, 0);
-    wait_for(30, "2 blocks from the two left", || {
-        (height(&net, 0) >= h + 2).then_some(())
+    wait_for(30, "4 blocks from the two left", || {
+        (height(&net, 0) >= h + 4).then_some(())
     });
     let (h, lib) = (height(&net, 0), irreversible(&net, 0));
     wait_for(30, "4 more blocks from the two left", || {
