@@ -167,8 +167,13 @@ pub(crate) fn print_delegates(d: &Delegates) {
         } else {
             "standby"
         };
+        let name = x
+            .name
+            .as_deref()
+            .map(|n| format!(" {n}"))
+            .unwrap_or_default();
         println!(
-            "{:<66} {:>12} {:<9} {:>8} {:>7}",
+            "{:<66} {:>12} {:<9} {:>8} {:>7}{name}",
             x.key.to_string(),
             x.votes,
             role,

@@ -10,6 +10,10 @@ use crate::engine::{Input, NodeId};
 use generals_chain::{Action, Block, Keypair, Transaction, TxBody};
 use rand::Rng;
 
+/// How long a run mines on, in simulated time, to settle before it ends
+/// split: honest nodes that finalized different branches never agree.
+const SETTLE_LIMIT_MS: u64 = 600_000;
+
 impl Simulator {
     pub(super) fn deliver(&mut self, from: NodeId, to: NodeId, msg: Msg) {
         let now_ms = self.local(to);
@@ -126,6 +130,7 @@ impl Simulator {
     fn settle(&mut self) {
         if !self.settling {
             self.settling = true;
+            self.settle_since = self.at();
             self.net.quiet();
             let t = self.at();
             self.log.record(
@@ -145,6 +150,11 @@ impl Simulator {
                 .unwrap_or(0);
             let wait = slowest.saturating_mul(4).saturating_add(1);
             self.schedule(wait, Ev::Verify);
+        } else if self.at().saturating_sub(self.settle_since) > SETTLE_LIMIT_MS {
+            // Honest nodes that finalized different branches never agree:
+            // the run ends split (reported as not converged).
+            self.pause_mining();
+            self.end = self.now;
         }
     }
 

@@ -166,6 +166,8 @@ pub struct Simulator {
     mining: bool,
     /// The chain reached its height and the network is quiet.
     settling: bool,
+    /// When the run began to settle (simulated ms).
+    settle_since: u64,
     hash_factor: f64,
     wallets: Vec<Keypair>,
     attack_txs: Option<(Hash, Hash)>,
@@ -324,6 +326,7 @@ impl Simulator {
             log,
             mining: true,
             settling: false,
+            settle_since: 0,
             hash_factor: 1.0,
             wallets,
             attack_txs,

@@ -357,6 +357,8 @@ pub struct Delegates {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct DelegateView {
     pub key: PublicKey,
+    /// Its name in the genesis, if it has one.
+    pub name: Option<String>,
     /// The bonded stake voting for it.
     pub votes: u64,
     pub producing: bool,

@@ -120,6 +120,7 @@ impl Driver {
             .into_iter()
             .map(|d| DelegateView {
                 key: d.key,
+                name: self.p.names.get(&d.key).cloned(),
                 votes: u64::try_from(d.votes).unwrap_or(u64::MAX),
                 producing: d.producing,
                 produced: d.produced,
