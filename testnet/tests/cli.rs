@@ -120,7 +120,7 @@ fn bad_input_gets_one_clear_line_and_a_failure() {
         (vec!["sim", "--consensus", "raft"], "unknown consensus kind"),
         (
             vec!["sim", "--attack", "equivocate"],
-            "equivocate proof of authority and proof of stake",
+            "equivocate proof of authority, proof of stake and DPoS",
         ),
         (
             vec!["sim", "--attack", "nothing-at-stake", "--consensus", "poa"],
