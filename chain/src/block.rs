@@ -76,6 +76,19 @@ pub enum MessageKind {
     Precommit,
     /// A PoS attestation, positioned by its target epoch.
     Attestation,
+    /// A PBFT primary's pre-prepare: a block for a sequence number (height) in
+    /// a view (`round`).
+    PrePrepare,
+    /// A PBFT prepare.
+    Prepare,
+    /// A PBFT commit.
+    Commit,
+    /// A PBFT view change, at the view it asks for.
+    ViewChange,
+    /// A PBFT new-view, from the new view's primary.
+    NewView,
+    /// A PBFT checkpoint of a decided height.
+    Checkpoint,
 }
 
 /// Where a message stands in the protocol. An honest signer signs at most one
@@ -170,6 +183,9 @@ impl std::fmt::Display for Offence {
         match self {
             Offence::DoubleSign(MessageKind::Block) => write!(f, "double proposal"),
             Offence::DoubleSign(MessageKind::Attestation) => write!(f, "double vote"),
+            Offence::DoubleSign(MessageKind::PrePrepare) => write!(f, "double pre-prepare"),
+            Offence::DoubleSign(MessageKind::ViewChange) => write!(f, "double view change"),
+            Offence::DoubleSign(MessageKind::NewView) => write!(f, "double new view"),
             Offence::DoubleSign(k) => write!(f, "double {}", format!("{k:?}").to_lowercase()),
             Offence::SurroundVote => write!(f, "surround vote"),
         }

@@ -62,6 +62,7 @@ pub enum ConsensusSpec {
     Poa(PoaParams),
     Bft(BftParams),
     Dpos(DposParams),
+    Pbft(PbftParams),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
@@ -178,6 +179,66 @@ impl Default for DposParams {
     }
 }
 
+/// How many replicas make a PBFT quorum, out of n with f = (n-1)/3 faulty.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub enum Quorum {
+    /// 2f+1 (for n above 3f+1, the least size any two quorums of which share
+    /// f+1 replicas: (n+f+1)/2 rounded up): Castro and Liskov's quorum.
+    #[default]
+    #[serde(rename = "2f+1")]
+    TwoFPlusOne,
+    /// f+1: the quorum Byzantine Paxos shows unsafe (f Byzantine and one
+    /// honest replica decide one value, f honest and the same f another).
+    #[serde(rename = "f+1")]
+    FPlusOne,
+}
+
+impl Quorum {
+    /// The quorum of `n` replicas.
+    pub fn size(&self, n: usize) -> usize {
+        let f = n.saturating_sub(1) / 3;
+        match self {
+            Quorum::TwoFPlusOne => (n + f + 1).div_ceil(2),
+            Quorum::FPlusOne => f + 1,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Quorum::TwoFPlusOne => "2f+1",
+            Quorum::FPlusOne => "f+1",
+        }
+    }
+}
+
+/// Byzantine Paxos in its classic form, PBFT (Castro and Liskov, 1999): a
+/// primary per view orders each height; prepare and commit quorums; a view
+/// change on a timeout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(default, deny_unknown_fields)]
+pub struct PbftParams {
+    /// How long a replica waits for a height to be decided in a view before it
+    /// asks for the next view (doubling with each view change at one height).
+    pub view_timeout_ms: u64,
+    /// The primary's pause after a decision before it orders the next block.
+    pub block_pause_ms: u64,
+    /// Every this many heights the replicas exchange checkpoints; a stable
+    /// checkpoint (a quorum of them) lets older messages go.
+    pub checkpoint_interval: u64,
+    pub quorum: Quorum,
+}
+
+impl Default for PbftParams {
+    fn default() -> Self {
+        PbftParams {
+            view_timeout_ms: 2_000,
+            block_pause_ms: 500,
+            checkpoint_interval: 10,
+            quorum: Quorum::TwoFPlusOne,
+        }
+    }
+}
+
 impl ConsensusSpec {
     pub fn kind(&self) -> &'static str {
         match self {
@@ -186,6 +247,7 @@ impl ConsensusSpec {
             ConsensusSpec::Poa(_) => "poa",
             ConsensusSpec::Bft(_) => "bft",
             ConsensusSpec::Dpos(_) => "dpos",
+            ConsensusSpec::Pbft(_) => "pbft",
         }
     }
 
@@ -198,6 +260,7 @@ impl ConsensusSpec {
             "poa" => ConsensusSpec::Poa(PoaParams::default()),
             "bft" => ConsensusSpec::Bft(BftParams::default()),
             "dpos" => ConsensusSpec::Dpos(DposParams::default()),
+            "pbft" => ConsensusSpec::Pbft(PbftParams::default()),
             other => {
                 return Err(GenesisError::UnknownKind {
                     kind: other.to_string(),
@@ -220,7 +283,9 @@ pub enum GenesisError {
     TooLarge { path: PathBuf, len: u64 },
     #[error("genesis: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("genesis: unknown consensus kind {kind:?}; the kinds are pow, pos, poa, bft, dpos")]
+    #[error(
+        "genesis: unknown consensus kind {kind:?}; the kinds are pow, pos, poa, bft, dpos, pbft"
+    )]
     UnknownKind { kind: String },
     #[error(
         "genesis: chain id {chain_id:?} must be 1 to 64 characters of a-z, 0-9, '-', '_', '.'"
@@ -394,6 +459,23 @@ impl Genesis {
             ConsensusSpec::Dpos(p) => {
                 check("slot_ms", p.slot_ms, 1, HOUR_MS, ms)?;
                 check("producers", p.producers, 1, 101, "1 to 101")?;
+            }
+            ConsensusSpec::Pbft(p) => {
+                check("view_timeout_ms", p.view_timeout_ms, 1, HOUR_MS, ms)?;
+                check(
+                    "block_pause_ms",
+                    p.block_pause_ms,
+                    0,
+                    HOUR_MS,
+                    "0 to an hour",
+                )?;
+                check(
+                    "checkpoint_interval",
+                    p.checkpoint_interval,
+                    1,
+                    1_000_000,
+                    "1 to 1000000",
+                )?;
             }
         }
         Ok(())

@@ -111,7 +111,10 @@ impl<S: BlockStore> NodeCore<S> {
             })?;
         }
         // Under BFT every block of the stored main chain was decided.
-        let follow_final = matches!(genesis.consensus, generals_chain::ConsensusSpec::Bft(_));
+        let follow_final = matches!(
+            genesis.consensus,
+            generals_chain::ConsensusSpec::Bft(_) | generals_chain::ConsensusSpec::Pbft(_)
+        );
         let finalized = follow_final.then(|| ledger.tip().hash);
         Ok(NodeCore {
             mempool: Mempool::new(&genesis.chain_id, mempool),

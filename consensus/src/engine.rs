@@ -136,6 +136,28 @@ pub struct EngineStatus {
     pub proposals: Vec<(PublicKey, bool)>,
     /// Delegated proof of stake: the election after the tip.
     pub delegates: Option<DelegatesStatus>,
+    /// PBFT: the view, checkpoints and refused proofs.
+    pub views: Option<ViewStatus>,
+}
+
+/// A PBFT replica's view of the protocol.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ViewStatus {
+    pub view: u64,
+    pub primary: Option<PublicKey>,
+    /// Replicas and the quorum they need (2f+1 unless the genesis says f+1).
+    pub replicas: u64,
+    pub quorum: u64,
+    pub quorum_rule: String,
+    /// Waiting for the new view's primary.
+    pub changing: bool,
+    /// Views entered by a view change since start.
+    pub view_changes: u64,
+    /// The last height a quorum of checkpoints made stable.
+    pub stable_checkpoint: u64,
+    /// Messages refused because their proofs do not hold, and the last reason.
+    pub refused_proofs: u64,
+    pub last_refusal: Option<String>,
 }
 
 /// Delegated proof of stake: the round, its producers, the irreversible

@@ -7,10 +7,11 @@
 
 use crate::bft::{BftEngine, BftRecord};
 use crate::byzantine::{
-    Amnesia, Collude, Equivocate, NothingAtStake, PrivateFork, PrivateForkPlan, Selfish, Silent,
-    SplitPlan, SplitVote, Trigger, Triggered, VoteEquivocate,
+    Amnesia, Collude, Equivocate, LieViewChange, NothingAtStake, PbftSplit, PrivateFork,
+    PrivateForkPlan, Selfish, Silent, SplitPlan, SplitVote, Trigger, Triggered, VoteEquivocate,
 };
 use crate::engine::{Consensus, NodeId};
+use crate::pbft::{PbftEngine, PbftRecord};
 use crate::poa::{PoaData, PoaEngine};
 use crate::pos::engine::PosEngine;
 use crate::pos::protection::Protection;
@@ -47,6 +48,9 @@ pub enum Behaviour {
     Amnesia,
     /// BFT: never proposes nor votes.
     Silent,
+    /// PBFT: never orders a block, and claims in each view change a prepared
+    /// certificate it does not have.
+    LieViewChange,
 }
 
 impl Behaviour {
@@ -61,6 +65,7 @@ impl Behaviour {
             Behaviour::SplitVote(_) => "split-vote",
             Behaviour::Amnesia => "amnesia",
             Behaviour::Silent => "silent",
+            Behaviour::LieViewChange => "lie-view-change",
         }
     }
 }
@@ -106,6 +111,7 @@ pub fn record_name(spec: &ConsensusSpec) -> Option<&'static str> {
         ConsensusSpec::Pos(_) => Some(crate::pos::protection::RECORD_NAME),
         ConsensusSpec::Bft(_) => Some(crate::bft::record::RECORD_NAME),
         ConsensusSpec::Dpos(_) => Some(crate::dpos::RECORD_NAME),
+        ConsensusSpec::Pbft(_) => Some(crate::pbft::RECORD_NAME),
         ConsensusSpec::Pow(_) | ConsensusSpec::Poa(_) => None,
     }
 }
@@ -120,7 +126,10 @@ pub fn weight(genesis: &Genesis) -> Result<Weight, FactoryError> {
         ConsensusSpec::Poa(_) => {
             Box::new(|h| PoaData::decode(&h.consensus).map_or(0, |d| d.difficulty as u128))
         }
-        ConsensusSpec::Pos(_) | ConsensusSpec::Bft(_) | ConsensusSpec::Dpos(_) => Box::new(|_| 1),
+        ConsensusSpec::Pos(_)
+        | ConsensusSpec::Bft(_)
+        | ConsensusSpec::Dpos(_)
+        | ConsensusSpec::Pbft(_) => Box::new(|_| 1),
     })
 }
 
@@ -272,6 +281,32 @@ fn engine(genesis: &Genesis, setup: Setup) -> Result<Box<dyn Consensus>, Factory
                 }
                 Some(Behaviour::Silent) => Box::new(Silent::new(honest)),
                 Some(Behaviour::Amnesia) => Box::new(Amnesia::new(honest, Box::new(make))),
+                Some(other) => return Err(mismatch(&other)),
+            })
+        }
+        ConsensusSpec::Pbft(p) => {
+            let saved = match record {
+                Some(bytes) => PbftRecord::from_json(&bytes).map_err(|e| FactoryError::Record {
+                    name: crate::pbft::RECORD_NAME,
+                    reason: e.to_string(),
+                })?,
+                None => PbftRecord::default(),
+            };
+            let honest = PbftEngine::new(*p, chain_id, &header, stakes, key.clone())
+                .with_slashing(slashing)
+                .with_record(saved);
+            Ok(match byzantine {
+                None => Box::new(honest),
+                Some(Behaviour::VoteEquivocate) => {
+                    Box::new(VoteEquivocate::new(honest, key, chain_id))
+                }
+                Some(Behaviour::SplitVote(plan)) => {
+                    Box::new(PbftSplit::new(honest, key, chain_id, plan))
+                }
+                Some(Behaviour::Silent) => Box::new(Silent::new(honest)),
+                Some(Behaviour::LieViewChange) => {
+                    Box::new(LieViewChange::new(honest, key, chain_id))
+                }
                 Some(other) => return Err(mismatch(&other)),
             })
         }

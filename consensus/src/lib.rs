@@ -28,6 +28,7 @@ pub mod engine;
 pub mod factory;
 pub mod generals;
 pub mod host;
+pub mod pbft;
 pub mod poa;
 pub mod pos;
 pub mod pow;

@@ -120,6 +120,7 @@ fn runs() -> Vec<(&'static str, SimConfig)> {
             BftFault::SplitVote => "bft-split-vote",
             BftFault::Amnesia => "bft-amnesia",
             BftFault::Silent => "bft-silent",
+            BftFault::LieViewChange => unreachable!("PBFT only"),
         };
         v.push((name, c));
     }

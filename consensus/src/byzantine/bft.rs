@@ -6,6 +6,9 @@
 //!   other way to the other half; colluding split voters share one plan, and
 //!   when one of them proposes it proposes twin blocks, one to each half;
 //! - `Silent`: never proposes nor votes.
+//!
+//! `VoteEquivocate` and `Silent` serve PBFT replicas too (its prepares and
+//! commits are votes).
 
 use crate::bft::engine::{seal, vote_payload, ProposalBody};
 use crate::engine::{Consensus, ConsensusError, Headers, Input, NodeId, Output};
@@ -17,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 fn is_vote(m: &SignedMessage) -> bool {
     matches!(
         m.position.kind,
-        MessageKind::Prevote | MessageKind::Precommit
+        MessageKind::Prevote | MessageKind::Precommit | MessageKind::Prepare | MessageKind::Commit
     )
 }
 
@@ -61,12 +64,12 @@ impl<E: Consensus> Consensus for VoteEquivocate<E> {
                     // A vote for a block that does not exist: a different
                     // block all the same, and as slashable.
                     let other = Hash::digest_parts(&[b"twin", &m.payload]);
-                    let twin = SignedMessage::sign(
-                        &self.key,
-                        &self.chain_id,
-                        m.position,
-                        vote_payload(Some(other)),
-                    );
+                    // PBFT names a block by its hash, Tendermint by an option.
+                    let payload = match m.position.kind {
+                        MessageKind::Prepare | MessageKind::Commit => codec::encode(&other),
+                        _ => vote_payload(Some(other)),
+                    };
+                    let twin = SignedMessage::sign(&self.key, &self.chain_id, m.position, payload);
                     out.push(o.clone());
                     out.push(Output::BroadcastMessage(twin));
                     continue;
@@ -111,6 +114,16 @@ pub struct SplitPlan {
     /// The split voters (nodes and keys), who get both sides.
     pub colluders: Vec<NodeId>,
     pub colluder_keys: Vec<PublicKey>,
+}
+
+impl SplitPlan {
+    /// Sends `m` to each of `to`.
+    pub fn send(&self, to: &[NodeId], m: &SignedMessage, out: &mut Vec<Output>) {
+        out.extend(to.iter().map(|n| Output::SendMessage {
+            to: *n,
+            message: m.clone(),
+        }));
+    }
 }
 
 /// Votes for one block to one half and another (or nil) to the other half.

@@ -12,6 +12,8 @@
 //!   own blocks and censor accounts;
 //! - `nothing_at_stake`: a validator that attests on every fork head;
 //! - `bft`: BFT validators that equivocate, split their votes or stay silent;
+//! - `pbft`: a PBFT primary that pre-prepares twin blocks to two halves, with
+//!   colluders; a replica that lies in its view changes;
 //! - `amnesia`: a BFT validator that forgets its lock, by restarting from its
 //!   signing record with the lock cleared;
 //! - `trigger`: when a wrapper acts (from a height, a time, or by chance).
@@ -90,6 +92,7 @@ pub mod cartel;
 pub mod collude;
 pub mod equivocate;
 pub mod nothing_at_stake;
+pub mod pbft;
 pub mod private_fork;
 pub mod rush;
 pub mod selfish;
@@ -101,6 +104,7 @@ pub use cartel::Cartel;
 pub use collude::Collude;
 pub use equivocate::Equivocate;
 pub use nothing_at_stake::NothingAtStake;
+pub use pbft::{LieViewChange, PbftSplit};
 pub use private_fork::{PrivateFork, PrivateForkPlan};
 pub use rush::Rush;
 pub use selfish::Selfish;

@@ -2,7 +2,7 @@
 //! attack, seed.
 
 use crate::engine::NodeId;
-use generals_chain::genesis::{BftParams, DposParams, PoaParams, PosParams, PowParams};
+use generals_chain::genesis::{BftParams, DposParams, PbftParams, PoaParams, PosParams, PowParams};
 
 const HOUR_MS: u64 = 3_600_000;
 
@@ -57,6 +57,7 @@ pub enum Kind {
     Pos,
     Bft,
     Dpos,
+    Pbft,
 }
 
 impl Kind {
@@ -67,6 +68,7 @@ impl Kind {
             Kind::Pos => "pos",
             Kind::Bft => "bft",
             Kind::Dpos => "dpos",
+            Kind::Pbft => "pbft",
         }
     }
 }
@@ -82,6 +84,8 @@ pub enum BftFault {
     Amnesia,
     /// Never proposes nor votes.
     Silent,
+    /// PBFT: never orders a block, and lies in its view changes.
+    LieViewChange,
 }
 
 impl BftFault {
@@ -91,6 +95,24 @@ impl BftFault {
         BftFault::Amnesia,
         BftFault::Silent,
     ];
+    /// What a Byzantine PBFT replica does: a primary sending different
+    /// pre-prepares to two halves (split-vote), double votes, silence, lies.
+    pub const PBFT: [BftFault; 4] = [
+        BftFault::Equivocate,
+        BftFault::SplitVote,
+        BftFault::Silent,
+        BftFault::LieViewChange,
+    ];
+
+    /// Whether a `kind` engine has this fault.
+    pub fn fits(&self, kind: Kind) -> bool {
+        match kind {
+            Kind::Bft => Self::ALL.contains(self),
+            Kind::Pbft => Self::PBFT.contains(self),
+            Kind::Dpos => *self == BftFault::Silent,
+            _ => false,
+        }
+    }
 
     pub fn name(&self) -> &'static str {
         match self {
@@ -98,6 +120,7 @@ impl BftFault {
             BftFault::SplitVote => "split-vote",
             BftFault::Amnesia => "amnesia",
             BftFault::Silent => "silent",
+            BftFault::LieViewChange => "lie-view-change",
         }
     }
 }
@@ -210,6 +233,7 @@ pub struct SimConfig {
     pub pos: PosParams,
     pub bft: BftParams,
     pub dpos: DposParams,
+    pub pbft: PbftParams,
     /// Proof of stake and BFT: each node's bonded stake at genesis (0 for none).
     pub stakes: Vec<u64>,
     /// Evidence slashes (off: it is recorded and costs nothing).
@@ -261,6 +285,7 @@ impl SimConfig {
             },
             bft: BftParams::default(),
             dpos: DposParams::default(),
+            pbft: PbftParams::default(),
             stakes: vec![100; nodes],
             slashing: true,
             pow,
@@ -311,6 +336,15 @@ impl SimConfig {
         c
     }
 
+    /// `nodes` honest PBFT replicas (equal stake: one replica, one vote).
+    pub fn pbft(nodes: usize, seed: u64, blocks: u64) -> SimConfig {
+        let mut c = SimConfig::honest(nodes, seed, blocks);
+        c.kind = Kind::Pbft;
+        c.announce_ms = 2_000;
+        c.quiet_ms = 5_000;
+        c
+    }
+
     /// BFT under attack: `byz` validators with `fault`, on a network whose
     /// latency (5-400 ms), jitter (0-400 ms) and loss (0-25%) are drawn from
     /// the seed, cut in two random groups for 1-40 s within the first 20 s,
@@ -322,9 +356,32 @@ impl SimConfig {
         seed: u64,
         blocks: u64,
     ) -> SimConfig {
-        use rand::{seq::SliceRandom, Rng, SeedableRng};
         let mut c = SimConfig::bft(nodes, seed, blocks);
         c.attack = Some(Attack::Bft { fault, nodes: byz });
+        c.hostile_net(seed);
+        c
+    }
+
+    /// The same for PBFT.
+    pub fn hostile_pbft(
+        nodes: usize,
+        fault: BftFault,
+        byz: Vec<NodeId>,
+        seed: u64,
+        blocks: u64,
+    ) -> SimConfig {
+        let mut c = SimConfig::pbft(nodes, seed, blocks);
+        c.attack = Some(Attack::Bft { fault, nodes: byz });
+        c.hostile_net(seed);
+        c
+    }
+
+    /// Latency, jitter and loss drawn from the seed, and a cut in two random
+    /// groups for 1-40 s within the first 20 s, then healed.
+    fn hostile_net(&mut self, seed: u64) {
+        use rand::{seq::SliceRandom, Rng, SeedableRng};
+        let nodes = self.nodes;
+        let c = self;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
         c.net = NetConfig {
             latency_ms: rng.gen_range(5..400),
@@ -341,6 +398,39 @@ impl SimConfig {
             (start, NetChange::Cut(vec![a.to_vec(), b.to_vec()])),
             (end, NetChange::Heal),
         ];
+    }
+
+    /// PBFT's staged schedule: `colluders` replicas, the first of them the
+    /// primary of view 0, the honest replicas cut into two halves that only the
+    /// colluders bridge; the primary pre-prepares a different block to each
+    /// half. With 2f+1 quorums and at most f colluders, one half at most
+    /// decides; with f+1 colluders, or with `quorum` f+1, both do.
+    pub fn split_brain_pbft(
+        nodes: usize,
+        colluders: usize,
+        quorum: generals_chain::genesis::Quorum,
+        seed: u64,
+        blocks: u64,
+    ) -> SimConfig {
+        let mut c = SimConfig::pbft(nodes, seed, blocks);
+        c.pbft.quorum = quorum;
+        // Replicas take turns as primary in the order of their keys.
+        let mut order: Vec<usize> = (0..nodes).collect();
+        order.sort_by_key(|i| super::node_key(*i).public());
+        let byz: Vec<usize> = order.iter().take(colluders).copied().collect();
+        let honest: Vec<usize> = (0..nodes).filter(|i| !byz.contains(i)).collect();
+        let (a, b) = honest.split_at(honest.len() / 2);
+        c.schedule = vec![(
+            0,
+            NetChange::Cut(vec![
+                a.iter().chain(&byz).copied().collect(),
+                b.iter().chain(&byz).copied().collect(),
+            ]),
+        )];
+        c.attack = Some(Attack::Bft {
+            fault: BftFault::SplitVote,
+            nodes: byz,
+        });
         c
     }
 
@@ -423,10 +513,7 @@ impl SimConfig {
                     matches!(self.kind, Kind::Poa | Kind::Pos | Kind::Dpos)
                 }
                 Attack::NothingAtStake { .. } => self.kind == Kind::Pos,
-                Attack::Bft { fault, .. } => {
-                    self.kind == Kind::Bft
-                        || (self.kind == Kind::Dpos && *fault == BftFault::Silent)
-                }
+                Attack::Bft { fault, .. } => fault.fits(self.kind),
             };
             if !fits {
                 return Err("private-fork and selfish attack proof of work; clone proof of authority; collude proof of authority and DPoS; nothing-at-stake proof of stake; equivocate proof of authority, proof of stake and DPoS; split-vote and amnesia BFT; silent BFT and DPoS".into());
@@ -471,10 +558,24 @@ impl SimConfig {
                 ));
             }
         }
-        if matches!(self.kind, Kind::Pos | Kind::Bft | Kind::Dpos)
+        if matches!(self.kind, Kind::Pos | Kind::Bft | Kind::Dpos | Kind::Pbft)
             && (self.stakes.len() != self.nodes || self.stakes.iter().all(|s| *s == 0))
         {
-            return Err("proof of stake, BFT and DPoS need a stake per node, not all zero".into());
+            return Err(
+                "proof of stake, BFT, DPoS and PBFT need a stake per node, not all zero".into(),
+            );
+        }
+        if self.kind == Kind::Pbft
+            && (self.pbft.view_timeout_ms == 0
+                || self.pbft.view_timeout_ms > HOUR_MS
+                || self.pbft.block_pause_ms > HOUR_MS
+                || self.pbft.checkpoint_interval == 0)
+        {
+            return Err(
+                "PBFT's view timeout must be 1 ms to an hour, its pause at most an hour, \
+                 its checkpoint interval at least 1"
+                    .into(),
+            );
         }
         if self.kind == Kind::Dpos
             && (self.dpos.slot_ms == 0

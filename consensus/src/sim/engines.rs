@@ -74,6 +74,7 @@ pub fn behaviour(
             BftFault::Equivocate => Behaviour::VoteEquivocate,
             BftFault::Silent => Behaviour::Silent,
             BftFault::Amnesia => Behaviour::Amnesia,
+            BftFault::LieViewChange => Behaviour::LieViewChange,
             BftFault::SplitVote => {
                 let honest: Vec<usize> = (0..config.nodes).filter(|n| !nodes.contains(n)).collect();
                 let (a, b) = honest.split_at(honest.len() / 2);

@@ -215,6 +215,7 @@ pub fn sim_genesis(config: &SimConfig) -> Genesis {
             Kind::Pos => ConsensusSpec::Pos(config.pos),
             Kind::Bft => ConsensusSpec::Bft(config.bft),
             Kind::Dpos => ConsensusSpec::Dpos(config.dpos),
+            Kind::Pbft => ConsensusSpec::Pbft(config.pbft),
         },
         block_reward: 50,
         slashing: Slashing {
@@ -224,7 +225,7 @@ pub fn sim_genesis(config: &SimConfig) -> Genesis {
         accounts,
         validators: match config.kind {
             Kind::Pow => Vec::new(),
-            Kind::Pos | Kind::Bft | Kind::Dpos => (0..config.nodes)
+            Kind::Pos | Kind::Bft | Kind::Dpos | Kind::Pbft => (0..config.nodes)
                 .filter(|i| config.stakes[*i] > 0)
                 .map(|i| GenesisValidator {
                     key: node_key(i).public(),

@@ -124,7 +124,10 @@ fn conflicting_commits(
     stats: &Stats,
     attackers: &[usize],
 ) -> Vec<u64> {
-    if config.kind != super::config::Kind::Bft {
+    if !matches!(
+        config.kind,
+        super::config::Kind::Bft | super::config::Kind::Pbft
+    ) {
         return Vec::new();
     }
     let mut decided: std::collections::BTreeMap<u64, Hash> = Default::default();

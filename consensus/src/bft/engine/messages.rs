@@ -109,7 +109,7 @@ impl BftEngine {
                     self.add_vote(m, value, out);
                 }
             }
-            MessageKind::Block | MessageKind::Attestation => {}
+            _ => {}
         }
     }
 
