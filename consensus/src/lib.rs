@@ -15,6 +15,9 @@
 //! - `poa/`: proof of authority (Clique: turns, signer limit, votes, evidence);
 //! - `pos/`: proof of stake: leader draw, Casper FFG, slashing protection;
 //! - `bft/`: Tendermint voting with commit certificates and evidence;
+//! - `dpos/`: delegated proof of stake (elected producers, irreversibility);
+//! - `pbft/`: Byzantine Paxos as PBFT (views, prepared certificates, view
+//!   changes whose proofs are checked, checkpoints);
 //! - `byzantine/`: misbehaviour as wrappers around honest engines;
 //! - `sim/`: the deterministic simulator.
 //!

@@ -35,6 +35,7 @@ use generals_chain::{
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+mod checkpoint;
 mod normal;
 pub mod proof;
 pub mod record;
@@ -94,6 +95,9 @@ pub struct PbftEngine {
     /// Pre-prepares of this height by view.
     pre_prepares: BTreeMap<u64, (Hash, SignedMessage)>,
     votes: Votes,
+    /// Second, conflicting prepares and commits (evidence), counted toward
+    /// their blocks too.
+    doubles: Votes,
     view_changes: ViewChanges,
     /// Accepted new-views of this height.
     new_views: BTreeMap<u64, SignedMessage>,
@@ -145,6 +149,7 @@ impl PbftEngine {
             blocks: HashMap::new(),
             pre_prepares: BTreeMap::new(),
             votes: BTreeMap::new(),
+            doubles: BTreeMap::new(),
             view_changes: BTreeMap::new(),
             new_views: BTreeMap::new(),
             prepared: None,
@@ -221,7 +226,7 @@ impl PbftEngine {
     /// "wait 2T"), so that once messages arrive in bounded time some view
     /// lasts long enough to decide.
     fn timeout(&self, view: u64) -> u64 {
-        let k = view.saturating_sub(self.first_view).min(10) as u32;
+        let k = view.saturating_sub(self.first_view).min(6) as u32;
         self.params.view_timeout_ms.max(1).saturating_mul(1 << k)
     }
 

@@ -1,7 +1,7 @@
 //! The normal case (Castro and Liskov, section 4.2): a height begins, the
 //! primary pre-prepares a block, replicas prepare and commit it, a quorum of
-//! commits decides it; checkpoints (section 4.3); messages taken in, double
-//! signatures turned into evidence, and help for peers that fell behind.
+//! commits decides it; messages taken in, double signatures turned into
+//! evidence.
 
 use super::proof::{self, digest_of, digest_payload, Prepared};
 use super::*;
@@ -44,6 +44,7 @@ impl PbftEngine {
         self.building = None;
         self.pre_prepares.clear();
         self.votes.clear();
+        self.doubles.clear();
         self.view_changes.clear();
         self.new_views.clear();
         self.prepared = None;
@@ -326,10 +327,19 @@ impl PbftEngine {
                 let Some(d) = digest_of(&m.payload) else {
                     return;
                 };
-                let by = self.votes.entry((m.position.kind, v)).or_default();
+                let key = (m.position.kind, v);
+                let by = self.votes.entry(key).or_default();
                 match by.get(&m.signer) {
                     Some((x, first)) if *x != d => {
                         let first = first.clone();
+                        // Counted toward its block all the same: a quorum
+                        // of signatures on a block decides it, whatever else
+                        // their signers signed (as a commit certificate shows).
+                        self.doubles
+                            .entry(key)
+                            .or_default()
+                            .entry(m.signer)
+                            .or_insert((d, m.clone()));
                         self.report(first, m, out);
                     }
                     Some(_) => {}
@@ -414,14 +424,18 @@ impl PbftEngine {
         let Some((d, pp)) = self.acting_pre_prepare() else {
             return false;
         };
-        let prepares: Vec<SignedMessage> = self
+        let key = (MessageKind::Prepare, v);
+        let mut prepares: Vec<SignedMessage> = self
             .votes
-            .get(&(MessageKind::Prepare, v))
+            .get(&key)
             .into_iter()
+            .chain(self.doubles.get(&key))
             .flatten()
             .filter(|(k, (x, _))| *x == d && Some(**k) != self.primary(v))
             .map(|(_, (_, m))| m.clone())
             .collect();
+        prepares.sort_by_key(|m| m.signer);
+        prepares.dedup_by_key(|m| m.signer);
         if prepares.len() + 1 < self.quorum() {
             return false;
         }
@@ -449,12 +463,13 @@ impl PbftEngine {
             if *kind != MessageKind::Commit {
                 continue;
             }
-            let mut tally: BTreeMap<Hash, Vec<SignedMessage>> = BTreeMap::new();
-            for (d, m) in by.values() {
-                tally.entry(*d).or_default().push(m.clone());
+            let doubles = self.doubles.get(&(*kind, *v)).into_iter().flatten();
+            let mut tally: BTreeMap<Hash, BTreeMap<PublicKey, SignedMessage>> = BTreeMap::new();
+            for (k, (d, m)) in by.iter().chain(doubles) {
+                tally.entry(*d).or_default().insert(*k, m.clone());
             }
             if let Some((d, cert)) = tally.into_iter().find(|(_, c)| c.len() >= q) {
-                found = Some((d, cert, *v));
+                found = Some((d, cert.into_values().collect::<Vec<_>>(), *v));
                 break;
             }
         }
@@ -481,117 +496,5 @@ impl PbftEngine {
         }
         self.enter_height(block.header, v, out);
         true
-    }
-
-    /// ⟨CHECKPOINT, n, d, i⟩ for the height just decided.
-    fn checkpoint(&mut self, d: Hash, out: &mut Vec<Output>) {
-        let h = self.height;
-        if let Some(m) = self.sign(MessageKind::Checkpoint, h, 0, digest_payload(d)) {
-            out.push(Output::BroadcastMessage(m.clone()));
-            self.take_checkpoint(m);
-        }
-    }
-
-    /// A checkpoint of a height not yet stable: a quorum that matches this
-    /// replica's decision makes it stable, and older decisions go.
-    pub(super) fn take_checkpoint(&mut self, m: SignedMessage) {
-        let h = m.position.height;
-        let interval = self.params.checkpoint_interval.max(1);
-        let ahead = self.height.saturating_add(interval);
-        if h <= self.stable
-            || h > ahead
-            || h % interval != 0
-            || m.position.round != 0
-            || !self.group().contains(&m.signer)
-            || m.verify(&self.chain_id).is_err()
-        {
-            return;
-        }
-        let Some(d) = digest_of(&m.payload) else {
-            return;
-        };
-        self.checkpoints
-            .entry(h)
-            .or_default()
-            .entry(m.signer)
-            .or_insert((d, m));
-        let q = self.quorum();
-        let stable = self
-            .checkpoints
-            .iter()
-            .rev()
-            .find(|(h, by)| {
-                self.decided
-                    .get(h)
-                    .is_some_and(|(b, _)| by.values().filter(|(d, _)| *d == b.hash()).count() >= q)
-            })
-            .map(|(h, _)| *h);
-        if let Some(s) = stable {
-            self.stable = s;
-            self.checkpoints.retain(|h, _| *h > s);
-            self.decided.retain(|h, _| *h >= s);
-        }
-    }
-
-    /// A peer still works at a height this replica decided: send it that
-    /// decision and its commits, at most once a gossip period.
-    pub(super) fn help(&mut self, peer: NodeId, their_height: u64, out: &mut Vec<Output>) {
-        if self.now < self.helped_at + self.gossip_ms() {
-            return;
-        }
-        let Some((block, cert)) = self
-            .decided
-            .get(&their_height)
-            .or_else(|| self.decided.values().next_back())
-        else {
-            return;
-        };
-        out.push(Output::SendBlock {
-            to: peer,
-            block: block.clone(),
-        });
-        out.extend(cert.iter().map(|m| Output::SendMessage {
-            to: peer,
-            message: m.clone(),
-        }));
-        self.helped_at = self.now;
-    }
-
-    /// Sends again what this replica holds of its view, so that a lost
-    /// message is not lost for good.
-    pub(super) fn gossip(&mut self, out: &mut Vec<Output>) {
-        let v = self.view;
-        if let Some((d, pp)) = self.pre_prepares.get(&v) {
-            if let Some(b) = self.blocks.get(d) {
-                out.push(Output::Broadcast(b.clone()));
-            }
-            out.push(Output::BroadcastMessage(pp.clone()));
-        }
-        if let Some(nv) = self.new_views.get(&v) {
-            out.push(Output::BroadcastMessage(nv.clone()));
-        }
-        for kind in [MessageKind::Prepare, MessageKind::Commit] {
-            if let Some(by) = self.votes.get(&(kind, v)) {
-                out.extend(
-                    by.values()
-                        .map(|(_, m)| Output::BroadcastMessage(m.clone())),
-                );
-            }
-        }
-        if self.changing {
-            if let Some(by) = self.view_changes.get(&v) {
-                out.extend(
-                    by.values()
-                        .map(|(_, m)| Output::BroadcastMessage(m.clone())),
-                );
-            }
-        }
-        let me = self.me();
-        let mine: Vec<_> = self
-            .checkpoints
-            .values()
-            .filter_map(|by| by.get(&me).map(|(_, m)| m.clone()))
-            .collect();
-        out.extend(mine.into_iter().map(Output::BroadcastMessage));
     }
 }

@@ -21,6 +21,7 @@ mod host;
 pub mod log;
 pub mod network;
 pub mod report;
+mod staged;
 mod steps;
 
 pub use config::{Attack, BftFault, Kind, NetChange, NetConfig, SimConfig};
