@@ -260,7 +260,25 @@ fn run(cli: Cli) -> Result<()> {
                 println!();
                 print_validators(&v);
             }
-            if let (Some(b), false) = (&s.bft, json) {
+            if let (Some(b), Some(v), false) = (&s.bft, &s.pbft, json) {
+                println!(
+                    "deciding   height {} view {} step {} ({} replicas, quorum {} = {})",
+                    b.height, v.view, b.step, v.replicas, v.quorum, v.quorum_rule
+                );
+                let prepared = b
+                    .locked_round
+                    .map_or("nothing".into(), |r| format!("view {r}"));
+                println!("prepared   {prepared}");
+                if let Some(p) = v.primary {
+                    println!("primary    {p}");
+                }
+                println!(
+                    "views      {} view changes; stable checkpoint at height {}",
+                    v.view_changes, v.stable_checkpoint
+                );
+                let last = v.last_refusal.as_deref().unwrap_or("none");
+                println!("refused    {} proofs (last: {last})", v.refused_proofs);
+            } else if let (Some(b), false) = (&s.bft, json) {
                 println!(
                     "deciding   height {} round {} step {} ({} validators)",
                     b.height, b.round, b.step, b.validators
@@ -274,6 +292,8 @@ fn run(cli: Cli) -> Result<()> {
                 if let Some(p) = b.proposer {
                     println!("proposer   {p}");
                 }
+            }
+            if let (Some(_), false) = (&s.bft, json) {
                 let v: Validators = c.get("/validators")?;
                 println!();
                 print_validators(&v);

@@ -84,7 +84,10 @@ impl ByzantineConfig {
 pub const BEHAVIOURS: &str = "pow: private-fork, selfish; pos: nothing-at-stake, equivocate; \
      poa: equivocate, collude (a PoA clone is a twin: two nodes with one key); \
      bft: equivocate, split-vote, amnesia, silent; dpos: equivocate (double production), \
-     collude (a cartel that builds only on its own blocks), silent (a producer gone offline)";
+     collude (a cartel that builds only on its own blocks), silent (a producer gone offline); \
+     pbft: split-vote (a primary that pre-prepares a different block to each half, with its \
+     colluders), equivocate (double prepares and commits), silent, lie-view-change (claims a \
+     prepared block it cannot prove)";
 
 /// Why a Byzantine behaviour cannot run on this node.
 #[derive(Debug, thiserror::Error)]
@@ -217,10 +220,13 @@ pub fn plan(
                 censored: c.censored.clone(),
             }
         }
-        (ConsensusSpec::Bft(_), "equivocate") => Behaviour::VoteEquivocate,
+        (ConsensusSpec::Bft(_) | ConsensusSpec::Pbft(_), "equivocate") => Behaviour::VoteEquivocate,
         (ConsensusSpec::Bft(_), "amnesia") => Behaviour::Amnesia,
-        (ConsensusSpec::Bft(_) | ConsensusSpec::Dpos(_), "silent") => Behaviour::Silent,
-        (ConsensusSpec::Bft(_), "split-vote") => {
+        (ConsensusSpec::Pbft(_), "lie-view-change") => Behaviour::LieViewChange,
+        (ConsensusSpec::Bft(_) | ConsensusSpec::Dpos(_) | ConsensusSpec::Pbft(_), "silent") => {
+            Behaviour::Silent
+        }
+        (ConsensusSpec::Bft(_) | ConsensusSpec::Pbft(_), "split-vote") => {
             let Some(me_index) = me_index else {
                 return Err(plan_error(
                     "split-vote needs peers, this node's peer id among them",

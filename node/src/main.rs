@@ -33,7 +33,7 @@ enum Command {
         /// A genesis file to join; without one, a one-node dev genesis is written.
         #[arg(long)]
         genesis: Option<PathBuf>,
-        /// Consensus of the dev genesis: pow, pos, poa or bft.
+        /// Consensus of the dev genesis: pow, pos, poa, bft, dpos or pbft.
         #[arg(long, default_value = "pow")]
         consensus: String,
         #[command(flatten)]

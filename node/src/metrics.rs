@@ -44,7 +44,15 @@ pub struct StepLabel {
 }
 
 /// A round-based engine's steps, as the `bft_step` metric names them.
-pub const STEPS: [&str; 3] = ["propose", "prevote", "precommit"];
+pub const STEPS: [&str; 7] = [
+    "propose",
+    "prevote",
+    "precommit",
+    "pre-prepare",
+    "prepare",
+    "commit",
+    "view-change",
+];
 
 impl Metrics {
     /// The metrics and the registry that serves them.

@@ -30,6 +30,26 @@ pub struct Status {
     /// round's proposer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bft: Option<BftStatusView>,
+    /// PBFT: the view (the `bft` block's round), its primary, the quorum,
+    /// view changes, the stable checkpoint and the proofs refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pbft: Option<PbftStatusView>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PbftStatusView {
+    pub view: u64,
+    pub primary: Option<PublicKey>,
+    pub replicas: u64,
+    pub quorum: u64,
+    /// `2f+1`, or `f+1` where the genesis chose the unsafe quorum.
+    pub quorum_rule: String,
+    /// Waiting for the new view's primary.
+    pub changing: bool,
+    pub view_changes: u64,
+    pub stable_checkpoint: u64,
+    pub refused_proofs: u64,
+    pub last_refusal: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

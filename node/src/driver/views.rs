@@ -269,6 +269,18 @@ impl Driver {
                 proposer: s.proposer,
                 validators: s.validators.len(),
             }),
+            pbft: shown.views.map(|v| PbftStatusView {
+                view: v.view,
+                primary: v.primary,
+                replicas: v.replicas,
+                quorum: v.quorum,
+                quorum_rule: v.quorum_rule,
+                changing: v.changing,
+                view_changes: v.view_changes,
+                stable_checkpoint: v.stable_checkpoint,
+                refused_proofs: v.refused_proofs,
+                last_refusal: v.last_refusal,
+            }),
         }
     }
 

@@ -5,7 +5,8 @@ use super::{NetArgs, LOAD_ACCOUNTS, TOTAL_HASHRATE};
 use anyhow::{bail, Context, Result};
 use generals_chain::crypto::write_key_file;
 use generals_chain::genesis::{
-    BftParams, DposParams, GenesisAccount, GenesisValidator, PoaParams, PosParams, PowParams,
+    BftParams, DposParams, GenesisAccount, GenesisValidator, PbftParams, PoaParams, PosParams,
+    PowParams, Quorum,
 };
 use generals_chain::state::Slashing;
 use generals_chain::{ConsensusSpec, Genesis, Hash, Keypair};
@@ -50,6 +51,17 @@ fn genesis(args: &NetArgs) -> Genesis {
                 slot_ms: 1_000,
                 producers: args.producers.unwrap_or(nodes as u64),
             })
+        } else if kind == "pbft" {
+            ConsensusSpec::Pbft(PbftParams {
+                view_timeout_ms: 2_000,
+                block_pause_ms: 500,
+                checkpoint_interval: 10,
+                quorum: if args.quorum.as_deref() == Some("f+1") {
+                    Quorum::FPlusOne
+                } else {
+                    Quorum::TwoFPlusOne
+                },
+            })
         } else if kind == "bft" {
             ConsensusSpec::Bft(BftParams {
                 timeout_propose_ms: 1_000,
@@ -70,12 +82,12 @@ fn genesis(args: &NetArgs) -> Genesis {
             ..Slashing::default()
         },
         accounts,
-        validators: if ["poa", "pos", "bft", "dpos"].contains(&kind) {
+        validators: if ["poa", "pos", "bft", "dpos", "pbft"].contains(&kind) {
             (0..nodes)
                 .map(|i| GenesisValidator {
                     key: seeded(seed, "validator", i).public(),
                     stake: match kind {
-                        "pos" | "bft" | "dpos" => stakes.get(i).copied().unwrap_or(1_000),
+                        "pos" | "bft" | "dpos" | "pbft" => stakes.get(i).copied().unwrap_or(1_000),
                         _ => 1,
                     },
                     name: Some(format!("n{i}")),
@@ -128,12 +140,12 @@ pub(super) fn create(
         bail!("--nodes must be 1 to 32");
     }
     ConsensusSpec::default_for(&args.consensus)?;
-    let staked = ["pos", "bft", "dpos"].contains(&args.consensus.as_str());
+    let staked = ["pos", "bft", "dpos", "pbft"].contains(&args.consensus.as_str());
     if !args.stakes.is_empty()
         && (!staked || args.stakes.len() != args.nodes || args.stakes.contains(&0))
     {
         bail!(
-            "--stakes is for proof of stake, BFT and DPoS: {} stakes above zero",
+            "--stakes is for proof of stake, BFT, DPoS and PBFT: {} stakes above zero",
             args.nodes
         );
     }
@@ -142,8 +154,14 @@ pub(super) fn create(
     {
         bail!("--producers is for delegated proof of stake (--consensus dpos): 1 to 101");
     }
+    if args.quorum.is_some()
+        && (args.consensus != "pbft"
+            || !["2f+1", "f+1"].contains(&args.quorum.as_deref().unwrap_or("")))
+    {
+        bail!("--quorum is for PBFT (--consensus pbft): 2f+1 or f+1");
+    }
     if args.no_slashing && !staked {
-        bail!("--no-slashing is for proof of stake, BFT and DPoS (--consensus pos, bft or dpos)");
+        bail!("--no-slashing is for proof of stake, BFT, DPoS and PBFT (--consensus pos, bft, dpos or pbft)");
     }
     let shares = if args.hashpower.is_empty() {
         vec![1.0; args.nodes]

@@ -41,7 +41,7 @@ const TOTAL_HASHRATE: u64 = 400_000;
 pub struct NetArgs {
     #[arg(long, default_value_t = 4)]
     nodes: usize,
-    /// pow, poa, pos, bft or dpos.
+    /// pow, poa, pos, bft, dpos or pbft.
     #[arg(long, default_value = "pow")]
     consensus: String,
     /// Proof of stake, BFT and DPoS: each node's bonded stake (voting power;
@@ -53,6 +53,10 @@ pub struct NetArgs {
     /// left out).
     #[arg(long)]
     producers: Option<u64>,
+    /// PBFT: the quorum, 2f+1 (the default) or f+1 (unsafe: Byzantine
+    /// Paxos's counter-example, for the lab).
+    #[arg(long)]
+    quorum: Option<String>,
     /// Proof of stake and BFT: evidence costs nothing (the genesis slashing
     /// switch off).
     #[arg(long)]

@@ -33,6 +33,9 @@ pub enum AttackKind {
     /// Proof of stake: validators (--colluders) that propose and attest on
     /// every fork head they see.
     NothingAtStake,
+    /// PBFT: replicas (--colluders) that never order a block and claim, in
+    /// each view change, a prepared block they cannot prove.
+    LieViewChange,
 }
 
 #[derive(clap::Args, Debug)]
@@ -62,6 +65,10 @@ pub struct SimArgs {
     /// --cut given).
     #[arg(long)]
     pub(super) hostile: bool,
+    /// PBFT: the quorum, `2f+1` (the default) or `f+1` (Byzantine Paxos's
+    /// counter-example: two halves can decide different blocks).
+    #[arg(long)]
+    pub(super) quorum: Option<String>,
     /// Number of nodes.
     #[arg(long, default_value_t = 4)]
     pub(super) nodes: usize,

@@ -3,6 +3,7 @@
 
 use super::args::{parse_at, parse_groups, parse_link, AttackKind, SimArgs};
 use anyhow::{bail, Context, Result};
+use generals_chain::genesis::Quorum;
 use generals_consensus::sim::{Attack, BftFault, NetChange, NetConfig, SimConfig};
 
 impl SimArgs {
@@ -52,6 +53,18 @@ impl SimArgs {
                 c.slashing = !self.no_slashing;
                 c
             }
+            "pbft" => {
+                let mut c = SimConfig::pbft(self.nodes, seed, self.blocks);
+                if !self.stakes.is_empty() {
+                    if self.stakes.len() != self.nodes {
+                        bail!("{} stakes for {} nodes", self.stakes.len(), self.nodes);
+                    }
+                    c.stakes = self.stakes.clone();
+                }
+                c.slashing = !self.no_slashing;
+                c.pbft.quorum = self.pbft_quorum()?;
+                c
+            }
             "dpos" => {
                 let mut c = SimConfig::dpos(self.nodes, seed, self.blocks);
                 c.dpos.slot_ms = self.slot_ms;
@@ -68,14 +81,17 @@ impl SimArgs {
             }
             other => {
                 bail!(
-                    "unknown consensus kind {other:?}; the simulator runs: pow, poa, pos, bft, dpos"
+                    "unknown consensus kind {other:?}; the simulator runs: pow, poa, pos, bft, dpos, pbft"
                 )
             }
         };
-        if self.no_slashing && !["pos", "bft", "dpos"].contains(&self.consensus.as_str()) {
+        if self.no_slashing && !["pos", "bft", "dpos", "pbft"].contains(&self.consensus.as_str()) {
             bail!(
-                "--no-slashing is for proof of stake, BFT and DPoS (--consensus pos, bft or dpos)"
+                "--no-slashing is for proof of stake, BFT, DPoS and PBFT (--consensus pos, bft, dpos or pbft)"
             );
+        }
+        if self.quorum.is_some() && self.consensus != "pbft" {
+            bail!("--quorum is for PBFT (--consensus pbft)");
         }
         if self.producers.is_some() && self.consensus != "dpos" {
             bail!("--producers is for delegated proof of stake (--consensus dpos)");
@@ -142,6 +158,20 @@ impl SimArgs {
                 } else {
                     self.colluders.clone()
                 },
+            });
+            return Ok(c);
+        }
+        if self.consensus == "pbft" {
+            let fault = match kind {
+                AttackKind::Equivocate => BftFault::Equivocate,
+                AttackKind::SplitVote => BftFault::SplitVote,
+                AttackKind::Silent => BftFault::Silent,
+                AttackKind::LieViewChange => BftFault::LieViewChange,
+                _ => bail!("PBFT attacks are split-vote, equivocate, silent and lie-view-change"),
+            };
+            c.attack = Some(Attack::Bft {
+                fault,
+                nodes: self.bft_byzantine(),
             });
             return Ok(c);
         }
@@ -214,7 +244,10 @@ impl SimArgs {
                 gamma: self.gamma,
             },
             AttackKind::SplitVote | AttackKind::Amnesia | AttackKind::Silent => {
-                bail!("split-vote, amnesia and silent attack BFT (--consensus bft)")
+                bail!("split-vote, amnesia and silent attack BFT (--consensus bft or pbft)")
+            }
+            AttackKind::LieViewChange => {
+                bail!("lie-view-change attacks PBFT (--consensus pbft)")
             }
             AttackKind::Equivocate
             | AttackKind::Collude
@@ -228,6 +261,15 @@ impl SimArgs {
 }
 
 impl SimArgs {
+    /// PBFT's quorum rule from --quorum.
+    pub(super) fn pbft_quorum(&self) -> Result<Quorum> {
+        match self.quorum.as_deref() {
+            None | Some("2f+1") => Ok(Quorum::TwoFPlusOne),
+            Some("f+1") => Ok(Quorum::FPlusOne),
+            Some(other) => bail!("--quorum {other:?}: the quorums are 2f+1 and f+1"),
+        }
+    }
+
     /// BFT's Byzantine validators: --colluders, or the last f = (n-1)/3.
     pub(super) fn bft_byzantine(&self) -> Vec<usize> {
         if self.colluders.is_empty() {

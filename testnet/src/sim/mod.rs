@@ -58,7 +58,7 @@ pub fn run(args: SimArgs) -> Result<()> {
         None => single(&args),
         Some(0) => bail!("--seeds must be at least 1"),
         Some(k) => match args.attack {
-            _ if args.consensus == "bft" => sweep_bft(&args, k),
+            _ if ["bft", "pbft"].contains(&args.consensus.as_str()) => sweep_bft(&args, k),
             None => sweep_honest(&args, k),
             Some(AttackKind::Selfish) => sweep_selfish(&args, k),
             Some(AttackKind::PrivateFork) => sweep_private_fork(&args, k),

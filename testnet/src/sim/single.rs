@@ -46,6 +46,7 @@ pub(super) fn single(args: &SimArgs) -> Result<()> {
         "poa" => args.period_ms,
         "pos" | "dpos" => args.slot_ms,
         "bft" => config.bft.timeout_commit_ms,
+        "pbft" => config.pbft.block_pause_ms,
         _ => args.target_ms,
     };
     println!(
@@ -76,7 +77,13 @@ pub(super) fn single(args: &SimArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    if args.consensus == "bft" {
+    if ["bft", "pbft"].contains(&args.consensus.as_str()) {
+        println!(
+            "messages per decision: {:.1} ({} messages, {} decisions)",
+            report.messages as f64 / report.height.max(1) as f64,
+            report.messages,
+            report.height
+        );
         println!(
             "conflicting decisions (two honest nodes, one height): {}",
             if report.conflicting_commits.is_empty() {
@@ -86,7 +93,7 @@ pub(super) fn single(args: &SimArgs) -> Result<()> {
             }
         );
     }
-    if ["pos", "bft", "dpos"].contains(&args.consensus.as_str()) {
+    if ["pos", "bft", "dpos", "pbft"].contains(&args.consensus.as_str()) {
         print_stakes(&config, &report);
     } else {
         println!(

@@ -5,6 +5,7 @@
 use super::{pct, simulate, SimArgs};
 use crate::theory::{mean_ci, nakamoto_catch_up, private_fork_success, selfish_revenue, wilson};
 use anyhow::{bail, Result};
+use generals_chain::genesis::Quorum;
 use generals_consensus::sim::{Attack, BftFault, EventLog, SimConfig};
 
 pub(super) fn sweep_honest(args: &SimArgs, k: u64) -> Result<()> {
@@ -219,13 +220,16 @@ pub(super) fn sweep_private_fork(args: &SimArgs, k: u64) -> Result<()> {
     Ok(())
 }
 
-/// BFT: each fault (or the one asked for) over `k` seeds, with the
+/// BFT and PBFT: each fault (or the one asked for) over `k` seeds, with the
 /// Byzantine validators of --colluders (default f = (n-1)/3), then f+1
-/// colluding split voters with the honest validators cut in two halves.
+/// colluding split voters with the honest validators cut in two halves
+/// (PBFT: also one split primary with quorums of f+1).
 pub(super) fn sweep_bft(args: &SimArgs, k: u64) -> Result<()> {
     let n = args.nodes;
     let byz = args.bft_byzantine();
+    let pbft = args.consensus == "pbft";
     let faults: Vec<BftFault> = match args.attack {
+        None if pbft => BftFault::PBFT.to_vec(),
         None => BftFault::ALL.to_vec(),
         Some(_) => match args.attacked(args.seed, 0.0, 0)?.attack {
             Some(Attack::Bft { fault, .. }) => vec![fault],
@@ -233,7 +237,8 @@ pub(super) fn sweep_bft(args: &SimArgs, k: u64) -> Result<()> {
         },
     };
     println!(
-        "BFT, {n} validators, Byzantine {byz:?}, {k} seeds a row, {} heights a run{}",
+        "{}, {n} validators, Byzantine {byz:?}, {k} seeds a row, {} heights a run{}",
+        if pbft { "PBFT" } else { "BFT" },
         args.blocks,
         if args.hostile {
             "; each run draws latency 5-400 ms, jitter 0-400 ms, loss 0-25% and a cut of 1-40 s from its seed"
@@ -242,11 +247,17 @@ pub(super) fn sweep_bft(args: &SimArgs, k: u64) -> Result<()> {
         }
     );
     println!(
-        "{:<28} {:>6} {:>22} {:>24} {:>18}",
-        "fault", "runs", "conflicting decisions", "all honest decided all", "Byzantine jailed"
+        "{:<28} {:>6} {:>22} {:>24} {:>18} {:>16}",
+        "fault",
+        "runs",
+        "conflicting decisions",
+        "all honest decided all",
+        "Byzantine jailed",
+        "msgs/decision"
     );
     let row = |name: String, configs: &mut dyn FnMut(u64) -> Result<SimConfig>| -> Result<()> {
         let (mut conflicts, mut live, mut jailed) = (0u64, 0u64, 0u64);
+        let (mut messages, mut decisions) = (0u64, 0u64);
         for seed in args.seed..args.seed.saturating_add(k) {
             let c = configs(seed)?;
             let bad = c.attack.as_ref().map(Attack::nodes).unwrap_or_default();
@@ -258,18 +269,23 @@ pub(super) fn sweep_bft(args: &SimArgs, k: u64) -> Result<()> {
                     .all(|i| r.finalized[i] >= args.blocks),
             );
             jailed += u64::from(!bad.is_empty() && bad.iter().all(|b| r.jailed.contains(b)));
+            messages += r.messages;
+            decisions += r.height;
         }
         println!(
-            "{name:<28} {k:>6} {conflicts:>22} {:>24} {:>18}",
+            "{name:<28} {k:>6} {conflicts:>22} {:>24} {:>18} {:>16.1}",
             format!("{live}/{k}"),
-            format!("{jailed}/{k}")
+            format!("{jailed}/{k}"),
+            messages as f64 / decisions.max(1) as f64
         );
         Ok(())
     };
     for fault in faults {
         let name = format!("{} x{}", fault.name(), byz.len());
         row(name, &mut |seed| {
-            let mut c = if args.hostile {
+            let mut c = if args.hostile && pbft {
+                SimConfig::hostile_pbft(n, fault, byz.clone(), seed, args.blocks)
+            } else if args.hostile {
                 SimConfig::hostile_bft(n, fault, byz.clone(), seed, args.blocks)
             } else {
                 args.base(seed)?
@@ -283,11 +299,35 @@ pub(super) fn sweep_bft(args: &SimArgs, k: u64) -> Result<()> {
         })?;
     }
     let over = (n.saturating_sub(1) / 3) + 1;
-    if over < n {
+    if over < n && pbft {
+        let quorum = args.pbft_quorum()?;
+        row(format!("split-vote x{over}, honest cut"), &mut |seed| {
+            Ok(SimConfig::split_brain_pbft(
+                n,
+                over,
+                quorum,
+                seed,
+                args.blocks,
+            ))
+        })?;
+        let f = over - 1;
+        row(format!("split-vote x{f}, quorum f+1"), &mut |seed| {
+            Ok(SimConfig::split_brain_pbft(
+                n,
+                f,
+                Quorum::FPlusOne,
+                seed,
+                args.blocks,
+            ))
+        })?;
+        println!(
+            "(the last two rows are beyond the bound: f+1 = {over} of {n} Byzantine, then f with quorums of f+1)"
+        );
+    } else if over < n {
         row(format!("split-vote x{over}, honest cut"), &mut |seed| {
             Ok(SimConfig::split_brain_bft(n, over, seed, args.blocks))
         })?;
+        println!("(the last row is beyond the bound: f+1 = {over} of {n} Byzantine)");
     }
-    println!("(the last row is beyond the bound: f+1 = {over} of {n} Byzantine)");
     Ok(())
 }
