@@ -80,6 +80,7 @@ fn the_default_comparison_writes_three_reports_and_its_page_renders_every_chart(
         "poa: n3 equivocate; 25.0% of the authority seats",
         "bft: n3 split-vote; 33.3% of the voting power",
         "dpos: n3 collude; 33.3% of the producer slots",
+        "pbft: n3 split-vote; 25.0% of the replicas (one vote each)",
     ] {
         assert!(t.contains(line), "{line}\n{t}");
     }
@@ -90,7 +91,7 @@ fn the_default_comparison_writes_three_reports_and_its_page_renders_every_chart(
         .iter()
         .filter_map(|m| m["consensus"].as_str())
         .collect();
-    assert_eq!(kinds, ["pow", "pos", "poa", "bft", "dpos"]);
+    assert_eq!(kinds, ["pow", "pos", "poa", "bft", "dpos", "pbft"]);
     for m in json["mechanisms"].as_array().expect("mechanisms") {
         assert_eq!(m["runs"], 3, "{m}");
         assert!(m["blocks_per_s"]["value"].as_f64() > Some(0.0), "{m}");
@@ -100,11 +101,24 @@ fn the_default_comparison_writes_three_reports_and_its_page_renders_every_chart(
     let bft = &json["mechanisms"][3];
     assert_eq!(bft["safety_broken"]["value"], 0.0, "{bft}");
     assert_eq!(bft["theory"][0]["agrees"], true, "{bft}");
+    // PBFT beside it: safe with one split primary of four, and the messages
+    // each block cost both of them, from the same runs.
+    let pbft = &json["mechanisms"][5];
+    assert_eq!(pbft["safety_broken"]["value"], 0.0, "{pbft}");
+    assert_eq!(pbft["theory"][0]["agrees"], true, "{pbft}");
+    for m in [bft, pbft] {
+        let per_block = m["messages_per_block"]["value"].as_f64().expect("messages");
+        assert!(per_block > 10.0, "{m}");
+    }
     // The private fork has Nakamoto's and the exact probability beside it.
     let pow = &json["mechanisms"][0];
     assert_eq!(pow["theory"].as_array().map(Vec::len), Some(2), "{pow}");
     let md = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
     assert!(md.contains("| finality p50 (ms) |"), "{md}");
+    assert!(
+        md.contains("| messages sent per block (network-wide) |"),
+        "{md}"
+    );
     assert!(md.contains("## Theory beside measurement"), "{md}");
 
     // The page in a real browser: every chart is an SVG with its bars or
@@ -178,7 +192,7 @@ fn compare_runs_the_librarys_attack_scenarios_on_every_mechanism() {
         let json: serde_json::Value = report(&dir);
         assert_eq!(
             json["mechanisms"].as_array().map(Vec::len),
-            Some(5),
+            Some(6),
             "{name}"
         );
     }

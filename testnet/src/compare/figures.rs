@@ -54,6 +54,8 @@ pub struct Figures {
     pub honest_jailed: usize,
     /// The run's always-on checks: name and whether it held.
     pub invariants: Vec<(String, bool)>,
+    /// Messages the nodes sent for each block of the main chain.
+    pub messages_per_block: Option<f64>,
 }
 
 fn attackers(s: &Scenario) -> Vec<usize> {
@@ -74,7 +76,8 @@ pub fn attacker_resource(s: &Scenario) -> f64 {
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    if s.consensus == "poa" {
+    // One seat, one vote, whatever the stake.
+    if s.consensus == "poa" || s.consensus == "pbft" {
         return counted.len() as f64 / validators.len().max(1) as f64;
     }
     let total: f64 = validators.iter().map(|i| s.nodes[*i].weight).sum();
@@ -112,7 +115,7 @@ pub fn figures(s: &Scenario, o: &Outcome, verdicts: &[Verdict], events: &[Seen])
     // on BFT, a proposal, not the decided block with its commit): blocks are
     // known by their imports. A block's first import is its producer's, at
     // once; a BFT height's clock starts at its first proposal.
-    let bft = s.consensus == "bft";
+    let bft = ["bft", "pbft"].contains(&s.consensus.as_str());
     let mut created: HashMap<&str, u64> = HashMap::new();
     let mut proposed: HashMap<u64, u64> = HashMap::new();
     let mut height_of: HashMap<&str, u64> = HashMap::new();
@@ -155,7 +158,7 @@ pub fn figures(s: &Scenario, o: &Outcome, verdicts: &[Verdict], events: &[Seen])
                 mine.split_off(height);
                 mine.insert(*height, hash.clone());
                 match s.consensus.as_str() {
-                    "bft" => Some(*height),
+                    "bft" | "pbft" => Some(*height),
                     "pos" | "dpos" => None,
                     _ => height.checked_sub(DEPTH - 1),
                 }
@@ -272,5 +275,9 @@ pub fn figures(s: &Scenario, o: &Outcome, verdicts: &[Verdict], events: &[Seen])
             .filter(|v| v.expectation.ends_with("(always)"))
             .map(|v| (v.expectation.replace(" (always)", ""), v.passed))
             .collect(),
+        messages_per_block: o
+            .messages
+            .filter(|_| height > 0)
+            .map(|m| m as f64 / height as f64),
     }
 }

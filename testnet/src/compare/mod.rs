@@ -1,4 +1,4 @@
-//! `generals-testnet compare [FILE] --consensus pow,pos,poa,bft,dpos [--sim
+//! `generals-testnet compare [FILE] --consensus pow,pos,poa,bft,dpos,pbft [--sim
 //! --seeds K] [--out DIR]`: one scenario on each mechanism, side by side.
 //!
 //! A node's role maps across mechanisms by its share of the deciding
@@ -33,7 +33,11 @@ pub struct CompareArgs {
     /// (testnet/scenarios/compare-third-split.toml).
     pub file: Option<PathBuf>,
     /// The mechanisms to compare.
-    #[arg(long, value_delimiter = ',', default_value = "pow,pos,poa,bft,dpos")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "pow,pos,poa,bft,dpos,pbft"
+    )]
     pub consensus: Vec<String>,
     /// Run in the simulator instead of on real processes.
     #[arg(long)]

@@ -60,6 +60,8 @@ pub struct Summary {
     pub blocks_per_s: Est,
     pub orphan_rate: Est,
     pub deepest_reorg: u64,
+    /// Messages sent over the network for each main-chain block.
+    pub messages_per_block: Option<Est>,
     pub attacker_resource: f64,
     pub attacker_blocks: Est,
     pub attacker_produced: f64,
@@ -124,6 +126,7 @@ pub fn mapping(s: &Scenario) -> Option<String> {
         "pow" => "hash power",
         "poa" => "authority seats (one a node)",
         "bft" => "voting power",
+        "pbft" => "replicas (one vote each)",
         "dpos" => "producer slots (stake-elected)",
         _ => "stake",
     };
@@ -168,6 +171,10 @@ impl Summary {
             finality_p90_ms: p(0.9),
             blocks_per_s: each(&|r| r.blocks_per_s),
             orphan_rate: each(&|r| r.orphan_rate),
+            messages_per_block: {
+                let xs: Vec<f64> = runs.iter().filter_map(|r| r.messages_per_block).collect();
+                (!xs.is_empty()).then(|| Est::mean(&xs))
+            },
             deepest_reorg: runs
                 .iter()
                 .flat_map(|r| r.reorgs.iter().map(|x| x.1))
@@ -253,6 +260,21 @@ fn theory(s: &Scenario, sum: &Summary) -> Vec<Theory> {
                 predicted: Some(r),
                 measured: est_pct(&sum.attacker_blocks),
                 agrees: sum.attacker_blocks.holds(r),
+            });
+        }
+        "pbft" => {
+            let unsafe_quorum = s.quorum.as_deref() == Some("f+1");
+            let safe = q <= 1.0 / 3.0 + 1e-9 && !unsafe_quorum;
+            out.push(Theory {
+                model: format!(
+                    "Castro and Liskov's bound: with n = 3f+1 replicas, two quorums of 2f+1 share f+1, one of them honest, and an honest replica prepares one block a view, so at most f Byzantine never make two honest replicas decide different blocks; here {:.1}% is Byzantine and quorums are {}{}",
+                    q * 100.0,
+                    if unsafe_quorum { "f+1" } else { "2f+1" },
+                    if safe { "" } else { ": the bound promises nothing" }
+                ),
+                predicted: if safe { Some(0.0) } else { None },
+                measured: format!("safety broken in {}", est_pct(&sum.safety_broken)),
+                agrees: !safe || sum.safety_broken.value == 0.0,
             });
         }
         "bft" | "pos" => {
@@ -400,6 +422,10 @@ pub fn markdown(raw: &Scenario, sums: &[Summary], json: &serde_json::Value) -> S
         (
             "blocks off the main chain",
             Box::new(|s: &Summary| est_pct(&s.orphan_rate)),
+        ),
+        (
+            "messages sent per block (network-wide)",
+            Box::new(|s: &Summary| s.messages_per_block.as_ref().map_or("-".into(), est_num)),
         ),
         (
             "deepest honest reorg",

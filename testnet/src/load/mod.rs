@@ -144,7 +144,11 @@ pub fn run(args: LoadArgs) -> Result<()> {
     let state = State::load(&args.dir)?;
     let depth = args
         .final_depth
-        .unwrap_or(if state.consensus == "bft" { 1 } else { 6 })
+        .unwrap_or(if ["bft", "pbft"].contains(&state.consensus.as_str()) {
+            1
+        } else {
+            6
+        })
         .max(1);
     let verify_per_s = verify_rate();
     let nodes = Nodes::new(args.dir.clone(), state.nodes.len());

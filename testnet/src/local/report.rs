@@ -21,6 +21,18 @@ fn get(c: &reqwest::blocking::Client, api: &str, path: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// The messages a node has sent (every gossip topic and direct sends), from
+/// its `/metrics`.
+fn messages_sent(c: &reqwest::blocking::Client, api: &str) -> Option<u64> {
+    let text = c.get(format!("{api}/metrics")).send().ok()?.text().ok()?;
+    let sent = text
+        .lines()
+        .filter(|l| l.starts_with("generals_messages_total{") && l.contains("direction=\"out\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>();
+    Some(sent as u64)
+}
+
 fn hash_at(c: &reqwest::blocking::Client, api: &str, h: u64) -> Option<String> {
     get(c, api, &format!("/block/{h}"))["hash"]
         .as_str()
@@ -73,6 +85,7 @@ pub fn collect(dir: &std::path::Path) -> Result<Value> {
                 "running": n.running(),
                 "height": s["height"],
                 "tip": s["tip"],
+                "messages_sent": if n.running() { messages_sent(&c, &n.api) } else { None },
             })
         })
         .collect();

@@ -141,7 +141,7 @@ pub fn up(args: UpArgs) -> Result<()> {
     if state.consensus == "pow" {
         println!("  generals --node {first} --home {home} mine 2");
     }
-    if state.consensus == "pos" || state.consensus == "bft" {
+    if ["pos", "bft", "pbft"].contains(&state.consensus.as_str()) {
         println!("  generals --node {first} validators");
         println!("  generals --node {first} stake 500 --from dev:dev-0");
         println!("  generals --node {first} evidence");

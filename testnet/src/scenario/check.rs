@@ -120,7 +120,7 @@ pub struct Facts {
 }
 
 /// Checks the events. `honest`: the honest nodes; `keys[i]`: node i's
-/// validator key (hex); `consensus`: pow, poa, pos or bft.
+/// validator key (hex); `consensus`: pow, poa, pos, bft, dpos or pbft.
 pub fn check(events: &[Seen], honest: &[usize], keys: &[String], consensus: &str) -> Facts {
     let mut facts = Facts::default();
     let mut height_of: HashMap<&str, u64> = HashMap::new();
@@ -138,7 +138,7 @@ pub fn check(events: &[Seen], honest: &[usize], keys: &[String], consensus: &str
                 height,
                 imported: true,
                 ..
-            } if consensus == "bft" => {
+            } if consensus == "bft" || consensus == "pbft" => {
                 decided.entry(*height).or_default().insert(hash);
             }
             What::Finalized { hash } if consensus == "pos" => {

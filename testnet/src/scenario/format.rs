@@ -39,11 +39,14 @@ pub struct Scenario {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    /// pow, poa, pos, bft or dpos.
+    /// pow, poa, pos, bft, dpos or pbft.
     pub consensus: String,
     /// DPoS: how many delegates produce (every node if left out).
     #[serde(default)]
     pub producers: Option<u64>,
+    /// PBFT: the quorum, "2f+1" (the default) or "f+1".
+    #[serde(default)]
+    pub quorum: Option<String>,
     #[serde(default)]
     pub seed: u64,
     /// Proof of work: the target interval; proof of authority: the period.
@@ -156,27 +159,32 @@ fn honest() -> String {
 pub const MAX_LINK_MS: u64 = 60_000;
 
 /// The mechanisms, in the order reports set them side by side.
-pub const MECHANISMS: [&str; 5] = ["pow", "pos", "poa", "bft", "dpos"];
+pub const MECHANISMS: [&str; 6] = ["pow", "pos", "poa", "bft", "dpos", "pbft"];
 
 /// The mechanisms whose validators bond stake.
-pub const STAKED: [&str; 3] = ["pos", "bft", "dpos"];
+pub const STAKED: [&str; 4] = ["pos", "bft", "dpos", "pbft"];
 
 /// Each mechanism's usual attack, which the role `attacker` stands for.
-pub const ATTACKS: [(&str, &str); 5] = [
+pub const ATTACKS: [(&str, &str); 6] = [
     ("pow", "private-fork"),
     ("pos", "nothing-at-stake"),
     ("poa", "equivocate"),
     ("bft", "split-vote"),
     ("dpos", "collude"),
+    ("pbft", "split-vote"),
 ];
 
 /// The Byzantine roles of each mechanism (a clone is a twin, not a role).
-pub const ROLES: [(&str, &[&str]); 5] = [
+pub const ROLES: [(&str, &[&str]); 6] = [
     ("pow", &["private-fork", "selfish"]),
     ("pos", &["nothing-at-stake", "equivocate"]),
     ("poa", &["equivocate", "collude"]),
     ("bft", &["equivocate", "split-vote", "amnesia", "silent"]),
     ("dpos", &["equivocate", "collude", "silent"]),
+    (
+        "pbft",
+        &["split-vote", "equivocate", "silent", "lie-view-change"],
+    ),
 ];
 
 /// Whether `role` runs on `consensus` (honest runs everywhere).
@@ -345,6 +353,11 @@ impl Scenario {
                 bail!("producers: 1 to 101, for consensus = \"dpos\" only");
             }
         }
+        if let Some(q) = &self.quorum {
+            if self.consensus != "pbft" || !["2f+1", "f+1"].contains(&q.as_str()) {
+                bail!("quorum: \"2f+1\" or \"f+1\", for consensus = \"pbft\" only");
+            }
+        }
         let known = |r: &str| r == "attacker" || ROLES.iter().any(|(_, rs)| rs.contains(&r));
         for (i, node) in self.nodes.iter().enumerate() {
             if !(node.weight.is_finite() && node.weight > 0.0) {
@@ -468,7 +481,7 @@ impl Scenario {
                         Action::Propose { .. } => "consensus = \"poa\"",
                         Action::Vote { .. } => "consensus = \"dpos\"",
                         Action::StartWorkload | Action::StopWorkload => "a [workload]",
-                        _ => "consensus = \"pos\", \"bft\" or \"dpos\"",
+                        _ => "consensus = \"pos\", \"bft\", \"dpos\" or \"pbft\"",
                     }
                 );
             }

@@ -32,6 +32,9 @@ pub struct Outcome {
     pub source: String,
     /// Each node's final height (none for a node that was down).
     pub heights: Vec<Option<u64>>,
+    /// Messages the nodes sent over the network, all of them (real nodes:
+    /// those running at the end, from their metrics).
+    pub messages: Option<u64>,
     /// Heights at which two honest nodes decided (BFT) or kept, k blocks
     /// deep (the others), different blocks.
     pub conflicts: Vec<u64>,

@@ -58,7 +58,7 @@ fn up_args(s: &Scenario, dir: &Path, runtime: &local::RuntimeArgs) -> Result<UpA
     let weights: Vec<String> = validators.iter().map(|n| n.weight.to_string()).collect();
     match s.consensus.as_str() {
         "pow" => argv.extend(["--hashpower".into(), weights.join(",")]),
-        "pos" | "bft" | "dpos" => {
+        "pos" | "bft" | "dpos" | "pbft" => {
             let stakes: Vec<String> = validators
                 .iter()
                 .map(|n| ((n.weight * 1_000.0).round().max(1.0) as u64).to_string())
@@ -90,6 +90,9 @@ fn up_args(s: &Scenario, dir: &Path, runtime: &local::RuntimeArgs) -> Result<UpA
     }
     if let (Some(p), "dpos") = (s.producers, s.consensus.as_str()) {
         argv.extend(["--producers".into(), p.to_string()]);
+    }
+    if let (Some(q), "pbft") = (&s.quorum, s.consensus.as_str()) {
+        argv.extend(["--quorum".into(), q.clone()]);
     }
     argv.extend(runtime.argv());
     #[derive(Parser)]
@@ -441,7 +444,11 @@ fn outcome(s: &Scenario, dir: &Path) -> Result<Outcome> {
         }
     }
     // BFT decisions are final at once; other chains are compared k blocks deep.
-    let k = if s.consensus == "bft" { 0 } else { 6 };
+    let k = if ["bft", "pbft"].contains(&s.consensus.as_str()) {
+        0
+    } else {
+        6
+    };
     let mut conflicts: Vec<u64> = r["conflicts"]
         .as_array()
         .into_iter()
@@ -479,9 +486,13 @@ fn outcome(s: &Scenario, dir: &Path) -> Result<Outcome> {
         .filter(|i| s.nodes[*i].role == "honest")
         .filter_map(|i| r["nodes"][i]["tip"].as_str())
         .collect();
+    let sent: Vec<u64> = (0..n)
+        .filter_map(|i| r["nodes"][i]["messages_sent"].as_u64())
+        .collect();
     Ok(Outcome {
         source: "real nodes".into(),
         heights,
+        messages: (!sent.is_empty()).then(|| sent.iter().sum()),
         conflicts,
         jailed,
         voted_out,

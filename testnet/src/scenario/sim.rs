@@ -35,6 +35,11 @@ fn sim_flags(s: &Scenario) -> Result<Vec<String>> {
             s.validators().to_string(),
         ]),
         "pos" => argv.extend(["--slot-ms".into(), "1000".into()]),
+        "pbft" => {
+            if let Some(q) = &s.quorum {
+                argv.extend(["--quorum".into(), q.clone()]);
+            }
+        }
         "dpos" => {
             argv.extend(["--slot-ms".into(), "1000".into()]);
             if let Some(p) = s.producers {
@@ -50,7 +55,7 @@ fn sim_flags(s: &Scenario) -> Result<Vec<String>> {
             let w: Vec<String> = weights.iter().map(f64::to_string).collect();
             argv.extend(["--hashpower".into(), w.join(",")]);
         }
-        "pos" | "bft" | "dpos" => {
+        "pos" | "bft" | "dpos" | "pbft" => {
             let w: Vec<String> = weights
                 .iter()
                 .map(|x| ((x * 1_000.0).round().max(1.0) as u64).to_string())
@@ -127,7 +132,7 @@ fn sim_flags(s: &Scenario) -> Result<Vec<String>> {
                     argv.extend(["--attacker".into(), b[0].0.to_string()]);
                     argv.extend(["--shares".into(), (weights[b[0].0] / total).to_string()]);
                 }
-                "equivocate" if s.consensus != "bft" => {
+                "equivocate" if !["bft", "pbft"].contains(&s.consensus.as_str()) => {
                     argv.extend(["--attacker".into(), b[0].0.to_string()]);
                 }
                 _ => argv.extend(["--colluders".into(), nodes.join(",")]),
@@ -303,6 +308,7 @@ fn outcome(s: &Scenario, r: &SimReport) -> Outcome {
     Outcome {
         source: format!("simulator, seed {}", r.seed),
         heights: r.heights.iter().map(|h| Some(*h)).collect(),
+        messages: Some(r.messages),
         conflicts: r.conflicting_commits.clone(),
         jailed,
         voted_out,

@@ -133,7 +133,7 @@ fn catch_up(client: &reqwest::blocking::Client, hub: &Hub, api: &str, i: usize, 
     else {
         return;
     };
-    let bft = tree["consensus"] == "bft";
+    let bft = tree["consensus"] == "bft" || tree["consensus"] == "pbft";
     for b in tree["blocks"].as_array().into_iter().flatten() {
         let Some(hash) = b["hash"].as_str() else {
             continue;
@@ -232,6 +232,14 @@ fn finality(st: &Value) -> String {
             "final {}, justified {}",
             h("finalized_height"),
             h("justified_height")
+        )
+    } else if st["pbft"].is_object() {
+        let v = &st["pbft"];
+        format!(
+            "view {} {}, checkpoint {}",
+            v["view"].as_u64().unwrap_or(0),
+            bft["step"].as_str().unwrap_or(""),
+            v["stable_checkpoint"].as_u64().unwrap_or(0)
         )
     } else if bft.is_object() {
         format!(
