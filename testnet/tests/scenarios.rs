@@ -177,7 +177,7 @@ fn a_malformed_scenario_is_refused_with_its_line_and_field() {
         (
             "name = \"x\"\nconsensus = \"pow\"\n[[node]]\n[[step]]\nat_s = 1\naction = \"bond\"\nnode = 0\namount = 5\n[end]\nheight = 3\n",
             "line 4, step 0",
-            "\"pos\", \"bft\" or \"dpos\"",
+            "\"pos\", \"bft\", \"dpos\" or \"pbft\"",
         ),
         (
             "name = \"x\"\nconsensus = \"pow\"\n[[node]]\n[[node]]\nrole = \"selfsh\"\n[end]\nheight = 3\n",

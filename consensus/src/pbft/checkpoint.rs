@@ -6,6 +6,9 @@
 use super::proof::{digest_of, digest_payload};
 use super::*;
 
+/// Heights whose checkpoints are kept while none becomes stable.
+const MAX_CHECKPOINTS: usize = 64;
+
 impl PbftEngine {
     /// ⟨CHECKPOINT, n, d, i⟩ for the height just decided.
     pub(super) fn checkpoint(&mut self, d: Hash, out: &mut Vec<Output>) {
@@ -39,6 +42,11 @@ impl PbftEngine {
             .or_default()
             .entry(m.signer)
             .or_insert((d, m));
+        // Checkpoints that never become stable (too many replicas away) are
+        // kept for the newest heights only.
+        while self.checkpoints.len() > MAX_CHECKPOINTS {
+            self.checkpoints.pop_first();
+        }
         let q = self.quorum();
         let stable = self
             .checkpoints
