@@ -10,6 +10,7 @@
 //! - `factory`: the one engine factory (genesis, key, seed, record, Byzantine
 //!   behaviour -> engine);
 //! - `core`: what every host does with blocks: validate, store, fork choice, reorg;
+//! - `evidence`: the evidence pool of the voting engines;
 //! - `seal`: block seals shared by proof of authority, proof of stake and BFT;
 //! - `pow/`: proof of work (SHA-256d, ASERT difficulty, median-time-past);
 //! - `poa/`: proof of authority (Clique: turns, signer limit, votes, evidence);
@@ -28,6 +29,7 @@ pub mod byzantine;
 pub mod core;
 pub mod dpos;
 pub mod engine;
+pub mod evidence;
 pub mod factory;
 pub mod generals;
 pub mod host;

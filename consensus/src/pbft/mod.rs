@@ -22,7 +22,7 @@
 //! and one primary that tells two halves different blocks makes them decide
 //! both: Byzantine Paxos's counter-example.
 
-use crate::bft::engine::{round_of, seal, seal_message_of, BftData};
+use crate::bft::engine::{round_of, seal, seal_message_of, tip_certificate, BftData};
 use crate::bft::validators::Book;
 use crate::engine::{
     Consensus, ConsensusError, EngineStatus, Headers, Input, NodeId, Output, Record, RoundStatus,
@@ -30,9 +30,7 @@ use crate::engine::{
 };
 use crate::seal::MAX_FUTURE_DRIFT_MS;
 use generals_chain::genesis::PbftParams;
-use generals_chain::{
-    Block, Evidence, Hash, Header, Keypair, MessageKind, PublicKey, SignedMessage,
-};
+use generals_chain::{Block, Hash, Header, Keypair, MessageKind, PublicKey, SignedMessage};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 mod checkpoint;
@@ -114,8 +112,7 @@ pub struct PbftEngine {
     checkpoints: BTreeMap<u64, BTreeMap<PublicKey, (Hash, SignedMessage)>>,
     stable: u64,
     helped_at: u64,
-    evidence: Vec<Evidence>,
-    evidence_seen: HashSet<Hash>,
+    evidence: crate::evidence::EvidencePool,
     record: PbftRecord,
     unsaved: bool,
     persisted: u64,
@@ -162,8 +159,7 @@ impl PbftEngine {
             checkpoints: BTreeMap::new(),
             stable: 0,
             helped_at: 0,
-            evidence: Vec::new(),
-            evidence_seen: HashSet::new(),
+            evidence: Default::default(),
             record: PbftRecord::default(),
             unsaved: false,
             persisted: 0,

@@ -54,7 +54,7 @@ impl PbftEngine {
         self.blocks.retain(|_, b| b.height() >= h);
         let replicas = self.replicas.clone();
         self.evidence
-            .retain(|e| replicas.binary_search(&e.offender()).is_ok());
+            .retain_voters(|k| replicas.binary_search(k).is_ok());
         // A restart resumes the view, the certificate and the messages it had.
         let resumed = self.record.signing.height == self.height;
         if resumed {
@@ -145,31 +145,21 @@ impl PbftEngine {
     /// Asks the host for a block on the decided tip, to order in this view.
     pub(super) fn build(&mut self, out: &mut Vec<Output>) {
         let Some(tip) = self.tip.clone() else { return };
+        let decided = self
+            .decided
+            .get(&tip.height)
+            .map(|(b, cert)| (b, cert.as_slice()));
+        let payload = digest_payload(tip.hash());
         let saved = &self.record.signing.commit;
-        let certifies_tip = saved.first().is_some_and(|m| {
-            m.position.height == tip.height && m.payload == digest_payload(tip.hash())
-        });
-        let last_commit = match self.decided.get(&tip.height) {
-            Some((b, cert)) if b.hash() == tip.hash() => cert.clone(),
-            _ if tip.height == 0 => Vec::new(),
-            _ if certifies_tip => saved.clone(),
-            _ => match self
-                .blocks
-                .values()
-                .find(|b| b.header.parent == tip.hash())
-                .and_then(|b| BftData::decode(&b.header.consensus).ok())
-            {
-                Some(d) => d.last_commit,
-                None => return,
-            },
+        let Some(last_commit) =
+            tip_certificate(&tip, decided, saved, &payload, self.blocks.values())
+        else {
+            return;
         };
-        let replicas = self.replicas.clone();
+        let replicas = &self.replicas;
         let evidence = self
             .evidence
-            .iter()
-            .filter(|e| replicas.binary_search(&e.offender()).is_ok())
-            .cloned()
-            .collect();
+            .for_block(|k| replicas.binary_search(k).is_ok());
         self.building = Some(self.view);
         out.push(Output::Build {
             parent: tip.hash(),
@@ -275,14 +265,7 @@ impl PbftEngine {
         second: SignedMessage,
         out: &mut Vec<Output>,
     ) {
-        let e = Evidence { first, second };
-        if e.verify(&self.chain_id).is_err() || !self.evidence_seen.insert(e.hash()) {
-            return;
-        }
-        if self.evidence.len() < generals_chain::block::MAX_BLOCK_EVIDENCE {
-            self.evidence.push(e.clone());
-        }
-        out.push(Output::Evidence(e));
+        self.evidence.report(&self.chain_id, first, second, out);
     }
 
     /// A consensus message: checkpoints of any recent height; the rest of this
@@ -486,7 +469,7 @@ impl PbftEngine {
         self.unsaved = true;
         out.push(Output::Import(block.clone()));
         out.push(Output::Finalize(d));
-        self.evidence.retain(|e| !block.evidence.contains(e));
+        self.evidence.included(&block);
         self.decided.insert(self.height, (block.clone(), cert));
         while self.decided.len() > MAX_LOG {
             self.decided.pop_first();

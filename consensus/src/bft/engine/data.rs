@@ -52,6 +52,34 @@ pub fn vote_value(payload: &[u8]) -> Option<Option<Hash>> {
     codec::decode::<Option<Hash>, 64>("vote", payload).ok()
 }
 
+/// The commit certificate of `tip`, which the next block carries: the one
+/// this node gathered when it decided (`decided`), the one its signing record
+/// saved (`saved`, whose votes carry `payload`), or, decided by others while
+/// this node was away, the one in any block built on the tip.
+pub(crate) fn tip_certificate<'a>(
+    tip: &Header,
+    decided: Option<(&Block, &[SignedMessage])>,
+    saved: &[SignedMessage],
+    payload: &[u8],
+    mut blocks: impl Iterator<Item = &'a Block>,
+) -> Option<Vec<SignedMessage>> {
+    match decided {
+        Some((b, cert)) if b.hash() == tip.hash() => return Some(cert.to_vec()),
+        _ if tip.height == 0 => return Some(Vec::new()),
+        _ => {}
+    }
+    if saved
+        .first()
+        .is_some_and(|m| m.position.height == tip.height && m.payload == payload)
+    {
+        return Some(saved.to_vec());
+    }
+    blocks
+        .find(|b| b.header.parent == tip.hash())
+        .and_then(|b| BftData::decode(&b.header.consensus).ok())
+        .map(|d| d.last_commit)
+}
+
 /// The block's round, from its header (0 if unreadable).
 pub fn round_of(header: &Header) -> u64 {
     BftData::decode(&header.consensus).map_or(0, |d| d.round)

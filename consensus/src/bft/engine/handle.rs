@@ -44,36 +44,24 @@ impl BftEngine {
 
     pub(super) fn build(&mut self, out: &mut Vec<Output>) {
         let Some(tip) = self.tip.clone() else { return };
-        let saved = &self.record.commit;
-        let certifies_tip = saved.first().is_some_and(|m| {
-            m.position.height == tip.height && m.payload == vote_payload(Some(tip.hash()))
-        });
-        let last_commit = match &self.last_commit {
-            Some((b, cert)) if b.hash() == tip.hash() => cert.clone(),
-            _ if tip.height == 0 => Vec::new(),
-            _ if certifies_tip => saved.clone(),
-            // Decided by others while this node was away: the commit
-            // certificate of the tip is in any block built on it.
-            _ => match self
-                .blocks
-                .values()
-                .find(|b| b.header.parent == tip.hash())
-                .and_then(|b| BftData::decode(&b.header.consensus).ok())
-            {
-                Some(d) => d.last_commit,
-                None => return,
-            },
+        let decided = self
+            .last_commit
+            .as_ref()
+            .map(|(b, cert)| (b, cert.as_slice()));
+        let payload = vote_payload(Some(tip.hash()));
+        let Some(last_commit) = tip_certificate(
+            &tip,
+            decided,
+            &self.record.commit,
+            &payload,
+            self.blocks.values(),
+        ) else {
+            return;
         };
         let set = self.set.clone();
         let evidence = self
             .evidence
-            .iter()
-            .filter(|e| {
-                set.as_ref()
-                    .is_some_and(|s| s.power.contains_key(&e.offender()))
-            })
-            .cloned()
-            .collect();
+            .for_block(|k| set.as_ref().is_some_and(|s| s.power.contains_key(k)));
         out.push(Output::Build {
             parent: tip.hash(),
             height: self.height,

@@ -39,14 +39,7 @@ impl BftEngine {
         second: SignedMessage,
         out: &mut Vec<Output>,
     ) {
-        let e = Evidence { first, second };
-        if e.verify(&self.chain_id).is_err() || !self.evidence_seen.insert(e.hash()) {
-            return;
-        }
-        if self.evidence.len() < generals_chain::block::MAX_BLOCK_EVIDENCE {
-            self.evidence.push(e.clone());
-        }
-        out.push(Output::Evidence(e));
+        self.evidence.report(&self.chain_id, first, second, out);
     }
 
     pub(super) fn take_proposal(&mut self, m: SignedMessage, out: &mut Vec<Output>) {

@@ -15,7 +15,7 @@ use crate::engine::{
 use crate::seal::MAX_FUTURE_DRIFT_MS;
 use generals_chain::genesis::BftParams;
 use generals_chain::{
-    codec, Block, Evidence, Hash, Header, Keypair, MessageKind, Position, PublicKey, SignedMessage,
+    codec, Block, Hash, Header, Keypair, MessageKind, Position, PublicKey, SignedMessage,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -26,6 +26,7 @@ mod messages;
 mod round;
 
 use data::sealed_message;
+pub(crate) use data::tip_certificate;
 pub use data::{round_of, seal, seal_signature, vote_payload, vote_value, BftData, ProposalBody};
 // A header's seal as the signed message it is (for wrappers).
 pub(crate) use data::sealed_message as seal_message_of;
@@ -117,8 +118,7 @@ pub struct BftEngine {
     /// that fell behind.
     last_commit: Option<(Block, Vec<SignedMessage>)>,
     decided_at: u64,
-    evidence: Vec<Evidence>,
-    evidence_seen: HashSet<Hash>,
+    evidence: crate::evidence::EvidencePool,
     record: BftRecord,
     /// The record changed in this step: it goes out as `Output::Persist`
     /// ahead of the step's other outputs.
@@ -160,8 +160,7 @@ impl BftEngine {
             next_timer: 1,
             last_commit: None,
             decided_at: 0,
-            evidence: Vec::new(),
-            evidence_seen: HashSet::new(),
+            evidence: Default::default(),
             record: BftRecord::default(),
             unsaved: false,
             persisted: 0,

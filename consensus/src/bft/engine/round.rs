@@ -22,10 +22,8 @@ impl BftEngine {
         let h = self.height;
         self.blocks.retain(|_, b| b.height() >= h);
         let set = self.set.clone();
-        self.evidence.retain(|e| {
-            set.as_ref()
-                .is_some_and(|s| s.power.contains_key(&e.offender()))
-        });
+        self.evidence
+            .retain_voters(|k| set.as_ref().is_some_and(|s| s.power.contains_key(k)));
         // A restart resumes the round, lock and votes it had.
         let mut round = 0;
         if self.record.height == self.height {
@@ -322,7 +320,7 @@ impl BftEngine {
         // Line 51: decision_p[h_p] = v.
         out.push(Output::Import(block.clone()));
         out.push(Output::Finalize(v));
-        self.evidence.retain(|e| !block.evidence.contains(e));
+        self.evidence.included(&block);
         self.last_commit = Some((block.clone(), cert));
         self.decided_at = self.now;
         self.enter_height(block.header, out);
