@@ -166,7 +166,8 @@ pub enum Attack {
     /// Authorities that vote the other authorities out and censor the workload's
     /// first `censor` accounts.
     Collude { nodes: Vec<NodeId>, censor: usize },
-    /// Node `twin` runs with node `node`'s authority key.
+    /// Node `twin` runs with node `node`'s key: an authority's (proof of
+    /// authority), or a validator's (BFT, PBFT: the twin holds no stake).
     Clone { node: NodeId, twin: NodeId },
     /// Proof-of-stake validators that attest on every fork head they see.
     NothingAtStake { nodes: Vec<NodeId> },
@@ -398,7 +399,12 @@ impl SimConfig {
             let fits = match a {
                 Attack::PrivateFork { .. } | Attack::Selfish { .. } => self.kind == Kind::Pow,
                 Attack::Collude { .. } => matches!(self.kind, Kind::Poa | Kind::Dpos),
-                Attack::Clone { .. } => self.kind == Kind::Poa,
+                // Twins: a voting engine's validator played by two nodes.
+                Attack::Clone { twin, .. } => {
+                    self.kind == Kind::Poa
+                        || (matches!(self.kind, Kind::Bft | Kind::Pbft)
+                            && self.stakes.get(*twin) == Some(&0))
+                }
                 Attack::Equivocate { .. } => {
                     matches!(self.kind, Kind::Poa | Kind::Pos | Kind::Dpos)
                 }

@@ -23,6 +23,7 @@ pub mod network;
 pub mod report;
 mod staged;
 mod steps;
+pub mod twins;
 
 pub use config::{Attack, BftFault, Kind, NetChange, NetConfig, SimConfig};
 pub use log::{EventKind, EventLog};

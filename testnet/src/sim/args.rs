@@ -69,6 +69,10 @@ pub struct SimArgs {
     /// counter-example: two halves can decide different blocks).
     #[arg(long)]
     pub(super) quorum: Option<String>,
+    /// BFT and PBFT: run every Twins scenario of this many rounds (node 4
+    /// holds node 3's key; each round one of five partitions), --seeds each.
+    #[arg(long)]
+    pub(super) twins: Option<u32>,
     /// Number of nodes.
     #[arg(long, default_value_t = 4)]
     pub(super) nodes: usize,

@@ -3,12 +3,14 @@
 //!
 //! Layout: `args` holds the flags and parses their values; `config` builds the
 //! `SimConfig` of a run from them; `single` runs one simulation and prints its
-//! report; `sweep` runs `--seeds K` of them and prints the aggregate tables.
+//! report; `sweep` runs `--seeds K` of them and prints the aggregate tables;
+//! `twins` enumerates the Twins scenarios of BFT and PBFT.
 
 mod args;
 mod config;
 mod single;
 mod sweep;
+mod twins;
 
 pub use args::{AttackKind, SimArgs};
 
@@ -53,6 +55,9 @@ pub fn report_of(
 pub fn run(args: SimArgs) -> Result<()> {
     if let Some(file) = &args.scenario {
         return crate::scenario::simulate(file, args.seeds.unwrap_or(1), args.out.clone());
+    }
+    if let Some(rounds) = args.twins {
+        return twins::sweep_twins(&args, rounds);
     }
     match args.seeds {
         None => single(&args),
