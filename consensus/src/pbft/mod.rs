@@ -22,7 +22,7 @@
 //! and one primary that tells two halves different blocks makes them decide
 //! both: Byzantine Paxos's counter-example.
 
-use crate::bft::engine::{round_of, seal, seal_message_of, tip_certificate, BftData};
+use crate::bft::engine::{extends, round_of, seal, seal_message_of, tip_certificate, BftData};
 use crate::bft::validators::Book;
 use crate::engine::{
     Consensus, ConsensusError, EngineStatus, Headers, Input, NodeId, Output, Record, RoundStatus,

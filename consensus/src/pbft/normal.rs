@@ -241,11 +241,7 @@ impl PbftEngine {
         let (Some(b), Some(tip)) = (self.blocks.get(hash), &self.tip) else {
             return false;
         };
-        b.header.parent == tip.hash()
-            && b.height() == self.height
-            && b.header.tx_root == Block::compute_tx_root(&b.transactions)
-            && b.header.evidence_root == Block::compute_evidence_root(&b.evidence)
-            && self.validate(&b.header, headers, self.now).is_ok()
+        extends(b, tip, self.height) && self.validate(&b.header, headers, self.now).is_ok()
     }
 
     /// The pre-prepare this replica may act on in its view: one of the view it

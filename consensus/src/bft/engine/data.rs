@@ -52,6 +52,15 @@ pub fn vote_value(payload: &[u8]) -> Option<Option<Hash>> {
     codec::decode::<Option<Hash>, 64>("vote", payload).ok()
 }
 
+/// A candidate block as a voting engine takes it before its header check:
+/// on the decided `tip`, at `height`, its roots those of its body.
+pub(crate) fn extends(b: &Block, tip: &Header, height: u64) -> bool {
+    b.header.parent == tip.hash()
+        && b.height() == height
+        && b.header.tx_root == Block::compute_tx_root(&b.transactions)
+        && b.header.evidence_root == Block::compute_evidence_root(&b.evidence)
+}
+
 /// The commit certificate of `tip`, which the next block carries: the one
 /// this node gathered when it decided (`decided`), the one its signing record
 /// saved (`saved`, whose votes carry `payload`), or, decided by others while

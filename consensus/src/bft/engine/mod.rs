@@ -26,7 +26,7 @@ mod messages;
 mod round;
 
 use data::sealed_message;
-pub(crate) use data::tip_certificate;
+pub(crate) use data::{extends, tip_certificate};
 pub use data::{round_of, seal, seal_signature, vote_payload, vote_value, BftData, ProposalBody};
 // A header's seal as the signed message it is (for wrappers).
 pub(crate) use data::sealed_message as seal_message_of;

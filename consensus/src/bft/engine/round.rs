@@ -133,11 +133,7 @@ impl BftEngine {
         let (Some(b), Some(tip)) = (self.blocks.get(hash), &self.tip) else {
             return false;
         };
-        b.header.parent == tip.hash()
-            && b.height() == self.height
-            && b.header.tx_root == Block::compute_tx_root(&b.transactions)
-            && b.header.evidence_root == Block::compute_evidence_root(&b.evidence)
-            && self.validate(&b.header, headers, self.now).is_ok()
+        extends(b, tip, self.height) && self.validate(&b.header, headers, self.now).is_ok()
     }
 
     /// The power of the validators that signed a `kind` vote in `round` (for
