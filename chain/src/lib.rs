@@ -27,6 +27,8 @@ pub mod genesis;
 pub mod hash;
 pub mod ledger;
 pub mod mempool;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod state;
 pub mod store;
 pub mod tx;

@@ -52,6 +52,7 @@ impl SigCache {
 
 /// What a transaction does.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum Action {
     /// Move `amount` from the sender's balance to `to`.
@@ -106,6 +107,7 @@ impl Action {
 
 /// The signed part of a transaction.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TxBody {
     pub chain_id: String,
     pub sender: PublicKey,
@@ -118,6 +120,7 @@ pub struct TxBody {
 
 /// A transaction and its sender's signature.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Transaction {
     pub body: TxBody,
     pub signature: Signature,

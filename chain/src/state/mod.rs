@@ -19,6 +19,7 @@ use std::collections::HashMap;
 
 /// One account.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Account {
     /// Spendable coins.
     pub balance: u64,

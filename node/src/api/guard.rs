@@ -2,8 +2,9 @@
 //!
 //! - every request names this node in its `Host` (when the API listens on a
 //!   loopback address, so a page served elsewhere cannot rebind a name to it);
-//! - every POST carries `Content-Type: application/json` and, if it has an
-//!   `Origin`, the node's own (a web page elsewhere cannot make a call);
+//! - every POST body is sent as `Content-Type: application/json` and every POST,
+//!   if it has an `Origin`, comes from the node's own (a web page elsewhere
+//!   cannot make a call);
 //! - calls that change the node (mining, the miner, authority votes, admin)
 //!   carry the node's token; reading and submitting a signed transaction do not;
 //! - a request that takes longer than `REQUEST_TIMEOUT` (its body included) is
@@ -68,12 +69,18 @@ pub async fn boundary(State(s): State<AppState>, req: Request, next: Next) -> Re
                 );
             }
         }
-        let json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        // A body must say it is JSON (a web page's form post cannot); a POST
+        // without one, or to a route that takes none, goes on to its answer.
+        use axum::body::HttpBody;
+        let empty = req.body().size_hint().exact() == Some(0);
+        let json = empty
+            || !POSTS.contains(&req.uri().path())
+            || req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(';').next())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
         if !json {
             return refuse(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -94,6 +101,12 @@ pub const CHANGES: [&str; 8] = [
     "/admin/link",
     "/authorities/propose",
     "/authorities/discard",
+];
+
+/// The routes that take a POST: the calls that change the node, and `/tx`.
+const POSTS: [&str; 9] = [
+    "/tx", CHANGES[0], CHANGES[1], CHANGES[2], CHANGES[3], CHANGES[4], CHANGES[5], CHANGES[6],
+    CHANGES[7],
 ];
 
 /// The node's token, for calls that change the node.

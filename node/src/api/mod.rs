@@ -6,6 +6,10 @@ pub mod types;
 #[cfg(feature = "full")]
 mod guard;
 #[cfg(feature = "full")]
+mod handlers;
+#[cfg(feature = "full")]
+pub mod openapi;
+#[cfg(feature = "full")]
 pub mod serve;
 #[cfg(feature = "full")]
 mod server;

@@ -2,8 +2,9 @@
 
 use generals_chain::{Account, Hash, PublicKey, Transaction};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Status {
     pub chain_id: String,
     pub consensus: String,
@@ -36,7 +37,7 @@ pub struct Status {
     pub pbft: Option<PbftStatusView>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct PbftStatusView {
     pub view: u64,
     pub primary: Option<PublicKey>,
@@ -52,7 +53,7 @@ pub struct PbftStatusView {
     pub last_refusal: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct BftStatusView {
     pub height: u64,
     pub round: u64,
@@ -64,7 +65,7 @@ pub struct BftStatusView {
     pub validators: usize,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct PosStatus {
     pub slot: u64,
     pub epoch: u64,
@@ -75,7 +76,7 @@ pub struct PosStatus {
 }
 
 /// One validator, from the chain's state at the tip.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ValidatorView {
     pub key: PublicKey,
     /// Its name in the genesis file, if any.
@@ -94,7 +95,7 @@ pub struct ValidatorView {
 }
 
 /// `GET /validators`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Validators {
     pub total_bonded: u64,
     /// Whether evidence costs stake on this chain (the genesis switch).
@@ -103,7 +104,7 @@ pub struct Validators {
 }
 
 /// One piece of evidence.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct EvidenceView {
     pub hash: Hash,
     pub offender: PublicKey,
@@ -119,13 +120,13 @@ pub struct EvidenceView {
 
 /// `GET /evidence`: evidence included on the main chain, and evidence this node
 /// has seen and offers for inclusion.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct EvidenceList {
     pub included: Vec<EvidenceView>,
     pub pending: Vec<EvidenceView>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct BlockView {
     pub hash: Hash,
     pub height: u64,
@@ -141,14 +142,14 @@ pub struct BlockView {
     pub transactions: Vec<TxView>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct TxView {
     pub hash: Hash,
     pub tx: Transaction,
 }
 
 /// A head of the fork tree, as Bitcoin Core's `getchaintips`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct TipView {
     pub hash: Hash,
     pub height: u64,
@@ -161,7 +162,7 @@ pub struct TipView {
 
 /// `GET /tree`: the node's fork tree, its newest blocks (at most
 /// `TreeView::MAX_BLOCKS`), for the fork-tree page.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct TreeView {
     pub consensus: String,
     pub validator: PublicKey,
@@ -178,7 +179,7 @@ impl TreeView {
 }
 
 /// One block of `TreeView`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct TreeBlock {
     pub hash: Hash,
     pub parent: Hash,
@@ -195,7 +196,7 @@ pub struct TreeBlock {
     pub withheld: bool,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct AccountView {
     pub key: PublicKey,
     #[serde(flatten)]
@@ -204,7 +205,7 @@ pub struct AccountView {
     pub next_nonce: u64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct PeerView {
     pub peer_id: String,
     pub connected: bool,
@@ -215,40 +216,41 @@ pub struct PeerView {
 }
 
 /// `POST /tx`: a transaction as JSON, or its canonical bytes in hex.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum SubmitTx {
     Json { tx: Transaction },
     Hex { hex: String },
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Submitted {
     pub hash: Hash,
 }
 
 /// `POST /mine`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct MineRequest {
+    #[schema(minimum = 1, maximum = 1000)]
     pub blocks: u64,
     /// Mine past the node's hash-rate limit (a node without one always does).
     #[serde(default)]
     pub full_speed: bool,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Mined {
     pub blocks: Vec<Hash>,
 }
 
 /// `POST /miner/start|stop` answer.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct MinerState {
     pub mining: bool,
 }
 
 /// `POST /admin/block|unblock`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct PeerRequest {
     pub peer_id: String,
 }
@@ -256,26 +258,29 @@ pub struct PeerRequest {
 /// `POST /admin/link`: what arrives from `peer_id` waits `latency_ms` plus
 /// up to `jitter_ms`, or is lost with probability `loss` (all zero: a plain
 /// link again).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkRequest {
     pub peer_id: String,
     #[serde(default)]
+    #[schema(maximum = 60000)]
     pub latency_ms: u64,
     #[serde(default)]
+    #[schema(maximum = 60000)]
     pub jitter_ms: u64,
     #[serde(default)]
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub loss: f64,
 }
 
 /// Every error answer.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ErrorBody {
     pub error: String,
 }
 
 /// What the live event stream (`/events`) sends.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum NodeEvent {
     BlockImported {
@@ -328,7 +333,7 @@ pub enum NodeEvent {
 }
 
 /// `GET /tx/{hash}`: where a transaction stands.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct TxStatus {
     pub hash: Hash,
     /// `pending` (in the mempool) or `included` (on the main chain).
@@ -341,7 +346,7 @@ pub struct TxStatus {
 }
 
 /// One authority over the last blocks (as geth's `clique_status`).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct AuthorityView {
     pub key: PublicKey,
     /// Blocks it sealed in the window.
@@ -353,7 +358,7 @@ pub struct AuthorityView {
 }
 
 /// `GET /authorities`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Authorities {
     /// Blocks the statistics cover (the last 64).
     pub window: u64,
@@ -363,7 +368,7 @@ pub struct Authorities {
 }
 
 /// `GET /delegates`: delegated proof of stake's election at the tip.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Delegates {
     pub round: u64,
     /// This round's producers, in slot order.
@@ -374,7 +379,7 @@ pub struct Delegates {
     pub delegates: Vec<DelegateView>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct DelegateView {
     pub key: PublicKey,
     /// Its name in the genesis, if it has one.
@@ -389,14 +394,14 @@ pub struct DelegateView {
 }
 
 /// `POST /authorities/propose` (and an entry of `Authorities::proposals`).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Proposal {
     pub candidate: PublicKey,
     pub add: bool,
 }
 
 /// `POST /authorities/discard`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Discard {
     pub candidate: PublicKey,
 }

@@ -31,10 +31,16 @@ pub fn file(name: &str) -> Option<(&'static str, &'static str)> {
     }
 }
 
+#[utoipa::path(get, path = "/ui", tag = "pages",
+    responses((status = 200, description = "The fork-tree page", content_type = "text/html", body = String)))]
 pub async fn page() -> Response {
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], PAGE).into_response()
 }
 
+#[utoipa::path(get, path = "/ui/{file}", tag = "pages",
+    params(("file" = String, Path, description = "tree.js or style.css")),
+    responses((status = 200, description = "A file of the page", body = String),
+        (status = 404, description = "No such file", body = super::types::ErrorBody)))]
 pub async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
     let (kind, body) = file(&name).ok_or_else(|| not_found(format!("no page file {name:?}")))?;
     Ok(([(header::CONTENT_TYPE, kind)], body).into_response())
@@ -46,6 +52,10 @@ pub struct TreeQuery {
 }
 
 /// `GET /tree?from=HEIGHT`: the newest blocks of the fork tree.
+#[utoipa::path(get, path = "/tree", tag = "chain",
+    params(("from" = Option<u64>, Query, description = "The lowest height wanted (default 0)")),
+    responses((status = 200, description = "The fork tree's newest blocks", body = TreeView),
+        (status = 400, description = "from is not a height", body = super::types::ErrorBody)))]
 pub async fn tree(
     State(s): State<AppState>,
     Query(q): Query<TreeQuery>,
