@@ -4,13 +4,11 @@
 //! that and the rest of the boundary. Every error is JSON.
 
 use super::guard::{self, MAX_BODY_BYTES, MAX_EVENT_STREAMS};
-use super::handlers::*;
 use super::types::*;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use generals_chain::{Hash, PublicKey, Transaction};
 use prometheus_client::registry::Registry;
@@ -154,33 +152,8 @@ pub(super) async fn ask<T>(
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/openapi.json", get(super::openapi::document))
-        .route("/status", get(status))
-        .route("/block/{id}", get(block))
-        .route("/tips", get(tips))
-        .route("/tree", get(super::ui::tree))
-        .route("/ui", get(super::ui::page))
-        .route("/ui/{file}", get(super::ui::asset))
-        .route("/account/{key}", get(account))
-        .route("/tx", post(submit))
-        .route("/tx/{hash}", get(tx_status))
-        .route("/mempool", get(mempool))
-        .route("/peers", get(peers))
-        .route("/authorities", get(authorities))
-        .route("/delegates", get(delegates))
-        .route("/validators", get(validators))
-        .route("/evidence", get(evidence))
-        .route("/metrics", get(metrics))
-        .route("/events", get(events))
-        .route("/mine", post(mine))
-        .route("/miner/start", post(miner_start))
-        .route("/miner/stop", post(miner_stop))
-        .route("/admin/block", post(admin_block))
-        .route("/admin/unblock", post(admin_unblock))
-        .route("/admin/link", post(admin_link))
-        .route("/authorities/propose", post(propose))
-        .route("/authorities/discard", post(discard))
+    let (routes, _) = super::openapi::routes().split_for_parts();
+    routes
         .fallback(|| async { not_found("no such endpoint; see the README for the API") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), guard::token))
