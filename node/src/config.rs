@@ -71,7 +71,17 @@ pub enum ConfigError {
     HeaderTimeout(u64),
 }
 
+/// Largest config.toml read.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 impl NodeConfig {
+    /// Parses and checks the text of a config.toml.
+    pub fn parse(text: &str) -> Result<NodeConfig> {
+        let config: NodeConfig = toml::from_str(text)?;
+        config.check()?;
+        Ok(config)
+    }
+
     /// Refuses settings that cannot work, naming the setting.
     pub fn check(&self) -> Result<(), ConfigError> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -158,19 +168,22 @@ impl Home {
 
     pub fn load_config(&self) -> Result<NodeConfig> {
         let path = self.config();
-        let text = std::fs::read_to_string(&path).with_context(|| {
+        let first = || {
             format!(
                 "reading {} (run `generals-node init --home {}` first)",
                 path.display(),
                 self.dir.display()
             )
-        })?;
-        let config: NodeConfig =
-            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        config
-            .check()
-            .with_context(|| format!("in {}", path.display()))?;
-        Ok(config)
+        };
+        let len = std::fs::metadata(&path).with_context(first)?.len();
+        if len > MAX_CONFIG_BYTES {
+            bail!(
+                "{} is {len} bytes, over the limit of {MAX_CONFIG_BYTES}",
+                path.display()
+            );
+        }
+        let text = std::fs::read_to_string(&path).with_context(first)?;
+        NodeConfig::parse(&text).with_context(|| format!("in {}", path.display()))
     }
 
     pub fn save_config(&self, config: &NodeConfig) -> Result<()> {

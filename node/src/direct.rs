@@ -13,7 +13,7 @@ use generals_chain::{Block, SignedMessage};
 
 pub const DIRECT_PROTOCOL: &str = "/generals/direct/1";
 /// Largest answer to a direct send (a refusal's reason).
-const MAX_DIRECT_RESPONSE: usize = 1_024;
+pub const MAX_DIRECT_RESPONSE: usize = 1_024;
 /// Direct sends a peer may have open at once.
 pub const MAX_DIRECT_STREAMS: usize = 64;
 

@@ -115,7 +115,7 @@ pub type SyncCodec = Framed<SyncRequest, SyncResponse, MAX_SYNC_REQUEST_BYTES, M
 pub const SYNC_PROTOCOL: &str = "/generals/sync/1";
 
 /// Reads a frame of at most `limit` bytes; the buffer grows as bytes arrive,
-/// so a length prefix alone allocates nothing.
+/// so a length prefix alone allocates at most 4 KiB.
 async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, limit: usize) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await?;
@@ -126,13 +126,24 @@ async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, limit: usize) -> io
             format!("frame of {len} bytes is over the limit of {limit}"),
         ));
     }
-    let mut buf = Vec::new();
-    io.take(len as u64).read_to_end(&mut buf).await?;
-    if buf.len() != len {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "frame cut short",
-        ));
+    // Read straight into the buffer, which grows by doubling as bytes arrive
+    // but never past the frame's length: no allocation is over the limit.
+    let mut buf: Vec<u8> = Vec::new();
+    while buf.len() < len {
+        let start = buf.len();
+        if start == buf.capacity() {
+            let to = (start * 2).max(4_096).min(len);
+            buf.reserve_exact(to - start);
+        }
+        buf.resize(buf.capacity().min(len), 0);
+        let n = io.read(&mut buf[start..]).await?;
+        buf.truncate(start + n);
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "frame cut short",
+            ));
+        }
     }
     Ok(buf)
 }

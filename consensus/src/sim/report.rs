@@ -53,8 +53,9 @@ pub struct SimReport {
     pub jailed: Vec<usize>,
     /// Proof of stake and BFT: each node's newest finalized height.
     pub finalized: Vec<u64>,
-    /// BFT: heights at which two honest nodes decided different blocks (the
-    /// safety checker; empty while no more than f validators are Byzantine).
+    /// Heights at which two honest nodes decided different blocks (the safety
+    /// checker; empty while no more than f validators are Byzantine): BFT and
+    /// PBFT decisions, and other engines' finalized blocks.
     pub conflicting_commits: Vec<u64>,
     /// Each node's bonded stake and balance at the reference node's tip.
     pub bonded: Vec<u64>,
@@ -115,21 +116,21 @@ fn double_slots(
     (0..keys.len()).map(count).collect()
 }
 
-/// BFT: heights at which two honest nodes' decisions differ, counting what
+/// Heights at which two honest nodes' decisions differ. BFT and PBFT: what
 /// each engine decided and what each node's chain holds (blocks taken from
-/// commit certificates while syncing).
+/// commit certificates while syncing). Other engines: each node's main chain
+/// up to the height it holds final (none, for proof of work and authority).
 fn conflicting_commits(
     config: &SimConfig,
     cores: &[&NodeCore<MemoryStore>],
     stats: &Stats,
     attackers: &[usize],
 ) -> Vec<u64> {
-    if !matches!(
+    let bft = matches!(
         config.kind,
         super::config::Kind::Bft | super::config::Kind::Pbft
-    ) {
-        return Vec::new();
-    }
+    );
+    let finals = finalized(cores, stats);
     let mut decided: std::collections::BTreeMap<u64, Hash> = Default::default();
     let mut conflicts = std::collections::BTreeSet::new();
     for (i, commits) in stats.commits.iter().enumerate() {
@@ -137,9 +138,14 @@ fn conflicting_commits(
             continue;
         }
         let store = cores[i].ledger().store();
-        let chain =
-            (1..=cores[i].tip().height).filter_map(|h| Some((h, store.hash_at(h).ok().flatten()?)));
-        for (h, hash) in commits.iter().map(|(h, x)| (*h, *x)).chain(chain) {
+        let upto = if bft {
+            cores[i].tip().height
+        } else {
+            finals[i].min(cores[i].tip().height)
+        };
+        let chain = (1..=upto).filter_map(|h| Some((h, store.hash_at(h).ok().flatten()?)));
+        let commits = commits.iter().filter(|_| bft).map(|(h, x)| (*h, *x));
+        for (h, hash) in commits.chain(chain) {
             if *decided.entry(h).or_insert(hash) != hash {
                 conflicts.insert(h);
             }

@@ -16,4 +16,6 @@ mod server;
 #[cfg(feature = "full")]
 pub mod ui;
 #[cfg(feature = "full")]
+pub use guard::MAX_BODY_BYTES;
+#[cfg(feature = "full")]
 pub use server::*;

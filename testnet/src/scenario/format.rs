@@ -262,9 +262,21 @@ pub enum Outcome {
     Fails,
 }
 
+/// Largest scenario file read.
+pub const MAX_SCENARIO_BYTES: usize = 1 << 20;
+
 impl Scenario {
     /// Reads and checks a scenario file.
     pub fn load(path: &Path) -> Result<Scenario> {
+        let len = std::fs::metadata(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .len();
+        if len > MAX_SCENARIO_BYTES as u64 {
+            bail!(
+                "scenario {} is {len} bytes, over the limit of {MAX_SCENARIO_BYTES}",
+                path.display()
+            );
+        }
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         Scenario::parse(&text).with_context(|| format!("scenario {}", path.display()))

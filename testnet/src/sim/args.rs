@@ -73,6 +73,11 @@ pub struct SimArgs {
     /// holds node 3's key; each round one of five partitions), --seeds each.
     #[arg(long)]
     pub(super) twins: Option<u32>,
+    /// Every engine with each of its attacks, at most f < n/3 Byzantine, at
+    /// 4 and 7 nodes: --seeds runs each (100 if left out) on every core, and
+    /// the conflicting decisions, finalized heights and seeds per second.
+    #[arg(long)]
+    pub(super) safety: bool,
     /// Number of nodes.
     #[arg(long, default_value_t = 4)]
     pub(super) nodes: usize,

@@ -8,6 +8,8 @@
 
 mod args;
 mod config;
+pub(crate) mod cores;
+mod safety;
 mod single;
 mod sweep;
 mod twins;
@@ -55,6 +57,9 @@ pub fn report_of(
 pub fn run(args: SimArgs) -> Result<()> {
     if let Some(file) = &args.scenario {
         return crate::scenario::simulate(file, args.seeds.unwrap_or(1), args.out.clone());
+    }
+    if args.safety {
+        return safety::sweep_safety(&args);
     }
     if let Some(rounds) = args.twins {
         return twins::sweep_twins(&args, rounds);

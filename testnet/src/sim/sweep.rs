@@ -255,22 +255,30 @@ pub(super) fn sweep_bft(args: &SimArgs, k: u64) -> Result<()> {
         "Byzantine jailed",
         "msgs/decision"
     );
-    let row = |name: String, configs: &mut dyn FnMut(u64) -> Result<SimConfig>| -> Result<()> {
-        let (mut conflicts, mut live, mut jailed) = (0u64, 0u64, 0u64);
-        let (mut messages, mut decisions) = (0u64, 0u64);
-        for seed in args.seed..args.seed.saturating_add(k) {
-            let c = configs(seed)?;
+    let row = |name: String, configs: &(dyn Fn(u64) -> Result<SimConfig> + Sync)| -> Result<()> {
+        let runs = super::cores::on_cores(k, |i| -> Result<(bool, bool, bool, u64, u64)> {
+            let c = configs(args.seed.saturating_add(i))?;
             let bad = c.attack.as_ref().map(Attack::nodes).unwrap_or_default();
             let r = simulate(c, EventLog::sink())?;
-            conflicts += u64::from(!r.conflicting_commits.is_empty());
-            live += u64::from(
+            Ok((
+                !r.conflicting_commits.is_empty(),
                 (0..n)
                     .filter(|i| !bad.contains(i))
                     .all(|i| r.finalized[i] >= args.blocks),
-            );
-            jailed += u64::from(!bad.is_empty() && bad.iter().all(|b| r.jailed.contains(b)));
-            messages += r.messages;
-            decisions += r.height;
+                !bad.is_empty() && bad.iter().all(|b| r.jailed.contains(b)),
+                r.messages,
+                r.height,
+            ))
+        });
+        let (mut conflicts, mut live, mut jailed) = (0u64, 0u64, 0u64);
+        let (mut messages, mut decisions) = (0u64, 0u64);
+        for run in runs {
+            let (conflict, all_live, all_jailed, m, d) = run?;
+            conflicts += u64::from(conflict);
+            live += u64::from(all_live);
+            jailed += u64::from(all_jailed);
+            messages += m;
+            decisions += d;
         }
         println!(
             "{name:<28} {k:>6} {conflicts:>22} {:>24} {:>18} {:>16.1}",
@@ -282,7 +290,7 @@ pub(super) fn sweep_bft(args: &SimArgs, k: u64) -> Result<()> {
     };
     for fault in faults {
         let name = format!("{} x{}", fault.name(), byz.len());
-        row(name, &mut |seed| {
+        row(name, &|seed| {
             let mut c = if args.hostile && pbft {
                 SimConfig::hostile_pbft(n, fault, byz.clone(), seed, args.blocks)
             } else if args.hostile {
@@ -301,7 +309,7 @@ pub(super) fn sweep_bft(args: &SimArgs, k: u64) -> Result<()> {
     let over = (n.saturating_sub(1) / 3) + 1;
     if over < n && pbft {
         let quorum = args.pbft_quorum()?;
-        row(format!("split-vote x{over}, honest cut"), &mut |seed| {
+        row(format!("split-vote x{over}, honest cut"), &|seed| {
             Ok(SimConfig::split_brain_pbft(
                 n,
                 over,
@@ -311,7 +319,7 @@ pub(super) fn sweep_bft(args: &SimArgs, k: u64) -> Result<()> {
             ))
         })?;
         let f = over - 1;
-        row(format!("split-vote x{f}, quorum f+1"), &mut |seed| {
+        row(format!("split-vote x{f}, quorum f+1"), &|seed| {
             Ok(SimConfig::split_brain_pbft(
                 n,
                 f,
@@ -324,7 +332,7 @@ pub(super) fn sweep_bft(args: &SimArgs, k: u64) -> Result<()> {
             "(the last two rows are beyond the bound: f+1 = {over} of {n} Byzantine, then f with quorums of f+1)"
         );
     } else if over < n {
-        row(format!("split-vote x{over}, honest cut"), &mut |seed| {
+        row(format!("split-vote x{over}, honest cut"), &|seed| {
             Ok(SimConfig::split_brain_bft(n, over, seed, args.blocks))
         })?;
         println!("(the last row is beyond the bound: f+1 = {over} of {n} Byzantine)");
