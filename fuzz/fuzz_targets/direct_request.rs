@@ -4,17 +4,13 @@
 use generals_node::direct::{DirectCodec, DIRECT_PROTOCOL};
 use generals_node::net::MAX_GOSSIP_BYTES;
 use libfuzzer_sys::fuzz_target;
-use libp2p::request_response::Codec;
-use libp2p::StreamProtocol;
 
 fuzz_target!(|data: &[u8]| {
-    let mut codec = DirectCodec::default();
-    let protocol = StreamProtocol::new(DIRECT_PROTOCOL);
-    generals_fuzz::bounded("direct request", MAX_GOSSIP_BYTES, || {
-        futures::executor::block_on(async {
-            let _ = codec
-                .read_request(&protocol, &mut futures::io::Cursor::new(data))
-                .await;
-        })
-    });
+    generals_fuzz::read_frame::<DirectCodec>(
+        "direct request",
+        MAX_GOSSIP_BYTES,
+        DIRECT_PROTOCOL,
+        true,
+        data,
+    );
 });

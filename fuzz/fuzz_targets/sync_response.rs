@@ -3,17 +3,13 @@
 #![no_main]
 use generals_node::protocol::{SyncCodec, MAX_SYNC_BYTES, SYNC_PROTOCOL};
 use libfuzzer_sys::fuzz_target;
-use libp2p::request_response::Codec;
-use libp2p::StreamProtocol;
 
 fuzz_target!(|data: &[u8]| {
-    let mut codec = SyncCodec::default();
-    let protocol = StreamProtocol::new(SYNC_PROTOCOL);
-    generals_fuzz::bounded("sync response", MAX_SYNC_BYTES, || {
-        futures::executor::block_on(async {
-            let _ = codec
-                .read_response(&protocol, &mut futures::io::Cursor::new(data))
-                .await;
-        })
-    });
+    generals_fuzz::read_frame::<SyncCodec>(
+        "sync response",
+        MAX_SYNC_BYTES,
+        SYNC_PROTOCOL,
+        false,
+        data,
+    );
 });

@@ -150,3 +150,24 @@ pub mod engines {
         }
     }
 }
+
+/// Reads `data` as one request frame (`request`) or one response frame of a
+/// libp2p request-response codec, as a peer's stream would deliver it, and
+/// fails the run on any allocation over `limit`.
+pub fn read_frame<C>(what: &str, limit: usize, protocol: &'static str, request: bool, data: &[u8])
+where
+    C: libp2p::request_response::Codec<Protocol = libp2p::StreamProtocol> + Default,
+{
+    let mut codec = C::default();
+    let protocol = libp2p::StreamProtocol::new(protocol);
+    bounded(what, limit, || {
+        futures::executor::block_on(async {
+            let mut io = futures::io::Cursor::new(data);
+            if request {
+                let _ = codec.read_request(&protocol, &mut io).await;
+            } else {
+                let _ = codec.read_response(&protocol, &mut io).await;
+            }
+        })
+    });
+}

@@ -6,7 +6,21 @@ use super::{pct, simulate, SimArgs};
 use crate::theory::{mean_ci, nakamoto_catch_up, private_fork_success, selfish_revenue, wilson};
 use anyhow::{bail, Result};
 use generals_chain::genesis::Quorum;
-use generals_consensus::sim::{Attack, BftFault, EventLog, SimConfig};
+use generals_consensus::sim::{Attack, BftFault, EventLog, SimConfig, SimReport};
+
+/// The reports of `k` runs from `args.seed` on, spread over every core, in
+/// seed order; `config` gives a seed's run.
+fn runs(
+    args: &SimArgs,
+    k: u64,
+    config: impl Fn(u64) -> Result<SimConfig> + Sync,
+) -> Result<Vec<SimReport>> {
+    super::cores::on_cores(k, |i| {
+        simulate(config(args.seed.saturating_add(i))?, EventLog::sink())
+    })
+    .into_iter()
+    .collect()
+}
 
 pub(super) fn sweep_honest(args: &SimArgs, k: u64) -> Result<()> {
     let mut converged = 0;
@@ -15,8 +29,7 @@ pub(super) fn sweep_honest(args: &SimArgs, k: u64) -> Result<()> {
     let mut interval = 0.0;
     let mut shares = vec![0.0; args.nodes];
     let mut hashpower = Vec::new();
-    for seed in args.seed..args.seed.saturating_add(k) {
-        let r = simulate(args.base(seed)?, EventLog::sink())?;
+    for r in runs(args, k, |seed| args.base(seed))? {
         converged += u64::from(r.converged);
         orphans += r.orphans as f64 / k as f64;
         deepest = deepest.max(r.max_reorg_depth);
@@ -70,10 +83,13 @@ pub(super) fn sweep_pos(args: &SimArgs, k: u64) -> Result<()> {
     for slashing in [true, false] {
         let (mut conv, mut doubled, mut jailed, mut honest_jailed) = (0, 0, 0, 0);
         let (mut kept, mut share) = (0.0, 0.0);
-        for seed in args.seed..args.seed.saturating_add(k) {
+        let c = args.attacked(args.seed, 0.0, 0)?;
+        let configs = |seed| -> Result<SimConfig> {
             let mut c = args.attacked(seed, 0.0, 0)?;
             c.slashing = slashing;
-            let r = simulate(c.clone(), EventLog::sink())?;
+            Ok(c)
+        };
+        for r in runs(args, k, configs)? {
             conv += u64::from(r.converged);
             doubled += bad.iter().filter(|i| r.double_slots[**i] > 0).count();
             jailed += bad.iter().filter(|i| r.jailed.contains(i)).count();
@@ -101,8 +117,7 @@ pub(super) fn sweep_pos(args: &SimArgs, k: u64) -> Result<()> {
 pub(super) fn sweep_poa(args: &SimArgs, k: u64) -> Result<()> {
     let mut outcomes: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     let mut jailed = 0u64;
-    for seed in args.seed..args.seed.saturating_add(k) {
-        let r = simulate(args.attacked(seed, 0.0, 0)?, EventLog::sink())?;
+    for r in runs(args, k, |seed| args.attacked(seed, 0.0, 0))? {
         *outcomes.entry(r.authorities.join(",")).or_default() += 1;
         jailed += u64::from(!r.jailed.is_empty());
     }
@@ -160,8 +175,7 @@ pub(super) fn sweep_selfish(args: &SimArgs, k: u64) -> Result<()> {
     );
     for share in sweep_shares(args, &[0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45]) {
         let (mut got, mut made) = (Vec::new(), Vec::new());
-        for seed in args.seed..args.seed.saturating_add(k) {
-            let r = simulate(args.attacked(seed, share, 0)?, EventLog::sink())?;
+        for r in runs(args, k, |seed| args.attacked(seed, share, 0))? {
             let attacker = r.attack.as_ref().map_or(0, |a| a.attacker);
             got.push(r.attack.as_ref().map_or(0.0, |a| a.main_chain_share));
             let all: u64 = r.produced_by.iter().sum();
@@ -197,8 +211,7 @@ pub(super) fn sweep_private_fork(args: &SimArgs, k: u64) -> Result<()> {
     for share in sweep_shares(args, &[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]) {
         for &z in &args.confirmations {
             let mut wins = 0u64;
-            for seed in args.seed..args.seed.saturating_add(k) {
-                let r = simulate(args.attacked(seed, share, z)?, EventLog::sink())?;
+            for r in runs(args, k, |seed| args.attacked(seed, share, z))? {
                 wins += u64::from(r.attack.and_then(|a| a.double_spent).unwrap_or(false));
             }
             let (lo, hi) = wilson(wins, k);
