@@ -337,4 +337,8 @@ fn safety_matrix_covers_every_engine_and_attack() {
     let height: f64 = bft[bft.len() - 4].parse().expect("a height");
     assert!(height >= 3.0, "{bft:?}");
     assert!(text.contains("34 runs in"), "{text}");
+    // A sweep's memory is bounded: too many seeds is a clear error.
+    let out = testnet(&["sim", "--safety", "--seeds", "100001"], tmp.path());
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--seeds must be 1 to 100000"));
 }

@@ -55,6 +55,11 @@ pub fn report_of(
 }
 
 pub fn run(args: SimArgs) -> Result<()> {
+    // Sweeps keep each run's report until the tables are made: a bound on
+    // the memory a sweep can take.
+    if args.seeds.is_some_and(|k| k > MAX_SEEDS) {
+        bail!("--seeds must be 1 to {MAX_SEEDS}");
+    }
     if let Some(file) = &args.scenario {
         return crate::scenario::simulate(file, args.seeds.unwrap_or(1), args.out.clone());
     }
@@ -77,6 +82,9 @@ pub fn run(args: SimArgs) -> Result<()> {
         },
     }
 }
+
+/// Most seeds a sweep runs.
+const MAX_SEEDS: u64 = 100_000;
 
 fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
