@@ -27,6 +27,7 @@ pub struct Metrics {
     pub produced: Counter,
     pub messages: Family<TopicLabel, Counter>,
     pub rejected: Counter,
+    pub cut_off: Counter,
     pub finalized_height: Gauge,
     pub justified_height: Gauge,
     pub round: Gauge,
@@ -68,6 +69,7 @@ impl Metrics {
             produced: Counter::default(),
             messages: Family::default(),
             rejected: Counter::default(),
+            cut_off: Counter::default(),
             finalized_height: Gauge::default(),
             justified_height: Gauge::default(),
             round: Gauge::default(),
@@ -116,6 +118,11 @@ impl Metrics {
             "rejected_messages",
             "Gossip messages rejected as invalid",
             m.rejected.clone(),
+        );
+        r.register(
+            "peers_cut_off",
+            "Peers cut off for invalid messages or for flooding",
+            m.cut_off.clone(),
         );
         r.register(
             "finalized_height",

@@ -4,14 +4,16 @@
 //! carry our own signatures); request-response for sync and for sends aimed at
 //! one peer (`direct`); identify; ping, whose failures close a connection
 //! that went silent (a peer whose network was cut off, not closed, so that
-//! the node dials again once it is back); and a block list through which the admin API
-//! partitions the network.
+//! the node dials again once it is back); a block list through which the admin API
+//! partitions the network and the node cuts off a peer; and bounds on
+//! connections (`MAX_INCOMING`, `MAX_PENDING_INCOMING`, `MAX_PER_PEER`).
 
 use crate::direct::{DirectCodec, DIRECT_PROTOCOL, MAX_DIRECT_STREAMS};
 use crate::protocol::{SyncCodec, Topics, MAX_SYNC_BYTES, SYNC_PROTOCOL};
 use anyhow::{Context, Result};
 use generals_chain::codec::MAX_BLOCK_BYTES;
 use libp2p::allow_block_list::{self, BlockedPeers};
+use libp2p::connection_limits::{self, ConnectionLimits};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{
     gossipsub, identify, noise, ping, request_response, tcp, yamux, StreamProtocol, Swarm,
@@ -29,6 +31,12 @@ pub const PING_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest gossip message: a full block and a margin for framing.
 pub const MAX_GOSSIP_BYTES: usize = MAX_BLOCK_BYTES + 1024;
 
+/// Connections a node accepts: established from others, being set up, and
+/// to any one peer.
+pub const MAX_INCOMING: u32 = 128;
+pub const MAX_PENDING_INCOMING: u32 = 32;
+pub const MAX_PER_PEER: u32 = 4;
+
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
     pub gossipsub: gossipsub::Behaviour,
@@ -37,6 +45,7 @@ pub struct Behaviour {
     pub sync: request_response::Behaviour<SyncCodec>,
     pub direct: request_response::Behaviour<DirectCodec>,
     pub blocked: allow_block_list::Behaviour<BlockedPeers>,
+    pub limits: connection_limits::Behaviour,
 }
 
 /// Builds the swarm of a node with `identity`, subscribed to `topics`.
@@ -98,6 +107,12 @@ pub fn build_swarm(
                 sync,
                 direct,
                 blocked: allow_block_list::Behaviour::default(),
+                limits: connection_limits::Behaviour::new(
+                    ConnectionLimits::default()
+                        .with_max_established_incoming(Some(MAX_INCOMING))
+                        .with_max_pending_incoming(Some(MAX_PENDING_INCOMING))
+                        .with_max_established_per_peer(Some(MAX_PER_PEER)),
+                ),
             })
         })
         .map_err(|e| anyhow::anyhow!("building the network behaviour: {e}"))?

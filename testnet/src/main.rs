@@ -3,7 +3,8 @@
 //! deterministic simulator (one process, virtual time, seeded).
 //!
 //! Layout: `main` parses the command line; `local` starts and stops real nodes;
-//! `load` sends a transaction workload and measures it; `sim` runs simulations and
+//! `load` sends a transaction workload and measures it; `flood` floods one
+//! node from a hostile peer and measures what that cost; `sim` runs simulations and
 //! prints their summaries and attack tables; `lamport` runs the generals
 //! algorithms; `theory` holds the closed forms the
 //! tables are compared with; `scenario` runs scenario files and checks them;
@@ -11,6 +12,7 @@
 //! page of a testnet and plays finished runs back.
 
 mod compare;
+mod flood;
 mod lamport;
 mod load;
 mod local;
@@ -68,6 +70,9 @@ enum Command {
     Resume(local::NodeArgs),
     /// Send signed transfers at a rate and measure inclusion and finality.
     Load(load::LoadArgs),
+    /// Flood one node from a hostile peer (every gossip topic and the direct
+    /// protocol) and report its memory, the block rate and the cut-offs.
+    Flood(flood::FloodArgs),
     /// Cut groups of nodes apart (through their admin API), e.g. `partition 0 1`.
     Partition(local::PartitionArgs),
     /// Undo every partition.
@@ -123,6 +128,7 @@ fn main() -> ExitCode {
         Command::Run(args) => scenario::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Load(args) => load::run(args),
+        Command::Flood(args) => flood::run(args),
         Command::Lamport(args) => lamport::run(args),
         Command::Ui(args) => ui::ui(args),
         Command::Image(args) => local::image(args),

@@ -119,12 +119,16 @@ fn a_sixty_percent_private_fork_reverts_a_payment_seen_two_deep() {
     let merchant = net.get(1, &format!("/account/{dev_1}"));
     assert_eq!(merchant["balance"], 1_000_000_000u64, "{merchant}");
     assert_eq!(net.get(0, "/status")["byzantine"], "private-fork");
-    // The attacker's metrics count the blocks it kept and then released (the
-    // fork was at least 2 deep); an honest node withheld none.
+    // The attacker's metrics count the blocks it kept and then released. The
+    // fork was at least 2 deep, but the block that made it heavier goes out
+    // the moment it is mined, never kept: so at least one was withheld (two
+    // only when the fork's blocks weigh no more than the public chain's,
+    // which difficulty retargeting does not promise), and every withheld
+    // block went out. An honest node withheld none.
     let withheld = common::metric(&net.apis[0], "generals_blocks_withheld_total");
     let released = common::metric(&net.apis[0], "generals_blocks_released_total");
-    assert!(withheld >= Some(2.0), "withheld {withheld:?}");
-    assert!(released >= Some(2.0), "released {released:?}");
+    assert!(withheld >= Some(1.0), "withheld {withheld:?}");
+    assert_eq!(released, withheld, "released {released:?}");
     let honest = common::metric(&net.apis[1], "generals_blocks_withheld_total");
     assert_eq!(honest, Some(0.0));
 }

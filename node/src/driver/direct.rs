@@ -41,6 +41,10 @@ impl Driver {
                 ..
             } => {
                 self.p.metrics.message("direct", "in");
+                if !self.admit_inbound(peer) {
+                    // Dropping the channel answers nothing: the peer is cut off.
+                    return;
+                }
                 // Over a shaped link it is taken later, and answered now.
                 let mut request = Some(request);
                 let fate = self.shaping.admit(&peer, super::now_ms(), || Held::Direct {

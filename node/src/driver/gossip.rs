@@ -102,10 +102,8 @@ impl Driver {
         let p = self.peers.entry(peer).or_default();
         p.penalty += 1;
         tracing::info!(%peer, penalty = p.penalty, why, "penalised a peer");
-        if p.penalty >= BAN_PENALTY && !p.blocked {
-            tracing::warn!(%peer, "cut off a peer that keeps sending invalid messages");
-            p.blocked = true;
-            self.p.swarm.behaviour_mut().blocked.block_peer(peer);
+        if p.penalty >= BAN_PENALTY {
+            self.cut_off(peer, "keeps sending invalid messages");
         }
     }
 
@@ -157,6 +155,7 @@ impl Driver {
             } => {
                 tracing::info!(peer = %peer_id, "disconnected");
                 self.peers.entry(peer_id).or_default().connected = false;
+                self.forget_strangers();
                 self.sync.forget(&peer_id);
                 self.shaping.forget_sync(&peer_id);
                 self.update_metrics();
@@ -167,6 +166,15 @@ impl Driver {
                 message,
             })) => {
                 let (source, id) = (propagation_source, message_id);
+                if !self.admit_inbound(source) {
+                    let _ = self
+                        .p
+                        .swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .report_message_validation_result(&id, &source, MessageAcceptance::Ignore);
+                    return;
+                }
                 let fate = self.shaping.admit(&source, now_ms(), || Held::Gossip {
                     source,
                     id: id.clone(),

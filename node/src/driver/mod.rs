@@ -17,6 +17,7 @@ mod api;
 mod direct;
 mod gossip;
 mod host;
+mod limits;
 pub mod shape;
 mod sync;
 mod views;
@@ -55,6 +56,7 @@ struct PeerState {
     blocked: bool,
     penalty: u32,
     addresses: Vec<Multiaddr>,
+    window: limits::Window,
 }
 
 /// Why the driver stopped on its own.
@@ -113,6 +115,8 @@ pub struct Driver {
     fatal: Option<DriverError>,
     topics: Topics,
     peers: HashMap<PeerId, PeerState>,
+    /// The peers this node cut off, oldest first (bounded).
+    blocked_order: VecDeque<PeerId>,
     peer_index: Vec<PeerId>,
     listen: Vec<Multiaddr>,
     pending: VecDeque<(String, Vec<u8>, Instant)>,
@@ -154,6 +158,7 @@ impl Driver {
             new_job: false,
             topics,
             peers: HashMap::new(),
+            blocked_order: VecDeque::new(),
             peer_index: p.plan_peers.clone(),
             listen: Vec::new(),
             pending: VecDeque::new(),

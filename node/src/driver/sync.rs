@@ -173,12 +173,16 @@ impl Driver {
         use request_response::{Event, Message};
         match ev {
             Event::Message {
+                peer,
                 message:
                     Message::Request {
                         request, channel, ..
                     },
                 ..
             } => {
+                if !self.admit_inbound(peer) {
+                    return;
+                }
                 let response = self.answer(request);
                 let _ = self
                     .p

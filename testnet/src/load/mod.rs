@@ -92,7 +92,7 @@ fn verify_rate() -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-fn parse_duration(s: &str) -> Result<Duration> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration> {
     let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = n
         .parse()

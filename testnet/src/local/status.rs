@@ -30,6 +30,7 @@ pub fn status(args: DirArgs) -> Result<()> {
                 "api": n.api,
                 "pid": n.pid,
                 "home": n.home,
+                "log": n.log,
                 "running": up,
                 "state": n.state(),
                 "container": n.container,
