@@ -31,6 +31,9 @@ pub const PING_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest gossip message: a full block and a margin for framing.
 pub const MAX_GOSSIP_BYTES: usize = MAX_BLOCK_BYTES + 1024;
 
+/// How long gossip remembers a message id to drop repeats.
+pub const DUPLICATE_CACHE_TIME: Duration = Duration::from_secs(10);
+
 /// Connections a node accepts: established from others, being set up, and
 /// to any one peer.
 pub const MAX_INCOMING: u32 = 128;
@@ -67,6 +70,11 @@ pub fn build_swarm(
                 .validation_mode(gossipsub::ValidationMode::Anonymous)
                 .validate_messages()
                 .max_transmit_size(MAX_GOSSIP_BYTES)
+                // Every message id seen is kept this long (about 260 bytes
+                // each): gossipsub's 60 s default let a flood of 10,000
+                // messages a second grow a node by 150 MiB in a minute.
+                // Honest repeats come within the gossip history (2.5 s).
+                .duplicate_cache_time(DUPLICATE_CACHE_TIME)
                 .message_id_fn(|m: &gossipsub::Message| {
                     gossipsub::MessageId::from(Sha256::digest(&m.data).to_vec())
                 })

@@ -50,7 +50,7 @@ fn a_flooded_node_keeps_its_memory_bound_and_block_rate_and_cuts_the_peer_off() 
             .unwrap_or_else(|| panic!("{k}: {report:#}"))
     };
     assert!(figure("block_rate_kept") >= 0.9);
-    assert!(figure("rss_max_mib") <= 256.0);
+    assert!(figure("rss_max_mib") <= 128.0);
     assert!(figure("node_cut_off_total") >= 2.0);
     // The honest peers stayed connected (the last identity's connection, if
     // the time ran out before its cut-off, closes with the flooder).

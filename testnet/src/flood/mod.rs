@@ -33,7 +33,7 @@ pub struct FloodArgs {
     #[arg(long)]
     baseline: Option<String>,
     /// The bound on the flooded node's resident memory, in MiB.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 128)]
     max_rss_mib: u64,
     /// The least share of its block rate the network must keep.
     #[arg(long, default_value_t = 0.9)]

@@ -13,8 +13,9 @@
 //! gossip and by direct sends), so only the node's bound on a peer's rate
 //! cuts them off.
 //!
-//! The rate holds over the whole run: time spent connecting is not made up
-//! later in one burst (at most one slice's messages are sent at once).
+//! The rate holds over the whole run: what fell due while an identity was
+//! connecting is sent once it is, up to 100 ms of it (a longer gap is not
+//! made up).
 
 use anyhow::{Context, Result};
 use futures::StreamExt;
@@ -35,6 +36,8 @@ use std::time::{Duration, Instant};
 const CONNECT_PATIENCE: Duration = Duration::from_secs(5);
 /// Sends are paced in slices of this length.
 const SLICE: Duration = Duration::from_millis(10);
+/// Slices of messages that fell due while connecting, sent once connected.
+const CATCH_UP: u64 = 10;
 
 /// What one identity did.
 #[derive(Debug, Serialize, Clone)]
@@ -90,7 +93,7 @@ struct Pace {
     started: Instant,
     rate: u32,
     /// Messages sent or given up (those due while no identity was connected,
-    /// beyond one slice).
+    /// beyond `CATCH_UP` slices).
     spent: u64,
 }
 
@@ -100,8 +103,8 @@ impl Pace {
         let due = (self.started.elapsed() + SLICE).as_secs_f64() * self.rate as f64;
         let due = due as u64;
         let slice = (self.rate as f64 * SLICE.as_secs_f64()).max(1.0) as u64;
-        if due > self.spent + slice {
-            self.spent = due - slice;
+        if due > self.spent + CATCH_UP * slice {
+            self.spent = due - CATCH_UP * slice;
         }
         let n = due.saturating_sub(self.spent);
         self.spent += n;
