@@ -58,7 +58,63 @@ impl PublicKey {
     }
 
     /// Verifies `sig` over `domain || message` with `verify_strict`.
+    ///
+    /// Verifying is deterministic, so each thread remembers the signatures it
+    /// found valid lately (by the SHA-256 of key, signature and signed bytes)
+    /// and the keys it decompressed, and answers a repeat without the curve
+    /// arithmetic: a block's transactions checked in the mempool, a vote in
+    /// a certificate, or, in the simulator, every node's copy of one
+    /// broadcast. Failures are never remembered. Both memories are bounded
+    /// (`VERIFIED_CACHE`, `KEY_CACHE`) and emptied when full.
     pub fn verify(
+        &self,
+        domain: &[u8],
+        message: &[u8],
+        sig: &Signature,
+    ) -> Result<(), CryptoError> {
+        let bytes = signing_bytes(domain, message);
+        let id: [u8; 32] = {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            h.update(self.0);
+            h.update(sig.0);
+            h.update(&bytes);
+            h.finalize().into()
+        };
+        if VERIFIED.with(|v| v.borrow().contains(&id)) {
+            return Ok(());
+        }
+        let vk = KEYS.with(|k| k.borrow().get(&self.0).copied());
+        let vk = match vk {
+            Some(vk) => vk,
+            None => {
+                let vk = self.verifying_key()?;
+                KEYS.with(|k| {
+                    let mut k = k.borrow_mut();
+                    if k.len() >= KEY_CACHE {
+                        k.clear();
+                    }
+                    k.insert(self.0, vk);
+                });
+                vk
+            }
+        };
+        let dalek_sig = ed25519_dalek::Signature::from_bytes(&sig.0);
+        vk.verify_strict(&bytes, &dalek_sig)
+            .map_err(|_| CryptoError::BadSignature { key: *self })?;
+        VERIFIED.with(|v| {
+            let mut v = v.borrow_mut();
+            if v.len() >= VERIFIED_CACHE {
+                v.clear();
+            }
+            v.insert(id);
+        });
+        Ok(())
+    }
+
+    /// `verify` without the memory of earlier answers: every call does the
+    /// curve arithmetic (for measuring the verify rate).
+    pub fn verify_uncached(
         &self,
         domain: &[u8],
         message: &[u8],
@@ -69,6 +125,21 @@ impl PublicKey {
         vk.verify_strict(&signing_bytes(domain, message), &sig)
             .map_err(|_| CryptoError::BadSignature { key: *self })
     }
+}
+
+/// Valid signatures a thread remembers (32 bytes each, with a hash set's
+/// overhead: about 3 MiB when full).
+pub const VERIFIED_CACHE: usize = 65_536;
+/// Decompressed keys a thread remembers.
+pub const KEY_CACHE: usize = 4_096;
+
+thread_local! {
+    static VERIFIED: std::cell::RefCell<std::collections::HashSet<[u8; 32]>> =
+        std::cell::RefCell::new(std::collections::HashSet::new());
+    static KEYS: std::cell::RefCell<std::collections::HashMap<[u8; 32], VerifyingKey>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+    static DEV_KEYS: std::cell::RefCell<std::collections::HashMap<String, Keypair>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
 fn signing_bytes(domain: &[u8], message: &[u8]) -> Vec<u8> {
@@ -160,8 +231,23 @@ impl Keypair {
     }
 
     /// A reproducible key named by a label, e.g. `Keypair::dev("node-0")`.
+    /// Each thread remembers the last `KEY_CACHE` it derived (the simulator
+    /// derives the same few in every run).
     pub fn dev(label: &str) -> Keypair {
-        Keypair::from_seed(crate::Hash::digest_parts(&[b"generals/dev-key/", label.as_bytes()]).0)
+        if let Some(k) = DEV_KEYS.with(|d| d.borrow().get(label).cloned()) {
+            return k;
+        }
+        let k = Keypair::from_seed(
+            crate::Hash::digest_parts(&[b"generals/dev-key/", label.as_bytes()]).0,
+        );
+        DEV_KEYS.with(|d| {
+            let mut d = d.borrow_mut();
+            if d.len() >= KEY_CACHE {
+                d.clear();
+            }
+            d.insert(label.to_string(), k.clone());
+        });
+        k
     }
 
     pub fn public(&self) -> PublicKey {
@@ -280,6 +366,28 @@ pub fn read_key_file(path: &Path) -> Result<Keypair, KeyFileError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remembered_signature_vouches_for_nothing_else() {
+        let k = Keypair::dev("cache");
+        let other = Keypair::dev("cache-other");
+        let sig = k.sign(b"d/", b"pay 1");
+        for _ in 0..3 {
+            assert_eq!(k.public().verify(b"d/", b"pay 1", &sig), Ok(()));
+        }
+        // The same signature over other bytes, under another domain or key,
+        // and a flipped bit, all still fail after the valid one was seen.
+        assert!(k.public().verify(b"d/", b"pay 2", &sig).is_err());
+        assert!(k.public().verify(b"e/", b"pay 1", &sig).is_err());
+        assert!(other.public().verify(b"d/", b"pay 1", &sig).is_err());
+        let mut bad = sig;
+        bad.0[5] ^= 1;
+        assert!(k.public().verify(b"d/", b"pay 1", &bad).is_err());
+        // A failure is not remembered as a success, nor the other way.
+        assert!(k.public().verify(b"d/", b"pay 2", &sig).is_err());
+        assert_eq!(k.public().verify_uncached(b"d/", b"pay 1", &sig), Ok(()));
+        assert!(VERIFIED.with(|v| v.borrow().len()) <= VERIFIED_CACHE);
+    }
 
     #[test]
     fn sign_and_verify_with_domain_separation() {
