@@ -205,7 +205,29 @@ fn split_voters_with_the_honest_cut(byzantine: &str) -> Net {
 fn two_of_four_split_voters_make_the_honest_two_decide_different_blocks() {
     let _one = serial();
     let net = split_voters_with_the_honest_cut("2=split-vote,3=split-vote");
-    let h = wait_for(50, "conflicting decisions", || first_conflict(&net, 0, 1));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let h = loop {
+        if let Some(h) = first_conflict(&net, 0, 1) {
+            break h;
+        }
+        if std::time::Instant::now() > deadline {
+            // What each node saw, to tell a slow split from a stuck one.
+            let seen: Vec<String> = (0..4)
+                .map(|i| {
+                    let s = net.get(i, "/status");
+                    let m = common::metrics(&net.apis[i]);
+                    let cut = common::metric_in(&m, "generals_peers_cut_off_total");
+                    let rejected = common::metric_in(&m, "generals_rejected_messages_total");
+                    format!(
+                        "n{i}: height {} round {} peers {} byzantine {} cut off {cut:?} rejected {rejected:?}",
+                        s["height"], s["round"], s["peers"], s["byzantine"]
+                    )
+                })
+                .collect();
+            panic!("no conflicting decisions in 90 s:\n{}", seen.join("\n"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
     assert!(h >= 1);
     assert_eq!(
         net.get(2, "/status")["byzantine"],
