@@ -48,6 +48,10 @@ pub enum Behaviour {
     Amnesia,
     /// BFT: never proposes nor votes.
     Silent,
+    /// BFT and PBFT: starts from its record with the signatures of the
+    /// current height taken out, as if its store had lost them (shows what
+    /// the record guards: a restart may then sign differently).
+    ForgetSigned,
     /// PBFT: never orders a block, and claims in each view change a prepared
     /// certificate it does not have.
     LieViewChange,
@@ -65,6 +69,7 @@ impl Behaviour {
             Behaviour::SplitVote(_) => "split-vote",
             Behaviour::Amnesia => "amnesia",
             Behaviour::Silent => "silent",
+            Behaviour::ForgetSigned => "forget-signed",
             Behaviour::LieViewChange => "lie-view-change",
         }
     }
@@ -270,8 +275,13 @@ fn engine(genesis: &Genesis, setup: Setup) -> Result<Box<dyn Consensus>, Factory
                     .with_slashing(slashing)
                     .with_record(record)
             };
+            let saved = match byzantine {
+                Some(Behaviour::ForgetSigned) => crate::byzantine::forget::forget_bft(saved),
+                _ => saved,
+            };
             let honest = make(saved);
             Ok(match byzantine {
+                Some(Behaviour::ForgetSigned) => Box::new(honest),
                 None => Box::new(honest),
                 Some(Behaviour::VoteEquivocate) => {
                     Box::new(VoteEquivocate::new(honest, key, chain_id))
@@ -292,11 +302,15 @@ fn engine(genesis: &Genesis, setup: Setup) -> Result<Box<dyn Consensus>, Factory
                 })?,
                 None => PbftRecord::default(),
             };
+            let saved = match byzantine {
+                Some(Behaviour::ForgetSigned) => crate::byzantine::forget::forget_pbft(saved),
+                _ => saved,
+            };
             let honest = PbftEngine::new(*p, chain_id, &header, stakes, key.clone())
                 .with_slashing(slashing)
                 .with_record(saved);
             Ok(match byzantine {
-                None => Box::new(honest),
+                None | Some(Behaviour::ForgetSigned) => Box::new(honest),
                 Some(Behaviour::VoteEquivocate) => {
                     Box::new(VoteEquivocate::new(honest, key, chain_id))
                 }

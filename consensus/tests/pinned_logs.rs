@@ -193,7 +193,7 @@ const PINNED: &[(&str, &str)] = &[
         // from its signing record with the lock cleared whenever a lock is
         // recorded, as a crash that lost it would. Pinned before: 6d784888...
         "bft-amnesia",
-        "0119ff24e850599d26fb719f68e9959647e12e5135195ce8f85b2abbfda796ed",
+        "3be6a9084394e825308ee0695cd750f67633ee0d44906c3f502568fd7b6f998e",
     ),
     (
         "bft-silent",

@@ -83,11 +83,12 @@ impl ByzantineConfig {
 /// Behaviours on real nodes, by kind.
 pub const BEHAVIOURS: &str = "pow: private-fork, selfish; pos: nothing-at-stake, equivocate; \
      poa: equivocate, collude (a PoA clone is a twin: two nodes with one key); \
-     bft: equivocate, split-vote, amnesia, silent; dpos: equivocate (double production), \
+     bft: equivocate, split-vote, amnesia, silent, forget-signed (a store that loses what it \
+     signed, to show what the signing record guards); dpos: equivocate (double production), \
      collude (a cartel that builds only on its own blocks), silent (a producer gone offline); \
      pbft: split-vote (a primary that pre-prepares a different block to each half, with its \
      colluders), equivocate (double prepares and commits), silent, lie-view-change (claims a \
-     prepared block it cannot prove)";
+     prepared block it cannot prove), forget-signed";
 
 /// Why a Byzantine behaviour cannot run on this node.
 #[derive(Debug, thiserror::Error)]
@@ -222,6 +223,9 @@ pub fn plan(
         }
         (ConsensusSpec::Bft(_) | ConsensusSpec::Pbft(_), "equivocate") => Behaviour::VoteEquivocate,
         (ConsensusSpec::Bft(_), "amnesia") => Behaviour::Amnesia,
+        (ConsensusSpec::Bft(_) | ConsensusSpec::Pbft(_), "forget-signed") => {
+            Behaviour::ForgetSigned
+        }
         (ConsensusSpec::Pbft(_), "lie-view-change") => Behaviour::LieViewChange,
         (ConsensusSpec::Bft(_) | ConsensusSpec::Dpos(_) | ConsensusSpec::Pbft(_), "silent") => {
             Behaviour::Silent

@@ -32,6 +32,8 @@ pub mod byzantine;
 #[cfg(feature = "full")]
 pub mod config;
 #[cfg(feature = "full")]
+pub mod crash;
+#[cfg(feature = "full")]
 pub mod direct;
 #[cfg(feature = "full")]
 pub mod driver;

@@ -46,6 +46,20 @@ pub struct Overrides {
     /// [byzantine], whose plan (peers, colluders, trigger) stays.
     #[arg(long, value_name = "BEHAVIOUR")]
     pub byzantine: Option<String>,
+    /// Testing the signing record: SIGKILL this node after its K-th signed
+    /// consensus message above the height it starts on (`--crash-delay-ms`
+    /// later; nothing after that message leaves).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
+    pub crash_after_signed: Option<u64>,
+    /// With `--crash-after-signed`: how long after handing that message to
+    /// the network (0: at once, before it leaves).
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 0,
+        requires = "crash_after_signed"
+    )]
+    pub crash_delay_ms: u64,
 }
 
 impl Overrides {
@@ -110,10 +124,16 @@ pub fn run(home: PathBuf, overrides: Overrides) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(h, config))
+    let crash = overrides
+        .crash_after_signed
+        .map(|after_signed| crate::crash::CrashPoint {
+            after_signed,
+            delay_ms: overrides.crash_delay_ms,
+        });
+    runtime.block_on(serve(h, config, crash))
 }
 
-async fn serve(h: Home, config: NodeConfig) -> Result<()> {
+async fn serve(h: Home, config: NodeConfig, crash: Option<crate::crash::CrashPoint>) -> Result<()> {
     let genesis = h.load_genesis()?;
     let genesis_block = genesis.block()?;
     let validator = h.validator()?;
@@ -156,6 +176,7 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
     // The engine learns what the stored chain holds (stakes, validator
     // changes, the attestations blocks carry).
     let ledger = core.ledger();
+    let start_height = ledger.tip().height;
     for height in 1..=ledger.tip().height {
         let block = ledger
             .block_at(height)?
@@ -244,6 +265,7 @@ async fn serve(h: Home, config: NodeConfig) -> Result<()> {
             bootstrap,
             mine: config.mine,
             on_listen,
+            crash: crash.map(|c| crate::crash::Crasher::new(c, start_height)),
         },
         engine,
     );

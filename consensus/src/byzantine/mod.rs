@@ -16,6 +16,8 @@
 //!   colluders; a replica that lies in its view changes;
 //! - `amnesia`: a BFT validator that forgets its lock, by restarting from its
 //!   signing record with the lock cleared;
+//! - `forget`: a BFT or PBFT validator whose record keeps no signatures, so
+//!   that a restart may sign differently (what the record guards, shown);
 //! - `trigger`: when a wrapper acts (from a height, a time, or by chance).
 //!
 //! Cloning one authority key onto two nodes needs no wrapper: the simulator
@@ -91,6 +93,7 @@ pub mod bft;
 pub mod cartel;
 pub mod collude;
 pub mod equivocate;
+pub mod forget;
 pub mod nothing_at_stake;
 pub mod pbft;
 pub mod private_fork;

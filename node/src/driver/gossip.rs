@@ -83,6 +83,29 @@ impl Driver {
         }
     }
 
+    /// Publishes a block. As with consensus messages, an engine sends a block
+    /// again on purpose (BFT gossip sends the round's proposed block each
+    /// period, for a peer that restarted or missed it), and gossip would drop
+    /// the repeat for as long as it remembers the id: a repeat goes stamped
+    /// with the time.
+    pub(super) fn publish_block(&mut self, block: &Block) {
+        let topic = self.topics.blocks.clone();
+        let plain = block.encode();
+        let first = self
+            .p
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(gossipsub::IdentTopic::new(topic.clone()), plain.clone());
+        match first {
+            Ok(_) => self.p.metrics.message(self.topics.name(&topic), "out"),
+            Err(gossipsub::PublishError::Duplicate) => {
+                self.publish(topic, generals_chain::codec::encode(&(block, now_ms())));
+            }
+            Err(_) => self.publish(topic, plain),
+        }
+    }
+
     pub(super) fn retry_pending(&mut self) {
         let waiting: Vec<_> = self.pending.drain(..).collect();
         for (topic, data, since) in waiting {
@@ -235,7 +258,15 @@ impl Driver {
         let name = self.topics.name(&topic);
         self.p.metrics.message(name, "in");
         if topic == self.topics.blocks {
-            let block = match Block::decode(&message.data) {
+            let decoded = Block::decode(&message.data).or_else(|e| {
+                generals_chain::codec::decode::<
+                    (Block, u64),
+                    { generals_chain::codec::MAX_BLOCK_BYTES },
+                >("block", &message.data)
+                .map(|(b, _)| b)
+                .map_err(|_| e)
+            });
+            let block = match decoded {
                 Ok(b) => b,
                 Err(e) => {
                     self.penalize(source, &format!("malformed block: {e}"));

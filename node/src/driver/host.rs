@@ -73,14 +73,16 @@ impl Host for Driver {
     fn send_block(&mut self, to: Option<NodeId>, block: Block) {
         match to {
             Some(to) => self.send_direct(to, Direct::Block(block)),
-            None => {
-                let topic = self.topics.blocks.clone();
-                self.publish(topic, block.encode());
-            }
+            None => self.publish_block(&block),
         }
     }
 
     fn send_message(&mut self, to: Option<NodeId>, message: SignedMessage) {
+        if let Some(c) = &mut self.p.crash {
+            if !c.sending(&message, &self.p.validator.public()) {
+                return;
+            }
+        }
         match to {
             Some(to) => self.send_direct(to, Direct::Message(message)),
             None => self.publish_message(&message),

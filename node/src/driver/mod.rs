@@ -103,6 +103,8 @@ pub struct DriverParts {
     pub mine: bool,
     /// Called once the node listens: its listen addresses.
     pub on_listen: OnListen,
+    /// Tests of the signing record: where this node kills itself.
+    pub crash: Option<crate::crash::Crasher>,
 }
 
 pub struct Driver {
@@ -262,6 +264,11 @@ impl Driver {
         // A record could not be saved: the engine, which believes it signed,
         // takes no more inputs (its resends would leave unrecorded).
         if self.fatal.is_some() {
+            return Vec::new();
+        }
+        // Past a crash point the process is as good as dead: the engine takes
+        // nothing more while what it sent leaves.
+        if self.p.crash.as_ref().is_some_and(|c| c.dying()) {
             return Vec::new();
         }
         let from = from.map(|p| self.peer_id_of(p));

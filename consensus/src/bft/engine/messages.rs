@@ -108,20 +108,31 @@ impl BftEngine {
 
     /// A peer still votes at an earlier height than ours: once a gossip period
     /// has passed since our decision (so that it is behind, not merely late),
-    /// send it the decided block and its precommits.
+    /// send it the decided block and its precommits. After a restart the
+    /// engine has not decided anything yet, but its record kept the
+    /// certificate of the block it decided last: the peer gets that (the
+    /// block it can sync). Without it, peers that waited for this validator's
+    /// precommit when it crashed would wait for ever.
     pub(super) fn help(&mut self, peer: NodeId, their_height: u64, out: &mut Vec<Output>) {
-        let Some((block, cert)) = &self.last_commit else {
+        let (block, cert) = match &self.last_commit {
+            Some((block, cert)) => (Some(block), cert),
+            None => (None, &self.record.commit),
+        };
+        let Some(height) = block
+            .map(|b| b.height())
+            .or_else(|| cert.first().map(|m| m.position.height))
+        else {
             return;
         };
-        if block.height() < their_height
-            || self.now < self.decided_at + self.timeout(Timeout::Gossip, 0)
-        {
+        if height < their_height || self.now < self.decided_at + self.timeout(Timeout::Gossip, 0) {
             return;
         }
-        out.push(Output::SendBlock {
-            to: peer,
-            block: block.clone(),
-        });
+        if let Some(block) = block {
+            out.push(Output::SendBlock {
+                to: peer,
+                block: block.clone(),
+            });
+        }
         for m in cert {
             out.push(Output::SendMessage {
                 to: peer,

@@ -196,12 +196,17 @@ impl BftEngine {
                         && self.is_valid(&v, headers)
                     {
                         self.fired.insert((36, r));
+                        // The valid value first, so that the record saved
+                        // with the precommit holds the lock and the valid
+                        // value together: restarted with a lock and no
+                        // valid value, a proposer would offer a new block
+                        // it must itself prevote nil on.
+                        self.valid = Some((r, v));
                         if self.step == Step::Prevote {
                             self.locked = Some((r, v));
                             self.step = Step::Precommit;
                             self.vote(MessageKind::Precommit, Some(v), out);
                         }
-                        self.valid = Some((r, v));
                         continue;
                     }
                 }
