@@ -3,7 +3,10 @@
 //! block once 2f+1 prevote it (line 36) and then prevotes nil for any other
 //! block in later rounds (line 23); restarted from its signing record, it
 //! never signs a second, different vote for a round it voted in, while a
-//! validator without the record would.
+//! validator without the record would; the record saved with a precommit holds
+//! the lock and the valid value together; and a validator restarted after a
+//! decision gives a peer still voting at that height the certificate its
+//! record kept (peers that waited for its lost precommit would wait for ever).
 
 use generals_chain::genesis::BftParams;
 use generals_chain::{
@@ -313,4 +316,85 @@ fn a_restarted_validator_never_signs_a_different_vote_for_a_round() {
         amnesiac.signed(MessageKind::Prevote, 0),
         vec![Some(y.hash())]
     );
+}
+
+/// The voter of round 0 prevotes and precommits `x` with two others and
+/// decides it; returns the run and the two others.
+fn decide_x<'a>(w: &'a World, me: &Keypair, db: Saved) -> (Run<'a>, Block, Vec<Keypair>) {
+    let mut r = run(w, me.clone(), BftRecord::default(), db);
+    r.start();
+    let x = w.block(0, 5);
+    r.offer(x.clone(), w.proposal(0, &x, None));
+    let others: Vec<Keypair> = w
+        .keys
+        .iter()
+        .filter(|k| k.public() != me.public())
+        .take(2)
+        .cloned()
+        .collect();
+    for k in &others {
+        r.message(w.vote(k, MessageKind::Prevote, 0, Some(x.hash())));
+    }
+    (r, x, others)
+}
+
+#[test]
+fn the_record_saved_with_a_precommit_holds_the_lock_and_the_valid_value() {
+    let w = World::new();
+    let me = w.voter();
+    let db = Saved::default();
+    let (r, x, _) = decide_x(&w, &me, db.clone());
+    assert_eq!(r.signed(MessageKind::Precommit, 0), vec![Some(x.hash())]);
+    let saved = db.0.lock().expect("lock").clone().expect("a saved record");
+    // Line 36-43 set both; a record with the lock alone would make a
+    // restarted proposer offer a new block it must itself prevote nil on.
+    assert_eq!(saved.locked, Some((0, x.hash())));
+    assert_eq!(saved.valid, Some((0, x.hash())));
+}
+
+#[test]
+fn a_restarted_validator_helps_a_peer_behind_it_with_the_certificate_its_record_kept() {
+    let w = World::new();
+    let me = w.voter();
+    let db = Saved::default();
+    let (mut r, x, others) = decide_x(&w, &me, db.clone());
+    for k in &others {
+        r.message(w.vote(k, MessageKind::Precommit, 0, Some(x.hash())));
+    }
+    let saved = db.0.lock().expect("lock").clone().expect("a saved record");
+    assert_eq!(saved.commit.len(), 3, "the decision's precommits are saved");
+    // The process dies having decided x; the others never got its precommit
+    // and still vote at height 1. Restarted on x, it has decided nothing in
+    // this life, yet a peer's height-1 vote gets it the certificate.
+    let mut store = Store(w.store.0.clone());
+    store.0.insert(x.hash(), x.header.clone());
+    let mut engine = w.engine(me.clone(), saved.clone());
+    engine.restore(&x);
+    let _ = engine.handle(
+        Input::NewTip {
+            tip: x.header.clone(),
+            now_ms: T0 + 2_000,
+        },
+        &store,
+    );
+    let stuck = w.vote(&others[0], MessageKind::Precommit, 1, None);
+    let out = engine.handle(
+        Input::Message {
+            from: 7,
+            message: stuck,
+            now_ms: T0 + 3_000,
+        },
+        &store,
+    );
+    let sent: Vec<&SignedMessage> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::SendMessage { to: 7, message } => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), 3, "{out:?}");
+    assert!(sent
+        .iter()
+        .all(|m| m.position.kind == MessageKind::Precommit && saved.commit.contains(m)));
 }
