@@ -71,20 +71,27 @@ pub async fn boundary(State(s): State<AppState>, req: Request, next: Next) -> Re
         }
         // A body must say it is JSON (a web page's form post cannot); a POST
         // without one, or to a route that takes none, goes on to its answer.
+        // `/txs` also takes the codec's bytes as application/octet-stream,
+        // which a page elsewhere cannot send without asking first (CORS).
         use axum::body::HttpBody;
         let empty = req.body().size_hint().exact() == Some(0);
-        let json = empty
-            || !POSTS.contains(&req.uri().path())
-            || req
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(';').next())
-                .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-        if !json {
+        let path = req.uri().path();
+        let kind = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        let ok = empty
+            || !POSTS.contains(&path)
+            || kind == "application/json"
+            || (path == "/txs" && kind == "application/octet-stream");
+        if !ok {
             return refuse(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "a POST body must be sent as Content-Type: application/json",
+                "a POST body must be sent as Content-Type: application/json \
+                 (or, to /txs, application/octet-stream)",
             );
         }
     }
@@ -103,10 +110,11 @@ pub const CHANGES: [&str; 8] = [
     "/authorities/discard",
 ];
 
-/// The routes that take a POST: the calls that change the node, and `/tx`.
-const POSTS: [&str; 9] = [
-    "/tx", CHANGES[0], CHANGES[1], CHANGES[2], CHANGES[3], CHANGES[4], CHANGES[5], CHANGES[6],
-    CHANGES[7],
+/// The routes that take a POST: the calls that change the node, `/tx` and
+/// `/txs`.
+const POSTS: [&str; 10] = [
+    "/tx", "/txs", CHANGES[0], CHANGES[1], CHANGES[2], CHANGES[3], CHANGES[4], CHANGES[5],
+    CHANGES[6], CHANGES[7],
 ];
 
 /// The node's token, for calls that change the node.

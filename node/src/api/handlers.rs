@@ -89,6 +89,75 @@ pub(super) async fn submit(
     Ok(Json(Submitted { hash }))
 }
 
+#[utoipa::path(post, path = "/txs", tag = "transactions",
+    request_body(content(
+        (SubmitTxs = "application/json"),
+        (Vec<u8> = "application/octet-stream")
+    ), description = "Up to 10,000 signed transactions: JSON, or the codec's bytes of the list"),
+    responses((status = 200, description = "Each transaction's answer, in order", body = SubmittedMany),
+        (status = 400, description = "Not a list of transactions, or over 10,000", body = ErrorBody),
+        (status = 413, description = "The body is over 2 MiB", body = ErrorBody),
+        (status = 415, description = "A body sent as neither JSON nor octet-stream", body = ErrorBody)))]
+pub(super) async fn submit_many(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<SubmittedMany>, ApiError> {
+    let binary = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/octet-stream"));
+    let txs: Vec<Transaction> = if binary {
+        generals_chain::codec::decode::<Vec<Transaction>, { super::guard::MAX_BODY_BYTES }>(
+            "transactions",
+            &body,
+        )
+        .map_err(|e| bad(e.to_string()))?
+    } else {
+        let req: SubmitTxs = serde_json::from_slice(&body).map_err(|e| {
+            bad(format!(
+                "expected {{\"txs\": [...]}} or {{\"hex\": [...]}}: {e}"
+            ))
+        })?;
+        match req {
+            SubmitTxs::Json { txs } => txs,
+            SubmitTxs::Hex { hex } => hex
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    let bytes = hex::decode(h.trim()).map_err(|e| bad(format!("hex[{i}]: {e}")))?;
+                    Transaction::decode(&bytes).map_err(|e| bad(format!("hex[{i}]: {e}")))
+                })
+                .collect::<Result<_, _>>()?,
+        }
+    };
+    if txs.len() > MAX_BATCH {
+        return Err(bad(format!(
+            "{} transactions: a batch takes at most {MAX_BATCH}",
+            txs.len()
+        )));
+    }
+    let answers = ask(&s, |r| ApiCmd::SubmitMany(txs, r)).await?;
+    let results: Vec<BatchItem> = answers
+        .into_iter()
+        .map(|a| match a {
+            Ok(hash) => BatchItem {
+                hash: Some(hash),
+                error: None,
+            },
+            Err(e) => BatchItem {
+                hash: None,
+                error: Some(e.to_string()),
+            },
+        })
+        .collect();
+    Ok(Json(SubmittedMany {
+        accepted: results.iter().filter(|r| r.hash.is_some()).count(),
+        results,
+    }))
+}
+
 #[utoipa::path(get, path = "/tx/{hash}", tag = "transactions",
     params(("hash" = Hash, Path, description = "A transaction hash (64 hex digits)")),
     responses((status = 200, body = TxStatus),

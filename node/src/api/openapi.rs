@@ -75,6 +75,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(asset))
         .routes(routes!(account))
         .routes(routes!(submit))
+        .routes(routes!(submit_many))
         .routes(routes!(tx_status))
         .routes(routes!(mempool))
         .routes(routes!(peers))

@@ -33,6 +33,11 @@ pub enum ApiCmd {
     Tree(u64, oneshot::Sender<TreeView>),
     Account(PublicKey, oneshot::Sender<AccountView>),
     Submit(Transaction, oneshot::Sender<Result<Hash, Refusal>>),
+    /// A batch (`POST /txs`): each transaction's answer, in order.
+    SubmitMany(
+        Vec<Transaction>,
+        oneshot::Sender<Vec<Result<Hash, Refusal>>>,
+    ),
     Tx(Hash, oneshot::Sender<Option<TxStatus>>),
     Mempool(oneshot::Sender<Vec<TxView>>),
     Peers(oneshot::Sender<Vec<PeerView>>),

@@ -228,6 +228,43 @@ pub struct Submitted {
     pub hash: Hash,
 }
 
+/// The most transactions one `POST /txs` takes.
+pub const MAX_BATCH: usize = 10_000;
+
+/// `POST /txs` as JSON: transactions as JSON, or their canonical bytes in hex
+/// (at most 10,000). The same call also takes `Content-Type:
+/// application/octet-stream`: the codec's bytes of the list of transactions.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum SubmitTxs {
+    Json {
+        #[schema(max_items = 10_000)]
+        txs: Vec<Transaction>,
+    },
+    Hex {
+        #[schema(max_items = 10_000)]
+        hex: Vec<String>,
+    },
+}
+
+/// What became of one transaction of a batch: its hash, or why the mempool
+/// refused it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct BatchItem {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<Hash>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `POST /txs`: how many went into the mempool, and each one's answer in the
+/// order sent.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct SubmittedMany {
+    pub accepted: usize,
+    pub results: Vec<BatchItem>,
+}
+
 /// `POST /mine`.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct MineRequest {

@@ -40,28 +40,10 @@ impl Driver {
                 });
             }
             ApiCmd::Submit(tx, r) => {
-                let hash = tx.hash();
-                let result = match self.p.core.submit(tx.clone()) {
-                    Ok(_) => {
-                        self.template_dirty = true;
-                        self.p
-                            .metrics
-                            .mempool
-                            .set(self.p.core.mempool().len() as i64);
-                        let topic = self.topics.transactions.clone();
-                        self.publish(topic, generals_chain::codec::encode(&tx));
-                        self.step(
-                            Input::Transaction {
-                                tx,
-                                now_ms: now_ms(),
-                            },
-                            None,
-                        );
-                        Ok(hash)
-                    }
-                    Err(e) => Err(Refusal::from(e)),
-                };
-                let _ = r.send(result);
+                let _ = r.send(self.submit(tx));
+            }
+            ApiCmd::SubmitMany(txs, r) => {
+                let _ = r.send(txs.into_iter().map(|tx| self.submit(tx)).collect());
             }
             ApiCmd::Authorities(r) => {
                 let _ = r.send(self.authorities());
@@ -198,6 +180,34 @@ impl Driver {
                 };
                 let _ = reply.send(result);
             }
+        }
+    }
+}
+
+impl Driver {
+    /// A signed transaction from the API: into the mempool, out by gossip,
+    /// and to the engine.
+    fn submit(&mut self, tx: generals_chain::Transaction) -> Result<generals_chain::Hash, Refusal> {
+        let hash = tx.hash();
+        match self.p.core.submit(tx.clone()) {
+            Ok(_) => {
+                self.template_dirty = true;
+                self.p
+                    .metrics
+                    .mempool
+                    .set(self.p.core.mempool().len() as i64);
+                let topic = self.topics.transactions.clone();
+                self.publish(topic, generals_chain::codec::encode(&tx));
+                self.step(
+                    Input::Transaction {
+                        tx,
+                        now_ms: now_ms(),
+                    },
+                    None,
+                );
+                Ok(hash)
+            }
+            Err(e) => Err(Refusal::from(e)),
         }
     }
 }

@@ -18,7 +18,7 @@ mod nodes;
 
 use crate::local::{State, LOAD_ACCOUNTS};
 use anyhow::{bail, Context, Result};
-use generals_chain::{Action, Hash, Keypair, TxBody};
+use generals_chain::{Action, Hash, Keypair, Transaction, TxBody};
 use nodes::Nodes;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -42,9 +42,14 @@ pub struct LoadArgs {
     #[arg(long)]
     final_depth: Option<u64>,
     /// Parallel senders, each with its own share of the 64 load accounts and
-    /// of the rate (one HTTP request per transaction).
+    /// of the rate.
     #[arg(long, default_value_t = 8)]
     senders: usize,
+    /// Transactions per HTTP request: 1 sends each as JSON to `POST /tx`;
+    /// more go together as the codec's bytes to `POST /txs` (each from a
+    /// different account of the sender, so at most its share of the 64).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    batch: u64,
     /// How long to wait, after sending, for what is not final yet.
     #[arg(long, default_value = "60s")]
     settle: String,
@@ -93,6 +98,53 @@ fn verify_rate() -> f64 {
         }
     }
     n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Sends `txs` to `api`: one by one as JSON to `/tx`, or all at once as the
+/// codec's bytes to `/txs`. Each transaction's refusal, if any, in order; an
+/// error if the node did not answer.
+fn send(
+    c: &reqwest::blocking::Client,
+    api: &str,
+    txs: &[Transaction],
+    batch: bool,
+) -> Result<Vec<Option<String>>, String> {
+    if !batch {
+        return txs
+            .iter()
+            .map(|tx| {
+                let r = c
+                    .post(format!("{api}/tx"))
+                    .json(&serde_json::json!({ "tx": tx }))
+                    .send()
+                    .map_err(|e| e.to_string())?;
+                Ok(if r.status().is_success() {
+                    None
+                } else {
+                    Some(r.text().unwrap_or_default())
+                })
+            })
+            .collect();
+    }
+    let r = c
+        .post(format!("{api}/txs"))
+        .header("content-type", "application/octet-stream")
+        .body(generals_chain::codec::encode(&txs.to_vec()))
+        .send()
+        .map_err(|e| e.to_string())?;
+    if !r.status().is_success() {
+        let why = r.text().unwrap_or_default();
+        return Ok(txs.iter().map(|_| Some(why.clone())).collect());
+    }
+    let answer: serde_json::Value = r.json().map_err(|e| e.to_string())?;
+    let results = answer["results"].as_array().cloned().unwrap_or_default();
+    Ok((0..txs.len())
+        .map(|i| match results.get(i) {
+            Some(item) if item["hash"].is_string() => None,
+            Some(item) => Some(item["error"].as_str().unwrap_or("refused").to_string()),
+            None => Some("no answer for it".to_string()),
+        })
+        .collect())
 }
 
 pub(crate) fn parse_duration(s: &str) -> Result<Duration> {
@@ -238,7 +290,9 @@ pub fn run(args: LoadArgs) -> Result<()> {
             scope.spawn(move || {
                 let mine: Vec<usize> = (w..keys.len()).step_by(senders).collect();
                 let mut nonce: Vec<u64> = mine.iter().map(|&i| nonces[i]).collect();
-                let interval = Duration::from_secs_f64(senders as f64 / args.tps);
+                // Each tick sends one batch, one transaction per account.
+                let batch = (args.batch as usize).min(mine.len());
+                let interval = Duration::from_secs_f64((senders * batch) as f64 / args.tps);
                 // Staggered so the senders do not fire together.
                 let mut next = start + interval.mul_f64(w as f64 / senders as f64);
                 let mut n = 0usize;
@@ -249,65 +303,68 @@ pub fn run(args: LoadArgs) -> Result<()> {
                         continue;
                     }
                     next += interval;
-                    let j = n % mine.len();
-                    let i = mine[j];
-                    let tx = TxBody {
-                        chain_id: chain_id.clone(),
-                        sender: keys[i].public(),
-                        nonce: nonce[j],
-                        fee: 1,
-                        action: Action::Transfer {
-                            to: keys[(i + 1) % keys.len()].public(),
-                            amount: 1,
-                        },
-                    }
-                    .sign(&keys[i]);
-                    // Each account sends to one node, so its nonces never
-                    // reach a node out of order (while that node is down, to
-                    // the next live one).
-                    let Some(api) = nodes.api_for(i) else {
+                    let picks: Vec<usize> = (0..batch).map(|t| (n + t) % mine.len()).collect();
+                    n += batch;
+                    // A sender's transactions all go to one node, so each
+                    // account's nonces never reach a node out of order
+                    // (while that node is down, to the next live one).
+                    let Some(api) = nodes.api_for(mine[0]) else {
                         nodes.stale();
                         continue;
                     };
-                    n += 1;
-                    submitted.fetch_add(1, Ordering::Relaxed);
-                    // A repeat after a timeout finds its transaction known:
-                    // then the first try got through.
-                    let ok = match c
-                        .post(format!("{api}/tx"))
-                        .json(&serde_json::json!({ "tx": tx }))
-                        .send()
-                    {
-                        Ok(r) if r.status().is_success() => true,
-                        Ok(r) => {
-                            let why = r.text().unwrap_or_default();
-                            let known = why.contains("already in the mempool");
-                            if !known {
-                                first_refusal.lock().expect("refusal").get_or_insert(why);
+                    let txs: Vec<Transaction> = picks
+                        .iter()
+                        .map(|&j| {
+                            let i = mine[j];
+                            TxBody {
+                                chain_id: chain_id.clone(),
+                                sender: keys[i].public(),
+                                nonce: nonce[j],
+                                fee: 1,
+                                action: Action::Transfer {
+                                    to: keys[(i + 1) % keys.len()].public(),
+                                    amount: 1,
+                                },
                             }
-                            known
-                        }
+                            .sign(&keys[i])
+                        })
+                        .collect();
+                    submitted.fetch_add(txs.len(), Ordering::Relaxed);
+                    let answers = send(c, &api, &txs, args.batch > 1);
+                    let answers = match answers {
+                        Ok(a) => a,
                         Err(e) => {
                             nodes.stale();
-                            first_refusal
-                                .lock()
-                                .expect("refusal")
-                                .get_or_insert(e.to_string());
-                            false
+                            first_refusal.lock().expect("refusal").get_or_insert(e);
+                            continue;
                         }
                     };
-                    if ok {
-                        nonce[j] += 1;
-                        tracked.lock().expect("tracked").insert(
-                            tx.hash(),
-                            Tracked {
-                                sent: now,
-                                included: None,
-                                finalized: None,
-                                late: false,
-                                late_final: false,
-                            },
-                        );
+                    for ((j, tx), answer) in picks.iter().zip(&txs).zip(answers) {
+                        // A repeat after a timeout finds its transaction
+                        // known: then the first try got through.
+                        let ok = match answer {
+                            None => true,
+                            Some(why) => {
+                                let known = why.contains("already in the mempool");
+                                if !known {
+                                    first_refusal.lock().expect("refusal").get_or_insert(why);
+                                }
+                                known
+                            }
+                        };
+                        if ok {
+                            nonce[*j] += 1;
+                            tracked.lock().expect("tracked").insert(
+                                tx.hash(),
+                                Tracked {
+                                    sent: now,
+                                    included: None,
+                                    finalized: None,
+                                    late: false,
+                                    late_final: false,
+                                },
+                            );
+                        }
                     }
                 }
             });
