@@ -11,7 +11,6 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn kills() -> usize {
@@ -25,23 +24,7 @@ fn kills() -> usize {
 fn a_bft_validator_killed_mid_round_and_restarted_never_double_signs() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (v_home, o_home) = (dir.path().join("v"), dir.path().join("o"));
-    let out = Command::new(BIN)
-        .args([
-            "init",
-            "--consensus",
-            "bft",
-            "--api",
-            "127.0.0.1:0",
-            "--home",
-        ])
-        .arg(&v_home)
-        .output()
-        .expect("init");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    init_kind(&v_home, "bft");
     // Short timeouts: a height takes a few hundred ms, so the kills land in
     // every step.
     let path = v_home.join("genesis.json");

@@ -46,23 +46,7 @@ fn point(k: usize) -> (u64, u64) {
 }
 
 fn init_bft(home: &Path) -> String {
-    let out = Command::new(BIN)
-        .args([
-            "init",
-            "--consensus",
-            "bft",
-            "--api",
-            "127.0.0.1:0",
-            "--home",
-        ])
-        .arg(home)
-        .output()
-        .expect("init");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    init_kind(home, "bft");
     let key: Value = serde_json::from_str(
         &std::fs::read_to_string(home.join("validator_key.json")).expect("key file"),
     )

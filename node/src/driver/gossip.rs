@@ -67,30 +67,24 @@ impl Driver {
     /// peer that missed it or restarted): a repeat goes stamped with the time.
     pub(super) fn publish_message(&mut self, m: &SignedMessage) {
         let topic = self.topics.consensus.clone();
-        let plain = generals_chain::codec::encode(m);
-        let first = self
-            .p
-            .swarm
-            .behaviour_mut()
-            .gossipsub
-            .publish(gossipsub::IdentTopic::new(topic.clone()), plain.clone());
-        match first {
-            Ok(_) => self.p.metrics.message(self.topics.name(&topic), "out"),
-            Err(gossipsub::PublishError::Duplicate) => {
-                self.publish(topic, generals_chain::codec::encode(&(m, now_ms())));
-            }
-            Err(_) => self.publish(topic, plain),
-        }
+        self.publish_again(topic, generals_chain::codec::encode(m), || {
+            generals_chain::codec::encode(&(m, now_ms()))
+        });
     }
 
-    /// Publishes a block. As with consensus messages, an engine sends a block
-    /// again on purpose (BFT gossip sends the round's proposed block each
-    /// period, for a peer that restarted or missed it), and gossip would drop
-    /// the repeat for as long as it remembers the id: a repeat goes stamped
-    /// with the time.
+    /// Publishes a block, stamped as a message is when it is a repeat (BFT
+    /// gossip sends the round's proposed block each period, and gossip would
+    /// drop the repeat for as long as it remembers the id).
     pub(super) fn publish_block(&mut self, block: &Block) {
         let topic = self.topics.blocks.clone();
-        let plain = block.encode();
+        self.publish_again(topic, block.encode(), || {
+            generals_chain::codec::encode(&(block, now_ms()))
+        });
+    }
+
+    /// Publishes `plain`, or, if gossip has it already, the `stamped` form
+    /// (the same thing with the time, which receivers also take).
+    fn publish_again(&mut self, topic: String, plain: Vec<u8>, stamped: impl FnOnce() -> Vec<u8>) {
         let first = self
             .p
             .swarm
@@ -99,9 +93,7 @@ impl Driver {
             .publish(gossipsub::IdentTopic::new(topic.clone()), plain.clone());
         match first {
             Ok(_) => self.p.metrics.message(self.topics.name(&topic), "out"),
-            Err(gossipsub::PublishError::Duplicate) => {
-                self.publish(topic, generals_chain::codec::encode(&(block, now_ms())));
-            }
+            Err(gossipsub::PublishError::Duplicate) => self.publish(topic, stamped()),
             Err(_) => self.publish(topic, plain),
         }
     }

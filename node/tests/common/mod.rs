@@ -242,14 +242,13 @@ pub fn protection(home: &Path) -> Value {
     serde_json::from_slice(&out.stdout).expect("record json")
 }
 
-/// A one-validator proof-of-stake dev home with `slot_ms` slots of `epoch_slots`
-/// each; returns its genesis file.
-pub fn init_pos(home: &Path, slot_ms: u64, epoch_slots: u64) -> PathBuf {
+/// A one-validator dev home of `kind` (its own dev genesis).
+pub fn init_kind(home: &Path, kind: &str) {
     let out = Command::new(BIN)
         .args([
             "init",
             "--consensus",
-            "pos",
+            kind,
             "--api",
             "127.0.0.1:0",
             "--home",
@@ -262,6 +261,12 @@ pub fn init_pos(home: &Path, slot_ms: u64, epoch_slots: u64) -> PathBuf {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A one-validator proof-of-stake dev home with `slot_ms` slots of `epoch_slots`
+/// each; returns its genesis file.
+pub fn init_pos(home: &Path, slot_ms: u64, epoch_slots: u64) -> PathBuf {
+    init_kind(home, "pos");
     let path = home.join("genesis.json");
     let mut g: Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("genesis")).expect("json");
