@@ -49,6 +49,9 @@ pub struct NodeConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_file: Option<String>,
     pub mempool: MempoolConfig,
+    /// Messages (gossip, direct sends and sync requests together) one peer
+    /// may send in a second before it is cut off; 100 to 1,000,000.
+    pub max_peer_messages_per_second: u32,
     /// Makes this node Byzantine (`crate::byzantine`); absent: honest.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub byzantine: Option<crate::byzantine::ByzantineConfig>,
@@ -69,6 +72,8 @@ pub enum ConfigError {
     OverThreadLimit { threads: usize },
     #[error("api_header_timeout_ms = {0} must be 1 to 600000")]
     HeaderTimeout(u64),
+    #[error("max_peer_messages_per_second = {0} must be 100 to 1000000")]
+    PeerRate(u32),
 }
 
 /// Largest config.toml read.
@@ -99,6 +104,9 @@ impl NodeConfig {
         if !(1..=600_000).contains(&self.api_header_timeout_ms) {
             return Err(ConfigError::HeaderTimeout(self.api_header_timeout_ms));
         }
+        if !(100..=1_000_000).contains(&self.max_peer_messages_per_second) {
+            return Err(ConfigError::PeerRate(self.max_peer_messages_per_second));
+        }
         Ok(())
     }
 }
@@ -117,6 +125,7 @@ impl Default for NodeConfig {
             log: "info".into(),
             log_file: None,
             mempool: MempoolConfig::default(),
+            max_peer_messages_per_second: crate::driver::MAX_PEER_MESSAGES_PER_SECOND,
             byzantine: None,
         }
     }

@@ -266,6 +266,7 @@ async fn serve(h: Home, config: NodeConfig, crash: Option<crate::crash::CrashPoi
             mine: config.mine,
             on_listen,
             crash: crash.map(|c| crate::crash::Crasher::new(c, start_height)),
+            peer_rate: config.max_peer_messages_per_second,
         },
         engine,
     );

@@ -1,6 +1,7 @@
 //! What one peer may cost this node. Each peer's gossip messages, direct
 //! sends and sync requests are counted in one-second windows; a peer over
-//! `MAX_PEER_MESSAGES_PER_SECOND` is cut off at once (blocked, its
+//! its bound (config.toml's `max_peer_messages_per_second`, by default
+//! `MAX_PEER_MESSAGES_PER_SECOND`) is cut off at once (blocked, its
 //! connections closed), as one that sends `BAN_PENALTY` invalid messages is.
 //! An honest peer sends a small part of that: its blocks, votes and the
 //! transactions it relays. The peers the node remembers and the peers it has
@@ -10,7 +11,8 @@
 use super::{now_ms, Driver};
 use libp2p::PeerId;
 
-/// Messages a peer may send in one second before it is cut off.
+/// Messages a peer may send in one second before it is cut off, unless
+/// config.toml says otherwise.
 pub const MAX_PEER_MESSAGES_PER_SECOND: u32 = 5_000;
 /// Peers blocked at once; past it the longest blocked is let back.
 pub const MAX_BLOCKED_PEERS: usize = 4_096;
@@ -26,14 +28,14 @@ pub(super) struct Window {
 }
 
 impl Window {
-    /// Counts one message at `now_ms`: true while the peer is within the bound.
-    pub(super) fn admit(&mut self, now_ms: u64) -> bool {
+    /// Counts one message at `now_ms`: true while the peer is within `bound`.
+    pub(super) fn admit(&mut self, now_ms: u64, bound: u32) -> bool {
         if now_ms.saturating_sub(self.start_ms) >= 1_000 {
             self.start_ms = now_ms;
             self.count = 0;
         }
         self.count = self.count.saturating_add(1);
-        self.count <= MAX_PEER_MESSAGES_PER_SECOND
+        self.count <= bound
     }
 }
 
@@ -45,12 +47,13 @@ impl Driver {
         if p.blocked {
             return false;
         }
-        if p.window.admit(now_ms()) {
+        let bound = self.p.peer_rate;
+        if p.window.admit(now_ms(), bound) {
             return true;
         }
         self.cut_off(
             peer,
-            &format!("flooding: over {MAX_PEER_MESSAGES_PER_SECOND} messages in a second"),
+            &format!("flooding: over {bound} messages in a second"),
         );
         false
     }
@@ -95,11 +98,12 @@ mod tests {
     #[test]
     fn a_window_admits_the_bound_then_refuses_until_the_next_second() {
         let mut w = Window::default();
-        for _ in 0..MAX_PEER_MESSAGES_PER_SECOND {
-            assert!(w.admit(10_000));
+        let bound = MAX_PEER_MESSAGES_PER_SECOND;
+        for _ in 0..bound {
+            assert!(w.admit(10_000, bound));
         }
-        assert!(!w.admit(10_500));
-        assert!(!w.admit(10_999));
-        assert!(w.admit(11_000));
+        assert!(!w.admit(10_500, bound));
+        assert!(!w.admit(10_999, bound));
+        assert!(w.admit(11_000, bound));
     }
 }

@@ -18,6 +18,7 @@ mod direct;
 mod gossip;
 mod host;
 mod limits;
+pub use limits::MAX_PEER_MESSAGES_PER_SECOND;
 pub mod shape;
 mod sync;
 mod views;
@@ -105,6 +106,8 @@ pub struct DriverParts {
     pub on_listen: OnListen,
     /// Tests of the signing record: where this node kills itself.
     pub crash: Option<crate::crash::Crasher>,
+    /// Messages a peer may send in a second before it is cut off.
+    pub peer_rate: u32,
 }
 
 pub struct Driver {
