@@ -11,6 +11,7 @@
 //! `compare` sets the mechanisms side by side; `ui` serves the live fork-tree
 //! page of a testnet and plays finished runs back.
 
+mod bench;
 mod compare;
 mod flood;
 mod lamport;
@@ -45,7 +46,8 @@ use std::process::ExitCode;
   generals-testnet sim --attack private-fork --confirmations 1,2,4,6 --seeds 50
   generals-testnet lamport --algorithm om --generals 3 --traitors 2 --strategy lie --trace
   generals-testnet lamport --algorithm sm --generals 3 --traitors 2 --strategy lie --trace
-  generals-testnet lamport --exhaustive --max-generals 7"
+  generals-testnet lamport --exhaustive --max-generals 7
+  generals-testnet bench --quick"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -100,6 +102,9 @@ enum Command {
     Image(local::ImageArgs),
     /// Write a testnet for other machines: `export compose DIR --hosts ...`.
     Export(local::ExportArgs),
+    /// Measure every speed goal in one run, each against a limit of this
+    /// machine measured in the same run (--quick: small sizes).
+    Bench(bench::BenchArgs),
     /// Run one node (what `up` starts when no generals-node binary is beside this one).
     #[command(hide = true)]
     Node {
@@ -133,6 +138,7 @@ fn main() -> ExitCode {
         Command::Ui(args) => ui::ui(args),
         Command::Image(args) => local::image(args),
         Command::Export(args) => local::export(args),
+        Command::Bench(args) => bench::run(args),
         Command::Node { home, overrides } => generals_node::run::run(home, overrides),
     };
     match result {

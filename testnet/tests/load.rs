@@ -3,7 +3,7 @@
 //! and what it counts as included agrees with the chain.
 
 mod common;
-use common::{testnet, Down};
+use common::{serial, testnet, Down};
 
 use generals_chain::Keypair;
 use std::process::{Command, Stdio};
@@ -38,6 +38,7 @@ fn sent_by_load_accounts(dir: &str) -> u64 {
 
 #[test]
 fn load_follows_a_restarted_node_and_counts_what_the_chain_holds() {
+    let _one = serial();
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("tn");
     let dir = dir.to_str().expect("path");
@@ -108,4 +109,65 @@ fn load_follows_a_restarted_node_and_counts_what_the_chain_holds() {
         on_chain <= included + (accepted - final_),
         "{report} with {on_chain} on chain"
     );
+}
+
+/// `bench --quick` measures every goal in one run: each row has a figure
+/// measured now, a ratio where it is set against a limit of the machine, and
+/// a verdict that agrees with its goal; the real BFT nodes committed
+/// transfers and the probes saw their blocks.
+#[test]
+fn bench_measures_every_goal_against_limits_of_the_same_run() {
+    let _one = serial();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_str().expect("path");
+    let out = testnet(&["bench", "--quick", "--json", "--dir", dir]);
+    assert!(out.status.success(), "{out:?}");
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json rows");
+    let rows = rows.as_array().expect("rows");
+    let find = |what: &str| {
+        rows.iter()
+            .find(|r| r["what"].as_str().is_some_and(|w| w.starts_with(what)))
+            .unwrap_or_else(|| panic!("no row {what:?} in {rows:?}"))
+    };
+    for what in [
+        "ed25519 verify",
+        "ed25519 batch verify",
+        "miner",
+        "import",
+        "durable commits",
+        "simulator, 4 PoW",
+        "simulator memory",
+        "BFT sweep",
+        "BFT finality",
+        "BFT committed",
+    ] {
+        let r = find(what);
+        let measured = r["measured"].as_f64().expect("measured");
+        assert!(measured.is_finite() && measured > 0.0, "{r}");
+        if let Some(limit) = r["against"][1].as_f64() {
+            let ratio = r["figure"].as_f64().expect("figure");
+            assert!(
+                (ratio - measured / limit).abs() < 1e-9 * ratio.max(1.0),
+                "{r}"
+            );
+        }
+        match (&r["goal"], r["met"].as_bool()) {
+            (g, Some(met)) if g.get("at_least").is_some() => {
+                assert_eq!(met, r["figure"].as_f64() >= g["at_least"].as_f64(), "{r}")
+            }
+            (g, Some(met)) if g.get("at_most").is_some() => {
+                assert_eq!(met, r["figure"].as_f64() <= g["at_most"].as_f64(), "{r}")
+            }
+            (g, None) => assert_eq!(g, "limit", "{r}"),
+            _ => panic!("a verdict without its goal: {r}"),
+        }
+    }
+    // Batch verification beats one at a time; the chain's nodes committed
+    // what they were sent (some of it) and no probe took 30 s.
+    assert!(
+        find("ed25519 batch verify")["measured"].as_f64()
+            > find("ed25519 verify,")["measured"].as_f64()
+    );
+    let finality = find("BFT finality")["measured"].as_f64().expect("p50");
+    assert!(finality < 30_000.0, "{finality}");
 }

@@ -75,6 +75,31 @@ impl Drop for Foreground {
     }
 }
 
+/// What the nodes say of themselves (height, tip, peers) and the network
+/// lines of their logs, for a failure's message.
+fn diagnosis(dir: &str) -> String {
+    let status = testnet(&["status", "--dir", dir]);
+    let mut out = String::from_utf8_lossy(&status.stdout).into_owned();
+    for i in 0..4 {
+        let log = Path::new(dir).join(format!("n{i}")).join("node.log");
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                ["connected", "block", "dial", "reorg", "sync", "closing"]
+                    .iter()
+                    .any(|w| l.contains(w))
+            })
+            .collect();
+        out.push_str(&format!("--- n{i} ({} lines)\n", lines.len()));
+        for l in &lines[lines.len().saturating_sub(40)..] {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 fn shot(name: &str) -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
 }
@@ -153,9 +178,10 @@ fn the_page_shows_a_split_as_two_branches_and_the_heal_as_one_with_the_other_orp
     let healed_t = healed_t.and_then(|t| t.as_u64());
     assert!(
         healed_t.is_some(),
-        "no single branch after the heal: {} {}",
+        "no single branch after the heal: {} {}\n{}",
         page.eval(&format!("JSON.stringify({TREE})")),
-        page.eval("document.getElementById('summary').textContent")
+        page.eval("document.getElementById('summary').textContent"),
+        diagnosis(&dir)
     );
     // The steps taken by hand are on the page's timeline (read once a
     // second), in order.

@@ -64,9 +64,9 @@ fn genesis(args: &NetArgs) -> Genesis {
             })
         } else if kind == "bft" {
             ConsensusSpec::Bft(BftParams {
-                timeout_propose_ms: 1_000,
-                timeout_vote_ms: 500,
-                timeout_commit_ms: 500,
+                timeout_propose_ms: args.bft_timeouts[0],
+                timeout_vote_ms: args.bft_timeouts[1],
+                timeout_commit_ms: args.bft_timeouts[2],
             })
         } else {
             ConsensusSpec::Pow(PowParams {

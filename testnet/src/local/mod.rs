@@ -35,6 +35,20 @@ pub const LOAD_ACCOUNTS: usize = 64;
 /// Total hash rate of a testnet (shared by `--hashpower`).
 const TOTAL_HASHRATE: u64 = 400_000;
 
+/// `PROPOSE,VOTE,COMMIT` in ms: the first two at least 10 ms (a round
+/// needs time to gather votes), all at most 60 s.
+fn bft_timeouts(s: &str) -> Result<[u64; 3], String> {
+    let v: Vec<u64> = s
+        .split(',')
+        .map(|x| x.trim().parse::<u64>().map_err(|e| format!("{x:?}: {e}")))
+        .collect::<Result<_, _>>()?;
+    match v[..] {
+        [p, v, c] if p >= 10 && v >= 10 && p.max(v).max(c) <= 60_000 => Ok([p, v, c]),
+        [_, _, _] => Err("propose and vote at least 10 ms, every timeout at most 60000 ms".into()),
+        _ => Err("three timeouts in ms: propose,vote,commit (e.g. 1000,500,0)".into()),
+    }
+}
+
 /// What a new testnet is: its genesis, its nodes and their roles (for `up`
 /// and `export`).
 #[derive(clap::Args, Debug)]
@@ -53,6 +67,10 @@ pub struct NetArgs {
     /// left out).
     #[arg(long)]
     producers: Option<u64>,
+    /// BFT: the propose, vote and commit timeouts in ms, e.g. 1000,500,0
+    /// (timeout_commit 0: the next height starts as soon as one is decided).
+    #[arg(long, value_parser = bft_timeouts, default_value = "1000,500,500")]
+    bft_timeouts: [u64; 3],
     /// PBFT: the quorum, 2f+1 (the default) or f+1 (unsafe: Byzantine
     /// Paxos's counter-example, for the lab).
     #[arg(long)]

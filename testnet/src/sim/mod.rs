@@ -27,6 +27,19 @@ fn simulate(config: SimConfig, log: EventLog) -> Result<SimReport> {
     Ok(report)
 }
 
+/// The run that the `sim` flags `argv` describe, with `seed`.
+pub fn config_of(argv: &[&str], seed: u64) -> Result<SimConfig> {
+    #[derive(clap::Parser)]
+    struct Sim {
+        #[command(flatten)]
+        sim: SimArgs,
+    }
+    let args =
+        <Sim as clap::Parser>::try_parse_from(std::iter::once("sim").chain(argv.iter().copied()))?
+            .sim;
+    args.base(seed)
+}
+
 /// One simulated run with the `sim` flags `argv` and `seed`: its report; its
 /// event log goes to `log`.
 pub fn report_of(
