@@ -40,15 +40,21 @@ pub const MAX_INCOMING: u32 = 128;
 pub const MAX_PENDING_INCOMING: u32 = 32;
 pub const MAX_PER_PEER: u32 = 4;
 
+/// The behaviours are asked in field order whether to take a new
+/// connection, and the first refusal ends the asking with nothing undone:
+/// one asked before a refusal keeps a connection that never opens (request-
+/// response then sends requests into it, which get neither an answer nor a
+/// failure, and its debug assertion fails when the peer's next connection
+/// closes). So the two that refuse come first.
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
+    pub blocked: allow_block_list::Behaviour<BlockedPeers>,
+    pub limits: connection_limits::Behaviour,
     pub gossipsub: gossipsub::Behaviour,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     pub sync: request_response::Behaviour<SyncCodec>,
     pub direct: request_response::Behaviour<DirectCodec>,
-    pub blocked: allow_block_list::Behaviour<BlockedPeers>,
-    pub limits: connection_limits::Behaviour,
 }
 
 /// Builds the swarm of a node with `identity`, subscribed to `topics`.
@@ -109,11 +115,6 @@ pub fn build_swarm(
                     .with_timeout(PING_TIMEOUT),
             );
             Ok(Behaviour {
-                gossipsub,
-                identify,
-                ping,
-                sync,
-                direct,
                 blocked: allow_block_list::Behaviour::default(),
                 limits: connection_limits::Behaviour::new(
                     ConnectionLimits::default()
@@ -121,6 +122,11 @@ pub fn build_swarm(
                         .with_max_pending_incoming(Some(MAX_PENDING_INCOMING))
                         .with_max_established_per_peer(Some(MAX_PER_PEER)),
                 ),
+                gossipsub,
+                identify,
+                ping,
+                sync,
+                direct,
             })
         })
         .map_err(|e| anyhow::anyhow!("building the network behaviour: {e}"))?
@@ -134,4 +140,50 @@ pub fn build_swarm(
             .context("subscribing to a gossip topic")?;
     }
     Ok(swarm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use libp2p::identity::Keypair;
+    use libp2p::swarm::SwarmEvent;
+
+    /// A node that has blocked a peer refuses its connection and no
+    /// behaviour keeps it: the sync and direct protocols do not count the
+    /// peer as connected. (Declared before the refusing behaviours, they
+    /// did; their requests to the peer then went nowhere, and a debug build
+    /// panicked when the peer's next real connection closed, as two nodes
+    /// healed from a partition did.)
+    #[tokio::test]
+    async fn a_refused_connection_is_kept_by_no_behaviour() {
+        let topics = Topics::for_chain("generals-test");
+        let mut a = build_swarm(Keypair::generate_ed25519(), &topics).expect("swarm a");
+        let mut b = build_swarm(Keypair::generate_ed25519(), &topics).expect("swarm b");
+        let a_id = *a.local_peer_id();
+        b.behaviour_mut().blocked.block_peer(a_id);
+        b.listen_on("/ip4/127.0.0.1/tcp/0".parse().expect("address"))
+            .expect("listen");
+        let addr = loop {
+            if let SwarmEvent::NewListenAddr { address, .. } = b.select_next_some().await {
+                break address;
+            }
+        };
+        a.dial(addr).expect("dial");
+        let deadline = tokio::time::sleep(Duration::from_secs(10));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                ev = b.select_next_some() => {
+                    if matches!(ev, SwarmEvent::IncomingConnectionError { .. }) {
+                        break;
+                    }
+                }
+                _ = a.select_next_some() => {}
+                _ = &mut deadline => panic!("the blocked peer's connection was never refused"),
+            }
+        }
+        assert!(!b.behaviour().sync.is_connected(&a_id));
+        assert!(!b.behaviour().direct.is_connected(&a_id));
+    }
 }

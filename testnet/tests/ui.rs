@@ -96,6 +96,13 @@ fn diagnosis(dir: &str) -> String {
             out.push_str(l);
             out.push('\n');
         }
+        // A panic, with the frames that say where.
+        if let Some(at) = text.find("panicked") {
+            let from = text[..at].rfind('\n').map_or(0, |n| n + 1);
+            let panic: Vec<&str> = text[from..].lines().take(60).collect();
+            out.push_str(&panic.join("\n"));
+            out.push('\n');
+        }
     }
     out
 }
