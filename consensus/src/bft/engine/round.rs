@@ -190,8 +190,7 @@ impl BftEngine {
             }
             // Lines 36-43.
             if self.step >= Step::Prevote && !self.fired.contains(&(36, r)) {
-                if let Some((body, _)) = self.proposals.get(&r).cloned() {
-                    let v = body.block;
+                if let Some(v) = self.proposals.get(&r).map(|(body, _)| body.block) {
                     if self.quorum(MessageKind::Prevote, r, Some(Some(v)))
                         && self.is_valid(&v, headers)
                     {
@@ -282,7 +281,7 @@ impl BftEngine {
     /// (Tendermint needs the proposal too; the block and its precommits are
     /// enough here, which lets a node that missed the proposal decide.)
     pub(super) fn try_decide(&mut self, headers: &dyn Headers, out: &mut Vec<Output>) -> bool {
-        let Some(set) = self.set.clone() else {
+        let Some(set) = self.set.as_ref() else {
             return false;
         };
         let mut found = None;
@@ -292,17 +291,27 @@ impl BftEngine {
             }
             // Every signer's precommit for v counts, its double too: 2f+1
             // signatures on v decide v whatever else their signers signed.
+            // Tallied by key first; the certificate is copied only for the
+            // value that has its quorum (this runs on every input).
             let doubles = self.doubles.get(&(*kind, *r));
-            let mut tally: BTreeMap<Hash, BTreeMap<PublicKey, SignedMessage>> = BTreeMap::new();
-            for (k, (v, m)) in by.iter().chain(doubles.into_iter().flatten()) {
+            let votes = || by.iter().chain(doubles.into_iter().flatten());
+            let mut tally: BTreeMap<Hash, BTreeSet<&PublicKey>> = BTreeMap::new();
+            for (k, (v, _)) in votes() {
                 if let Some(v) = v {
-                    tally.entry(*v).or_default().insert(*k, m.clone());
+                    tally.entry(*v).or_default().insert(k);
                 }
             }
-            if let Some((v, cert)) = tally
+            if let Some(v) = tally
                 .into_iter()
-                .find(|(_, c)| set.is_quorum(c.keys().map(|k| set.power_of(k)).sum()))
+                .find(|(_, c)| set.is_quorum(c.iter().map(|k| set.power_of(k)).sum()))
+                .map(|(v, _)| v)
             {
+                let mut cert: BTreeMap<PublicKey, SignedMessage> = BTreeMap::new();
+                for (k, (w, m)) in votes() {
+                    if *w == Some(v) {
+                        cert.insert(*k, m.clone());
+                    }
+                }
                 found = Some((v, cert.into_values().collect::<Vec<_>>()));
                 break;
             }
