@@ -143,16 +143,25 @@ impl BftEngine {
     pub(super) fn power(&self, kind: MessageKind, round: u64, value: Option<Option<Hash>>) -> u128 {
         let Some(set) = &self.set else { return 0 };
         let key = (kind, round);
-        let signers: BTreeSet<&PublicKey> = self
-            .votes
-            .get(&key)
-            .into_iter()
-            .chain(self.doubles.get(&key))
-            .flatten()
-            .filter(|(_, (v, _))| value.is_none_or(|want| *v == want))
-            .map(|(k, _)| k)
-            .collect();
-        signers.into_iter().map(|k| set.power_of(k)).sum()
+        // Each signer once: its vote, or else its double, for the value
+        // (without building the set of signers: this runs on every input).
+        let counts = |v: &Option<Hash>| value.is_none_or(|want| *v == want);
+        let by = self.votes.get(&key);
+        let mut power = 0;
+        for (k, (v, _)) in by.into_iter().flatten() {
+            if counts(v) {
+                power += set.power_of(k);
+            }
+        }
+        for (k, (v, _)) in self.doubles.get(&key).into_iter().flatten() {
+            let counted = by
+                .and_then(|b| b.get(k))
+                .is_some_and(|(first, _)| counts(first));
+            if counts(v) && !counted {
+                power += set.power_of(k);
+            }
+        }
+        power
     }
 
     pub(super) fn quorum(
