@@ -131,6 +131,17 @@ pub struct Mempool {
     by_sender: HashMap<PublicKey, BTreeMap<u64, Hash>>,
     by_fee: BTreeSet<FeeKey>,
     bytes: usize,
+    /// Each sender's pending debits (amounts, stakes and fees) summed, kept
+    /// with `by_sender`: a new transaction's balance check reads it rather
+    /// than walking the sender's queue (which took a fifth of a node's time
+    /// under overload, with 256 pending a sender).
+    debits: HashMap<PublicKey, u128>,
+}
+
+/// What a transaction takes from its sender's balance (a debit past u64 counts
+/// as a quarter of u128, more than any balance).
+fn debit_of(tx: &Transaction) -> u128 {
+    tx.body.debit().map_or(u128::MAX / 4, u128::from)
 }
 
 fn fee_key(tx: &Transaction, id: Hash) -> FeeKey {
@@ -146,6 +157,7 @@ impl Mempool {
             by_sender: HashMap::new(),
             by_fee: BTreeSet::new(),
             bytes: 0,
+            debits: HashMap::new(),
         }
     }
 
@@ -267,19 +279,13 @@ impl Mempool {
             _ => {}
         }
         // The sender must afford all its pending transactions together.
-        let others: u128 = pending
-            .into_iter()
-            .flatten()
-            .filter(|(n, _)| **n != b.nonce)
-            .map(|(_, h)| {
-                self.entries[h]
-                    .tx
-                    .body
-                    .debit()
-                    .map_or(u128::MAX / 4, u128::from)
-            })
-            .sum();
-        let needed = others + b.debit().map_or(u128::MAX / 4, u128::from);
+        let others = self
+            .debits
+            .get(&b.sender)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(replaced.map_or(0, |r| debit_of(&self.entries[&r].tx)));
+        let needed = others.saturating_add(debit_of(&tx));
         if needed > account.balance as u128 {
             return Err(MempoolError::InsufficientBalance {
                 tx: id,
@@ -355,6 +361,8 @@ impl Mempool {
             .or_default()
             .insert(tx.body.nonce, id);
         self.bytes += size;
+        let debit = self.debits.entry(tx.body.sender).or_default();
+        *debit = debit.saturating_add(debit_of(&tx));
         self.entries.insert(id, Entry { tx, size });
         Ok(Admitted {
             tx: id,
@@ -373,6 +381,9 @@ impl Mempool {
             m.remove(&entry.tx.body.nonce);
             if m.is_empty() {
                 self.by_sender.remove(&sender);
+                self.debits.remove(&sender);
+            } else if let Some(d) = self.debits.get_mut(&sender) {
+                *d = d.saturating_sub(debit_of(&entry.tx));
             }
         }
         Some(entry.tx)

@@ -266,3 +266,41 @@ fn a_reorg_gives_back_the_undone_transactions_in_nonce_order() {
     assert_eq!(picked[0], a0);
     assert_eq!(picked[1], a1);
 }
+
+/// The balance check counts what the sender's pending transactions take as
+/// they are now: a replaced one counts at its new amount, a removed one not
+/// at all (the pool keeps the sum as transactions come and go).
+#[test]
+fn the_balance_check_follows_replacements_and_removals() {
+    let (state, k, ..) = world();
+    let mut p = pool(100, 1 << 20, 10);
+    let to = k[5].public();
+    let first = transfer(&k[0], to, 0, 1, 399);
+    p.insert(first.clone(), &state).expect("400");
+    p.insert(transfer(&k[0], to, 1, 1, 399), &state)
+        .expect("800");
+    assert!(matches!(
+        p.insert(transfer(&k[0], to, 2, 1, 299), &state),
+        Err(MempoolError::InsufficientBalance { needed: 1100, .. })
+    ));
+    // Nonce 1 again, at a higher fee and a smaller amount: 400 + 100.
+    let small = transfer(&k[0], to, 1, 2, 98);
+    p.insert(small.clone(), &state).expect("replaces");
+    p.insert(transfer(&k[0], to, 2, 1, 299), &state)
+        .expect("400 + 100 + 300");
+    assert!(matches!(
+        p.insert(transfer(&k[0], to, 3, 1, 200), &state),
+        Err(MempoolError::InsufficientBalance { needed: 1001, .. })
+    ));
+    // The last one leaves the pool: its 300 no longer count.
+    let last = transfer(&k[0], to, 2, 1, 299).hash();
+    assert!(p.remove(&last).is_some());
+    let third = transfer(&k[0], to, 2, 1, 399);
+    p.insert(third.clone(), &state).expect("400 + 100 + 400");
+    // Emptied, the sender starts from nothing.
+    for t in [first, small, third] {
+        assert!(p.remove(&t.hash()).is_some());
+    }
+    p.insert(transfer(&k[0], to, 0, 1, 999), &state)
+        .expect("all of it");
+}
