@@ -8,7 +8,7 @@
 
 use criterion::{criterion_group, BenchmarkId, Criterion, SamplingMode, Throughput};
 use ed25519_dalek::{Signer, SigningKey};
-use generals_chain::{build_block, Block, BlockTemplate, Genesis, Keypair, Ledger, SledStore};
+use generals_chain::{Ledger, SledStore};
 use std::time::{Duration, Instant};
 
 #[path = "../tests/common/mod.rs"]
@@ -16,45 +16,6 @@ mod common;
 
 const TXS_PER_BLOCK: usize = 1_000;
 const BLOCKS: usize = 10;
-
-/// A chain of `BLOCKS` blocks of `TXS_PER_BLOCK` transfers each, every sender once
-/// per block.
-fn chain(g: &Genesis, keys: &[Keypair]) -> Vec<Block> {
-    let rules = g.rules();
-    let mut state = g.state().expect("genesis state");
-    let mut parent = g.block().expect("genesis block");
-    let mut blocks = Vec::new();
-    for j in 0..BLOCKS {
-        let half = (j % 2) * TXS_PER_BLOCK;
-        let txs: Vec<_> = (0..TXS_PER_BLOCK)
-            .map(|i| {
-                let from = &keys[half + i];
-                let to = keys[(half + i * 7 + j + 1) % keys.len()].public();
-                common::transfer(from, to, (j / 2) as u64, 1, 3)
-            })
-            .collect();
-        let built = build_block(
-            &state,
-            &rules,
-            BlockTemplate {
-                parent: parent.hash(),
-                height: parent.height() + 1,
-                timestamp_ms: parent.header.timestamp_ms + 1_000,
-                producer: keys[j].public(),
-                consensus: vec![],
-                max_txs: TXS_PER_BLOCK,
-            },
-            txs,
-            vec![],
-        )
-        .expect("builds");
-        assert_eq!(built.block.transactions.len(), TXS_PER_BLOCK);
-        state.apply_block(&built.block, &rules).expect("applies");
-        parent = built.block.clone();
-        blocks.push(built.block);
-    }
-    blocks
-}
 
 fn verify(c: &mut Criterion) {
     let signing: Vec<SigningKey> = (0..64u8)
@@ -78,7 +39,8 @@ fn verify(c: &mut Criterion) {
 
 fn import(c: &mut Criterion) {
     let (g, keys) = common::genesis(2 * TXS_PER_BLOCK, 1_000_000_000, 0);
-    let blocks = chain(&g, &keys);
+    let blocks = generals_chain::fixtures::transfer_blocks(&g, &keys, BLOCKS, TXS_PER_BLOCK)
+        .expect("bench blocks");
     let mut group = c.benchmark_group("import");
     group.sampling_mode(SamplingMode::Flat);
     group.sample_size(10);

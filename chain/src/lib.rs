@@ -22,6 +22,7 @@ pub mod block;
 pub mod builder;
 pub mod codec;
 pub mod crypto;
+pub mod fixtures;
 pub mod forktree;
 pub mod genesis;
 pub mod hash;

@@ -1,41 +1,26 @@
 //! Helpers shared by the chain's integration tests.
 #![allow(dead_code)]
 
-use generals_chain::genesis::{GenesisAccount, GenesisValidator, PowParams};
-use generals_chain::state::Slashing;
+use generals_chain::genesis::GenesisValidator;
 use generals_chain::{
-    build_block, Action, Block, BlockTemplate, ChainRules, ConsensusSpec, Evidence, Genesis,
-    Keypair, MessageKind, Position, PublicKey, SignedMessage, State, Transaction, TxBody,
+    build_block, Action, Block, BlockTemplate, ChainRules, Evidence, Genesis, Keypair, MessageKind,
+    Position, PublicKey, SignedMessage, State, Transaction, TxBody,
 };
 
 pub const CHAIN: &str = "generals-test";
 
 /// `n` dev keys, each funded with `balance`, the first `validators` with stake 100.
 pub fn genesis(n: usize, balance: u64, validators: usize) -> (Genesis, Vec<Keypair>) {
-    let keys: Vec<Keypair> = (0..n).map(|i| Keypair::dev(&format!("test-{i}"))).collect();
-    let g = Genesis {
-        chain_id: CHAIN.to_string(),
-        timestamp_ms: 1_700_000_000_000,
-        consensus: ConsensusSpec::Pow(PowParams::default()),
-        block_reward: 50,
-        slashing: Slashing::default(),
-        accounts: keys
-            .iter()
-            .map(|k| GenesisAccount {
-                key: k.public(),
-                balance,
-            })
-            .collect(),
-        validators: keys
-            .iter()
-            .take(validators)
-            .map(|k| GenesisValidator {
-                key: k.public(),
-                stake: 100,
-                name: None,
-            })
-            .collect(),
-    };
+    let (mut g, keys) = generals_chain::fixtures::funded_genesis(CHAIN, "test", n, balance);
+    g.validators = keys
+        .iter()
+        .take(validators)
+        .map(|k| GenesisValidator {
+            key: k.public(),
+            stake: 100,
+            name: None,
+        })
+        .collect();
     (g, keys)
 }
 

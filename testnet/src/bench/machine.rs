@@ -5,12 +5,8 @@
 
 use anyhow::{Context, Result};
 use ed25519_dalek::{Signer, SigningKey};
-use generals_chain::genesis::{GenesisAccount, PowParams};
-use generals_chain::state::Slashing;
-use generals_chain::{
-    build_block, Action, Block, BlockTemplate, ConsensusSpec, Genesis, Keypair, Ledger, SledStore,
-    TxBody,
-};
+use generals_chain::fixtures::{funded_genesis, transfer_blocks};
+use generals_chain::{Genesis, Keypair, Ledger, SledStore};
 use sha2::compress256;
 use sha2::digest::generic_array::GenericArray;
 use std::hint::black_box;
@@ -86,77 +82,6 @@ pub fn miner_rate(time: Duration) -> f64 {
     r
 }
 
-/// `n` funded accounts and a proof-of-work genesis holding them.
-fn genesis(n: usize) -> (Genesis, Vec<Keypair>) {
-    let keys: Vec<Keypair> = (0..n)
-        .map(|i| Keypair::dev(&format!("bench-{i}")))
-        .collect();
-    let g = Genesis {
-        chain_id: CHAIN.to_string(),
-        timestamp_ms: 1_700_000_000_000,
-        consensus: ConsensusSpec::Pow(PowParams::default()),
-        block_reward: 50,
-        slashing: Slashing::default(),
-        accounts: keys
-            .iter()
-            .map(|k| GenesisAccount {
-                key: k.public(),
-                balance: 1_000_000_000,
-            })
-            .collect(),
-        validators: Vec::new(),
-    };
-    (g, keys)
-}
-
-/// `blocks` blocks of `txs` transfers each, every sender once a block (the
-/// first half of the accounts send in even blocks, the rest in odd ones).
-fn chain(g: &Genesis, keys: &[Keypair], blocks: usize, txs: usize) -> Result<Vec<Block>> {
-    let rules = g.rules();
-    let mut state = g.state().context("genesis state")?;
-    let mut parent = g.block().context("genesis block")?;
-    let mut out = Vec::with_capacity(blocks);
-    for j in 0..blocks {
-        let half = (j % 2) * txs;
-        let body: Vec<_> = (0..txs)
-            .map(|i| {
-                TxBody {
-                    chain_id: CHAIN.to_string(),
-                    sender: keys[half + i].public(),
-                    nonce: (j / 2) as u64,
-                    fee: 3,
-                    action: Action::Transfer {
-                        to: keys[(half + i * 7 + j + 1) % keys.len()].public(),
-                        amount: 1,
-                    },
-                }
-                .sign(&keys[half + i])
-            })
-            .collect();
-        let built = build_block(
-            &state,
-            &rules,
-            BlockTemplate {
-                parent: parent.hash(),
-                height: parent.height() + 1,
-                timestamp_ms: parent.header.timestamp_ms + 1_000,
-                producer: keys[j % keys.len()].public(),
-                consensus: vec![],
-                max_txs: txs,
-            },
-            body,
-            vec![],
-        )
-        .context("building a bench block")?;
-        state
-            .apply_block(&built.block, &rules)
-            .context("applying a bench block")?;
-        parent = built.block.clone();
-        out.push(built.block);
-    }
-    Ok(out)
-}
-
 fn ledger(dir: &Path, g: &Genesis) -> Result<Ledger<SledStore>> {
     let store = SledStore::open(dir, CHAIN, g.block()?.hash()).context("opening a sled store")?;
     Ok(Ledger::open(store, g).context("opening the ledger")?.0)
@@ -167,8 +92,8 @@ fn ledger(dir: &Path, g: &Genesis) -> Result<Ledger<SledStore>> {
 /// block).
 pub fn import_rate(tmp: &Path, blocks: usize) -> Result<f64> {
     const TXS: usize = 1_000;
-    let (g, keys) = genesis(2 * TXS);
-    let chain = chain(&g, &keys, blocks, TXS)?;
+    let (g, keys) = funded_genesis(CHAIN, "bench", 2 * TXS, 1_000_000_000);
+    let chain = transfer_blocks(&g, &keys, blocks, TXS).map_err(anyhow::Error::msg)?;
     let mut ledger = ledger(&tmp.join("import"), &g)?;
     generals_chain::tx::forget_verified_signatures();
     let start = Instant::now();
@@ -181,8 +106,8 @@ pub fn import_rate(tmp: &Path, blocks: usize) -> Result<f64> {
 /// Small blocks (one transfer each) imported a second, each durable when
 /// `import` returns.
 pub fn durable_rate(tmp: &Path, blocks: usize) -> Result<f64> {
-    let (g, keys) = genesis(2);
-    let chain = chain(&g, &keys, blocks, 1)?;
+    let (g, keys) = funded_genesis(CHAIN, "bench", 2, 1_000_000_000);
+    let chain = transfer_blocks(&g, &keys, blocks, 1).map_err(anyhow::Error::msg)?;
     let mut ledger = ledger(&tmp.join("durable"), &g)?;
     let start = Instant::now();
     for b in &chain {

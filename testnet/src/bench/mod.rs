@@ -7,7 +7,7 @@
 //! overload). `--quick` runs small sizes (the test does); `--no-nodes` leaves
 //! the real nodes out.
 
-mod machine;
+pub(crate) mod machine;
 mod nodes;
 mod sim;
 

@@ -78,28 +78,6 @@ pub struct LoadReport {
     pub included_to_verify: f64,
 }
 
-/// Signatures verified per second on one core (ed25519 `verify_strict`),
-/// over about half a second.
-fn verify_rate() -> f64 {
-    let key = Keypair::dev("verify-rate");
-    let msg = [7u8; 160];
-    let sig = key.sign(b"generals/bench\0", &msg);
-    let public = key.public();
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < Duration::from_millis(500) {
-        for _ in 0..100 {
-            if public
-                .verify_uncached(b"generals/bench\0", &msg, &sig)
-                .is_ok()
-            {
-                n += 1;
-            }
-        }
-    }
-    n as f64 / start.elapsed().as_secs_f64()
-}
-
 /// Sends `txs` to `api`: one by one as JSON to `/tx`, or all at once as the
 /// codec's bytes to `/txs`. Each transaction's refusal, if any, in order; an
 /// error if the node did not answer.
@@ -205,7 +183,7 @@ pub fn run(args: LoadArgs) -> Result<()> {
             6
         })
         .max(1);
-    let verify_per_s = verify_rate();
+    let verify_per_s = crate::bench::machine::verify_rate(Duration::from_millis(500));
     let nodes = Nodes::new(args.dir.clone(), state.nodes.len());
     let apis = nodes.live();
     if apis.is_empty() {
