@@ -6,7 +6,7 @@
 //! `load` sends a transaction workload and measures it; `flood` floods one
 //! node from a hostile peer and measures what that cost; `sim` runs simulations and
 //! prints their summaries and attack tables; `lamport` runs the generals
-//! algorithms; `theory` holds the closed forms the
+//! algorithms, `two_generals` the couriers of the Two Generals problem; `theory` holds the closed forms the
 //! tables are compared with; `scenario` runs scenario files and checks them;
 //! `compare` sets the mechanisms side by side; `ui` serves the live fork-tree
 //! page of a testnet and plays finished runs back.
@@ -20,6 +20,7 @@ mod local;
 mod scenario;
 mod sim;
 mod theory;
+mod two_generals;
 mod ui;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +48,7 @@ use std::process::ExitCode;
   generals-testnet lamport --algorithm om --generals 3 --traitors 2 --strategy lie --trace
   generals-testnet lamport --algorithm sm --generals 3 --traitors 2 --strategy lie --trace
   generals-testnet lamport --exhaustive --max-generals 7
+  generals-testnet two-generals --rounds 6 --loss 0.2 --seed 3
   generals-testnet bench --quick"
 )]
 struct Cli {
@@ -94,6 +96,9 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Lamport's Byzantine generals: OM(m) and SM(m), one run or --exhaustive.
     Lamport(lamport::LamportArgs),
+    /// The Two Generals problem: the courier handshake over a lossy channel,
+    /// and the practical answer of K couriers against P^K.
+    TwoGenerals(two_generals::TwoGeneralsArgs),
     /// The fork-tree page of a running testnet (`up` starts one itself), or
     /// of a finished run played back (`--replay OUT`).
     Ui(ui::UiArgs),
@@ -135,6 +140,7 @@ fn main() -> ExitCode {
         Command::Load(args) => load::run(args),
         Command::Flood(args) => flood::run(args),
         Command::Lamport(args) => lamport::run(args),
+        Command::TwoGenerals(args) => two_generals::run(args),
         Command::Ui(args) => ui::ui(args),
         Command::Image(args) => local::image(args),
         Command::Export(args) => local::export(args),

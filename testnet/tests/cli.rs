@@ -342,3 +342,70 @@ fn safety_matrix_covers_every_engine_and_attack() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--seeds must be 1 to 100000"));
 }
+
+#[test]
+fn two_generals_disagree_on_the_last_courier_and_a_volley_matches_p_to_the_k() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = testnet(
+        &[
+            "two-generals",
+            "--json",
+            "--seeds",
+            "20000",
+            "--max-rounds",
+            "10",
+        ],
+        tmp.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let last = v["last_lost"].as_array().expect("last_lost");
+    assert_eq!(last.len(), 10);
+    for (i, run) in last.iter().enumerate() {
+        let r = i + 1;
+        assert_eq!(run["couriers"].as_array().map(Vec::len), Some(r), "R = {r}");
+        assert_ne!(run["a_attacks"], run["b_attacks"], "R = {r}: {run}");
+    }
+    let rows = |name: &str| v[name].as_array().expect(name).clone();
+    // The default table: P in 0.1, 0.3, 0.5, 0.7 and K in 1, 2, 4, 8.
+    assert_eq!(rows("volley").len(), 16);
+    for row in rows("volley").iter().chain(rows("handshake").iter()) {
+        let (m, e, se) = (
+            row["measured"].as_f64().expect("measured"),
+            row["expected"].as_f64().expect("expected"),
+            row["std_error"].as_f64().expect("std_error"),
+        );
+        assert!((m - e).abs() <= 4.0 * se + 1.0 / 20_000.0, "{row}");
+    }
+    // The text shows the same with the argument beside it.
+    let out = testnet(
+        &["two-generals", "--rounds", "3", "--seeds", "100"],
+        tmp.path(),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("R =  3: A attacks, B retreats: THEY DISAGREE"),
+        "{text}"
+    );
+    assert!(text.contains("no number of couriers is enough"), "{text}");
+    for (args, why) in [
+        (&["two-generals", "--loss", "1.5"][..], "--loss must be"),
+        (&["two-generals", "--rounds", "0"][..], "--rounds must be"),
+        (&["two-generals", "--seeds", "0"][..], "--seeds must be"),
+        (
+            &["two-generals", "--couriers", "1,99"][..],
+            "--couriers must be",
+        ),
+    ] {
+        let out = testnet(args, tmp.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(why),
+            "{args:?}: {err}"
+        );
+    }
+}
