@@ -35,6 +35,11 @@ pub enum AddError {
     },
     #[error("block {hash} at height {height} is too far above the tip ({tip}) to hold")]
     TooFarAhead { hash: Hash, height: u64, tip: u64 },
+    #[error(
+        "block {hash} at height {height} contradicts the checkpoint: this node \
+         was started with block {want} at that height"
+    )]
+    Checkpoint { hash: Hash, height: u64, want: Hash },
     #[error(transparent)]
     Tree(#[from] ForkTreeError),
     #[error(transparent)]
@@ -82,6 +87,9 @@ pub struct NodeCore<S: BlockStore> {
     /// Fork choice follows the newest final block only (BFT: only decided
     /// blocks become the tip; proposals are kept but not followed).
     follow_final: bool,
+    /// A block the operator trusts (weak subjectivity): no other block at its
+    /// height is taken, and it is final once it arrives.
+    checkpoint: Option<Tip>,
 }
 
 impl<S: BlockStore> NodeCore<S> {
@@ -126,7 +134,55 @@ impl<S: BlockStore> NodeCore<S> {
             finalized,
             justified: None,
             follow_final,
+            checkpoint: None,
         })
+    }
+
+    /// Sets a weak-subjectivity checkpoint: block `tip.hash` at `tip.height`.
+    /// Blocks at that height with another hash are refused from now on, and
+    /// no block is taken as final or justified unless it lies on the
+    /// checkpoint's branch; the checkpoint itself is final once it is here.
+    /// Refused if the stored main chain holds another block at that height.
+    pub fn set_checkpoint(&mut self, tip: Tip) -> Result<(), AddError> {
+        if let Some(node) = self
+            .ledger
+            .store()
+            .hash_at(tip.height)
+            .map_err(LedgerError::from)?
+        {
+            if node != tip.hash {
+                return Err(AddError::Checkpoint {
+                    hash: node,
+                    height: tip.height,
+                    want: tip.hash,
+                });
+            }
+        }
+        self.checkpoint = Some(tip);
+        if self.tree.contains(&tip.hash) {
+            self.mark_final(tip.hash);
+        }
+        Ok(())
+    }
+
+    pub fn checkpoint(&self) -> Option<Tip> {
+        self.checkpoint
+    }
+
+    /// Whether `hash` lies on the checkpoint's branch (an ancestor or a
+    /// descendant of it, or itself); true without a checkpoint. Before the
+    /// checkpoint block is here, nothing can be placed, so nothing is.
+    fn on_checkpoint_branch(&self, hash: &Hash) -> bool {
+        let Some(cp) = self.checkpoint else {
+            return true;
+        };
+        if !self.tree.contains(&cp.hash) {
+            return false;
+        }
+        matches!(
+            self.tree.common_ancestor(&cp.hash, hash),
+            Ok(a) if a == cp.hash || a == *hash
+        )
     }
 
     pub fn ledger(&self) -> &Ledger<S> {
@@ -186,6 +242,9 @@ impl<S: BlockStore> NodeCore<S> {
         let Some(node) = self.tree.get(&hash) else {
             return false;
         };
+        if !self.on_checkpoint_branch(&hash) {
+            return false;
+        }
         if let Some(old) = self.finalized.and_then(|f| self.tree.get(&f)) {
             if old.height >= node.height
                 || self.tree.common_ancestor(&old.hash, &hash).ok() != Some(old.hash)
@@ -205,7 +264,10 @@ impl<S: BlockStore> NodeCore<S> {
     /// Marks `hash` as the latest justified checkpoint (an engine said so): fork
     /// choice then follows the best head that descends from it.
     pub fn justify(&mut self, hash: Hash) -> Result<Option<TipChange>, AddError> {
-        if !self.tree.contains(&hash) || self.justified == Some(hash) {
+        if !self.tree.contains(&hash)
+            || self.justified == Some(hash)
+            || !self.on_checkpoint_branch(&hash)
+        {
             return Ok(None);
         }
         self.justified = Some(hash);
@@ -392,6 +454,16 @@ impl<S: BlockStore> NodeCore<S> {
         engine: &dyn Consensus,
         now_ms: u64,
     ) -> Result<(), AddError> {
+        if let Some(cp) = self.checkpoint {
+            let hash = block.hash();
+            if block.height() == cp.height && hash != cp.hash {
+                return Err(AddError::Checkpoint {
+                    hash,
+                    height: cp.height,
+                    want: cp.hash,
+                });
+            }
+        }
         engine
             .validate(&block.header, self.ledger.store(), now_ms)
             .map_err(|source| AddError::Invalid {
@@ -400,6 +472,9 @@ impl<S: BlockStore> NodeCore<S> {
             })?;
         self.ledger.store_block(block)?;
         self.tree.insert(&block.header)?;
+        if self.checkpoint.is_some_and(|cp| cp.hash == block.hash()) {
+            self.mark_final(block.hash());
+        }
         Ok(())
     }
 

@@ -319,6 +319,10 @@ pub trait Consensus {
     /// attestations the chain carries).
     fn restore(&mut self, _block: &Block) {}
 
+    /// A weak-subjectivity checkpoint the operator gave (`--checkpoint`):
+    /// engines with finality by votes weigh no vote off its branch.
+    fn set_checkpoint(&mut self, _hash: Hash) {}
+
     /// Whether a block this engine builds may carry `tx` (every valid
     /// transaction, for an honest engine). The host asks it for each candidate
     /// from the mempool.

@@ -364,6 +364,7 @@ fn import<H: Host + ?Sized>(
             let verdict = match error {
                 AddError::Invalid { source, .. } => Verdict::Invalid(source.to_string()),
                 AddError::TooFarAhead { .. } => Verdict::Invalid("too far ahead".into()),
+                AddError::Checkpoint { .. } => Verdict::Invalid(error.to_string()),
                 _ => Verdict::Failed,
             };
             return (verdict, Vec::new());

@@ -55,6 +55,31 @@ pub struct NodeConfig {
     /// Makes this node Byzantine (`crate::byzantine`); absent: honest.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub byzantine: Option<crate::byzantine::ByzantineConfig>,
+    /// A weak-subjectivity checkpoint, `HEIGHT:HASH`: a block this node's
+    /// operator trusts. No other block at that height is taken, and only its
+    /// branch can be final (the answer to a long-range attack).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
+}
+
+/// Reads a checkpoint, `HEIGHT:HASH` (the hash in full, 64 hex digits).
+pub fn parse_checkpoint(text: &str) -> Result<generals_chain::store::Tip, ConfigError> {
+    let bad = |why: &str| ConfigError::Checkpoint(format!("{text:?}: {why}"));
+    let (height, hash) = text
+        .split_once(':')
+        .ok_or_else(|| bad("write it as HEIGHT:HASH"))?;
+    let height: u64 = height
+        .trim()
+        .parse()
+        .map_err(|_| bad("the height is not a number"))?;
+    if height == 0 {
+        return Err(bad("height 0 is the genesis block, which every node has"));
+    }
+    let hash: generals_chain::Hash = hash
+        .trim()
+        .parse()
+        .map_err(|_| bad("the hash is not 64 hex digits"))?;
+    Ok(generals_chain::store::Tip { height, hash })
 }
 
 /// Miner threads, even when forced.
@@ -74,6 +99,8 @@ pub enum ConfigError {
     HeaderTimeout(u64),
     #[error("max_peer_messages_per_second = {0} must be 100 to 1000000")]
     PeerRate(u32),
+    #[error("checkpoint {0}")]
+    Checkpoint(String),
 }
 
 /// Largest config.toml read.
@@ -107,6 +134,9 @@ impl NodeConfig {
         if !(100..=1_000_000).contains(&self.max_peer_messages_per_second) {
             return Err(ConfigError::PeerRate(self.max_peer_messages_per_second));
         }
+        if let Some(c) = &self.checkpoint {
+            parse_checkpoint(c)?;
+        }
         Ok(())
     }
 }
@@ -127,6 +157,7 @@ impl Default for NodeConfig {
             mempool: MempoolConfig::default(),
             max_peer_messages_per_second: crate::driver::MAX_PEER_MESSAGES_PER_SECOND,
             byzantine: None,
+            checkpoint: None,
         }
     }
 }
@@ -339,4 +370,27 @@ pub fn identity_of(node_key: &Keypair) -> Result<libp2p::identity::Keypair> {
 /// The peer id of a node with this node key.
 pub fn peer_id_of(node_key: &Keypair) -> Result<String> {
     Ok(identity_of(node_key)?.public().to_peer_id().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_is_height_colon_hash_and_bad_ones_are_named() {
+        let hash = generals_chain::Hash::digest(b"block");
+        let cp = parse_checkpoint(&format!("12:{hash}")).expect("good");
+        assert_eq!((cp.height, cp.hash), (12, hash));
+        for (text, why) in [
+            ("12", "HEIGHT:HASH"),
+            ("x:00", "not a number"),
+            (&format!("0:{hash}")[..], "genesis"),
+            ("5:abc", "64 hex digits"),
+        ] {
+            let err = parse_checkpoint(text).expect_err(text).to_string();
+            assert!(err.contains(why), "{text}: {err}");
+        }
+        let bad = NodeConfig::parse("checkpoint = \"7\"\n").expect_err("checked");
+        assert!(format!("{bad:#}").contains("HEIGHT:HASH"), "{bad:#}");
+    }
 }

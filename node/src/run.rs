@@ -60,6 +60,11 @@ pub struct Overrides {
         requires = "crash_after_signed"
     )]
     pub crash_delay_ms: u64,
+    /// A weak-subjectivity checkpoint, HEIGHT:HASH: a block you trust (from
+    /// a node you run, or a friend's). No other block at that height is
+    /// taken, and no branch without it is final: a long-range fork is refused.
+    #[arg(long, value_name = "HEIGHT:HASH")]
+    pub checkpoint: Option<String>,
 }
 
 impl Overrides {
@@ -84,6 +89,9 @@ impl Overrides {
         }
         if let Some(v) = &self.log {
             c.log = v.clone();
+        }
+        if let Some(v) = &self.checkpoint {
+            c.checkpoint = Some(v.clone());
         }
         if let Some(v) = &self.byzantine {
             // The behaviour from the command line; a plan in config.toml stays.
@@ -120,7 +128,12 @@ pub fn run(home: PathBuf, overrides: Overrides) -> Result<()> {
         }
         None => logs.with_writer(std::io::stderr).init(),
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread: the host loop is one task and does the node's work in
+    // order, so worker threads only added hand-offs. With four BFT nodes on
+    // two cores, the futex wake-ups between the swarm's connection tasks and
+    // the loop were the largest cost of a height; one thread makes about a
+    // quarter more heights a second (`generals-testnet bench`).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
@@ -145,8 +158,14 @@ async fn serve(h: Home, config: NodeConfig, crash: Option<crate::crash::CrashPoi
         None => None,
     };
     let weight = factory::weight(&genesis)?;
-    let core =
+    let mut core =
         NodeCore::open(store, &genesis, weight, config.mempool).context("opening the ledger")?;
+    if let Some(c) = &config.checkpoint {
+        let cp = crate::config::parse_checkpoint(c)?;
+        core.set_checkpoint(cp)
+            .context("the ledger disagrees with --checkpoint; start from an empty home")?;
+        tracing::info!(height = cp.height, hash = %cp.hash, "checkpoint set");
+    }
     let identity = h.network_identity()?;
     let local = identity.public().to_peer_id();
     let plan = config
@@ -175,6 +194,9 @@ async fn serve(h: Home, config: NodeConfig, crash: Option<crate::crash::CrashPoi
     .context("starting the consensus engine")?;
     // The engine learns what the stored chain holds (stakes, validator
     // changes, the attestations blocks carry).
+    if let Some(cp) = core.checkpoint() {
+        engine.set_checkpoint(cp.hash);
+    }
     let ledger = core.ledger();
     let start_height = ledger.tip().height;
     for height in 1..=ledger.tip().height {

@@ -93,7 +93,9 @@ impl BftRecord {
     }
 
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("the record always serializes")
+        // Compact: it is written and flushed before every signature, and
+        // pretty JSON puts each byte of a payload on a line of its own.
+        serde_json::to_string(self).expect("the record always serializes")
     }
 
     /// A record as `to_json` wrote it.

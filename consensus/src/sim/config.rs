@@ -32,6 +32,15 @@ pub enum NetChange {
     /// taught the node's stored chain and started on its tip. Its timers die
     /// with it; its chain and mempool stay.
     Restart { node: NodeId, record: bool },
+    /// A node of `SimConfig::late`, away until now, starts from genesis with
+    /// an empty chain and a new engine, and hears and is heard (cuts stay).
+    /// With a checkpoint `(from, height)`: block `height` of node `from`'s
+    /// main chain at this moment, as an operator would copy it from a node
+    /// it trusts.
+    Join {
+        node: NodeId,
+        checkpoint: Option<(NodeId, u64)>,
+    },
     /// The link between two nodes gets its own latency, jitter and loss.
     Link {
         a: NodeId,
@@ -173,6 +182,11 @@ pub enum Attack {
     NothingAtStake { nodes: Vec<NodeId> },
     /// Byzantine BFT validators, all with one fault (split voters collude).
     Bft { fault: BftFault, nodes: Vec<NodeId> },
+    /// The long-range attack on proof of stake: node `attacker` (no stake of
+    /// its own, usually late) holds the key of validator `seller`, who has
+    /// left; it runs the honest engine with it from an empty chain, so it
+    /// rebuilds history from genesis where that key's old stake rules.
+    LongRange { seller: NodeId, attacker: NodeId },
 }
 
 impl Attack {
@@ -183,6 +197,7 @@ impl Attack {
             | Attack::Selfish { node, .. }
             | Attack::Equivocate { node }
             | Attack::Clone { node, .. } => *node,
+            Attack::LongRange { attacker, .. } => *attacker,
             Attack::Collude { nodes, .. }
             | Attack::NothingAtStake { nodes }
             | Attack::Bft { nodes, .. } => nodes.first().copied().unwrap_or(0),
@@ -205,6 +220,7 @@ impl Attack {
             Attack::Clone { node, .. } => format!("twin of n{node}"),
             Attack::NothingAtStake { .. } => "nothing-at-stake".into(),
             Attack::Bft { fault, .. } => fault.name().into(),
+            Attack::LongRange { seller, .. } => format!("long-range (the key of n{seller})"),
         }
     }
 
@@ -257,6 +273,9 @@ pub struct SimConfig {
     pub quiet_ms: u64,
     /// Interval at which each node announces its tip (how lost blocks are found).
     pub announce_ms: u64,
+    /// Nodes away from the start: no engine, no links, until a
+    /// `NetChange::Join` starts them.
+    pub late: Vec<NodeId>,
 }
 
 impl SimConfig {
@@ -297,6 +316,7 @@ impl SimConfig {
             at_height: Vec::new(),
             tps: 0.0,
             attack: None,
+            late: Vec::new(),
             quiet_ms: 60_000,
         }
     }
@@ -409,10 +429,16 @@ impl SimConfig {
                     matches!(self.kind, Kind::Poa | Kind::Pos | Kind::Dpos)
                 }
                 Attack::NothingAtStake { .. } => self.kind == Kind::Pos,
+                Attack::LongRange { seller, attacker } => {
+                    self.kind == Kind::Pos
+                        && *seller < self.nodes
+                        && seller != attacker
+                        && self.stakes.get(*attacker) == Some(&0)
+                }
                 Attack::Bft { fault, .. } => fault.fits(self.kind),
             };
             if !fits {
-                return Err("private-fork and selfish attack proof of work; clone proof of authority; collude proof of authority and DPoS; nothing-at-stake proof of stake; equivocate proof of authority, proof of stake and DPoS; split-vote and amnesia BFT; silent BFT and DPoS".into());
+                return Err("private-fork and selfish attack proof of work; clone proof of authority; collude proof of authority and DPoS; nothing-at-stake and long-range (by a node without stake) proof of stake; equivocate proof of authority, proof of stake and DPoS; split-vote and amnesia BFT; silent BFT and DPoS".into());
             }
             match a {
                 Attack::Selfish { gamma, .. } if !(0.0..=1.0).contains(gamma) => {
@@ -441,6 +467,10 @@ impl SimConfig {
                     voters, candidate, ..
                 } => *candidate >= self.nodes || voters.iter().any(|v| *v >= self.nodes),
                 NetChange::Restart { node, .. } => *node >= self.nodes,
+                NetChange::Join { node, checkpoint } => {
+                    !self.late.contains(node)
+                        || checkpoint.is_some_and(|(from, h)| from >= self.nodes || h == 0)
+                }
                 NetChange::Link { a, b, net } => {
                     *a >= self.nodes || *b >= self.nodes || !(0.0..=1.0).contains(&net.loss)
                 }
@@ -453,6 +483,9 @@ impl SimConfig {
                     "network change {change:?} names a node that does not exist or a bad factor"
                 ));
             }
+        }
+        if self.late.iter().any(|n| *n >= self.nodes) {
+            return Err(format!("late nodes {:?}: no such node", self.late));
         }
         if matches!(self.kind, Kind::Pos | Kind::Bft | Kind::Dpos | Kind::Pbft)
             && (self.stakes.len() != self.nodes || self.stakes.iter().all(|s| *s == 0))

@@ -20,6 +20,7 @@ pub fn peers_of(me: NodeId, nodes: usize) -> Vec<NodeId> {
 pub fn key_of(config: &SimConfig, i: NodeId) -> Keypair {
     match &config.attack {
         Some(Attack::Clone { node, twin }) if *twin == i => node_key(*node),
+        Some(Attack::LongRange { seller, attacker }) if *attacker == i => node_key(*seller),
         _ => node_key(i),
     }
 }

@@ -7,7 +7,11 @@ use super::{Ev, Msg, Simulator};
 use crate::core::NodeCore;
 use crate::engine::{Input, NodeId, Record};
 use crate::host::{drive, Host, MineJob, PersistError, Report};
-use generals_chain::{Block, Hash, MemoryStore, PublicKey, SignedMessage, Transaction};
+use generals_chain::store::Tip;
+use generals_chain::BlockStore;
+use generals_chain::{
+    Block, Hash, MemoryStore, MempoolConfig, PublicKey, SignedMessage, Transaction,
+};
 use rand::Rng;
 
 /// One simulated node, as the host loop sees it.
@@ -233,6 +237,52 @@ impl Simulator {
         let tip = n.core.ledger().tip_header().clone();
         let now_ms = self.local(node);
         self.step(node, Input::NewTip { tip, now_ms }, None);
+    }
+
+    /// A late node starts: an empty chain, a new engine (no record), the
+    /// checkpoint copied from another node's main chain if it has one.
+    pub(super) fn join(&mut self, node: NodeId, checkpoint: Option<(NodeId, u64)>) {
+        let mut ignored = None;
+        let Ok(mut engine) =
+            super::engines::make(&self.config, &self.genesis, node, None, &mut ignored)
+        else {
+            return;
+        };
+        let Ok(weight) = crate::factory::weight(&self.genesis) else {
+            return;
+        };
+        let Ok(genesis_block) = self.genesis.block() else {
+            return;
+        };
+        let Ok(mut core) = NodeCore::open(
+            MemoryStore::new(),
+            &self.genesis,
+            weight,
+            MempoolConfig::default(),
+        ) else {
+            return;
+        };
+        if let Some((from, height)) = checkpoint {
+            let hash = self.nodes[from].core.ledger().store().hash_at(height);
+            if let Ok(Some(hash)) = hash {
+                // An empty chain agrees with any checkpoint.
+                let _ = core.set_checkpoint(Tip { height, hash });
+                engine.set_checkpoint(hash);
+            }
+        }
+        let n = &mut self.nodes[node];
+        n.core = core;
+        n.engine = Some(engine);
+        n.incarnation += 1;
+        n.attempt += 1;
+        n.job = None;
+        n.published = std::collections::HashSet::from([genesis_block.hash()]);
+        n.records.clear();
+        let tip = n.core.ledger().tip_header().clone();
+        let now_ms = self.local(node);
+        self.step(node, Input::NewTip { tip, now_ms }, None);
+        let offset = self.config.announce_ms.saturating_add(node as u64);
+        self.schedule(offset, super::Ev::Announce { node });
     }
 
     /// Counts and logs a block a node built or mined; returns the time the

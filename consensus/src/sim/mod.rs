@@ -411,6 +411,11 @@ impl Simulator {
         };
         self.log.record(0, None, &info);
         for i in 0..self.nodes.len() {
+            if self.config.late.contains(&i) {
+                // Away: no engine steps and no links until it joins.
+                self.net.apply(&NetChange::Isolate(i));
+                continue;
+            }
             let tip = self.genesis.block().map_err(|e| e.to_string())?.header;
             let now_ms = self.local(i);
             self.step(i, Input::NewTip { tip, now_ms }, None);

@@ -64,7 +64,7 @@ impl Network {
                 self.groups = Some(g);
             }
             NetChange::Isolate(n) => self.isolated[*n] = true,
-            NetChange::Rejoin(n) => self.isolated[*n] = false,
+            NetChange::Rejoin(n) | NetChange::Join { node: n, .. } => self.isolated[*n] = false,
             NetChange::Heal => {
                 self.groups = None;
                 self.isolated.iter_mut().for_each(|x| *x = false);

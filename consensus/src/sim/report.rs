@@ -65,6 +65,10 @@ pub struct SimReport {
     pub double_slots: Vec<u64>,
     /// Each node's tip height.
     pub heights: Vec<u64>,
+    /// Nodes whose main chain leaves the reference node's at or below the
+    /// reference's finalized height, with the first height that differs (a
+    /// node fooled by a long-range fork, or the attacker itself).
+    pub forked: Vec<(usize, u64)>,
     /// The workload's transfers by sending wallet: taken by a node, and on
     /// the reference main chain at the end (a colluding cartel's censored
     /// wallets are the first ones).
@@ -301,6 +305,7 @@ pub(super) fn summarize(
                 Attack::Clone { .. } => "clone".into(),
                 Attack::NothingAtStake { .. } => "nothing-at-stake".into(),
                 Attack::Bft { fault, .. } => fault.name().into(),
+                Attack::LongRange { .. } => "long-range".into(),
             },
             attacker: node,
             attacker_share: hashpower[node],
@@ -344,6 +349,7 @@ pub(super) fn summarize(
             .collect(),
         double_slots: double_slots(config, cores, &keys),
         heights: cores.iter().map(|c| c.tip().height).collect(),
+        forked: forked(cores, reference, stats.finalized[reference]),
         workload_sent: stats.workload_sent.clone(),
         workload_included: included,
         watched,
@@ -358,4 +364,23 @@ pub(super) fn summarize(
         lost: stats.lost,
         attack,
     }
+}
+
+/// The nodes whose main chain departs from `reference`'s at or below height
+/// `finalized`, with the first height that differs.
+fn forked<S: generals_chain::BlockStore>(
+    cores: &[&NodeCore<S>],
+    reference: usize,
+    finalized: u64,
+) -> Vec<(usize, u64)> {
+    let at = |i: usize, h: u64| cores[i].ledger().store().hash_at(h).ok().flatten();
+    (0..cores.len())
+        .filter(|i| *i != reference)
+        .filter_map(|i| {
+            let top = finalized.min(cores[i].tip().height);
+            (1..=top)
+                .find(|h| at(i, *h) != at(reference, *h))
+                .map(|h| (i, h))
+        })
+        .collect()
 }

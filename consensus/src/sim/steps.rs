@@ -81,8 +81,10 @@ impl Simulator {
                 change: format!("{change:?}"),
             },
         );
-        if let NetChange::Restart { node, record } = change {
-            self.restart(node, record);
+        match change {
+            NetChange::Restart { node, record } => self.restart(node, record),
+            NetChange::Join { node, checkpoint } => self.join(node, checkpoint),
+            _ => {}
         }
     }
 

@@ -137,6 +137,11 @@ impl Host for Driver {
                     let _ = self.p.events.send(NodeEvent::InvalidBlock { hash, reason });
                 }
                 AddError::TooFarAhead { .. } => {}
+                AddError::Checkpoint { .. } => {
+                    let reason = error.to_string();
+                    tracing::warn!(%hash, %reason, "refused by the checkpoint");
+                    let _ = self.p.events.send(NodeEvent::InvalidBlock { hash, reason });
+                }
                 other => tracing::error!(%hash, error = %other, "could not add a block"),
             },
             Report::Rejected { hash, reason } => {

@@ -247,6 +247,23 @@ impl PosEngine {
             Some(earlier) => self.catch_double(&earlier, m.clone()),
             None => Vec::new(),
         };
+        out.extend(self.weigh(m.signer, data, at));
+        out
+    }
+
+    /// Weighs a link by the stakes after block `at` (the tip if `None`).
+    pub(super) fn weigh(
+        &mut self,
+        signer: PublicKey,
+        data: AttestationData,
+        at: Option<Hash>,
+    ) -> Vec<Output> {
+        let mut out = Vec::new();
+        // A link off the operator's checkpoint's branch (a long-range fork's
+        // votes) is kept as evidence, and not weighed.
+        if !self.weighable(&data) {
+            return out;
+        }
         let Some(at) = at.or_else(|| self.tip.as_ref().map(Header::hash)) else {
             return out;
         };
@@ -258,10 +275,10 @@ impl PosEngine {
         let Ok(snap) = snap else {
             return out;
         };
-        let Some(stake) = snap.stakes.get(&m.signer).copied() else {
+        let Some(stake) = snap.stakes.get(&signer).copied() else {
             return out;
         };
-        for e in self.ffg.attest(m.signer, stake, snap.total(), data) {
+        for e in self.ffg.attest(signer, stake, snap.total(), data) {
             match e {
                 FfgEvent::Finalized(c) => {
                     self.forget_before(c.epoch);

@@ -24,6 +24,7 @@ use generals_chain::{
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+mod checkpoint;
 mod duties;
 mod surface;
 
@@ -135,6 +136,12 @@ pub struct PosEngine {
     /// Whether evidence in a block ejects the offender (the genesis slashing
     /// switch: off, the chain jails nobody and the validator set keeps them).
     slashing: bool,
+    /// A weak-subjectivity checkpoint (`checkpoint.rs`), and whether its
+    /// block is here yet.
+    checkpoint: Option<Hash>,
+    checkpoint_here: bool,
+    /// How far down the checkpoint's ancestry the recorded blocks reach.
+    checkpoint_walk: Option<Hash>,
 }
 
 impl PosEngine {
@@ -163,6 +170,9 @@ impl PosEngine {
             attestations_seen: BTreeMap::new(),
             evidence: Vec::new(),
             slashing: true,
+            checkpoint: None,
+            checkpoint_here: false,
+            checkpoint_walk: None,
         }
     }
 
@@ -285,6 +295,12 @@ impl Consensus for PosEngine {
         PosEngine::restore(self, block);
     }
 
+    fn set_checkpoint(&mut self, hash: Hash) {
+        self.checkpoint = Some(hash);
+        self.checkpoint_here = false;
+        self.checkpoint_walk = None;
+    }
+
     fn handle(&mut self, input: Input, headers: &dyn Headers) -> Vec<Output> {
         let mut out = self.step(input, headers);
         if std::mem::take(&mut self.unsaved) {
@@ -371,7 +387,7 @@ impl PosEngine {
                 self.evidence.retain(|e| !block.evidence.contains(e));
                 let mut out = self.watch_block(&block.header);
                 out.push(Output::Import(block.clone()));
-                out.extend(self.absorb(&block));
+                out.extend(self.absorb_or_reach(&block));
                 out
             }
             Input::Message {

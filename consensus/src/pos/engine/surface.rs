@@ -77,7 +77,7 @@ impl PosEngine {
     /// carries (at start-up, from the stored chain).
     pub fn restore(&mut self, block: &Block) {
         self.record(block);
-        self.absorb(block);
+        self.absorb_or_reach(block);
     }
 
     /// Counts the attestations a block carries.
