@@ -97,6 +97,13 @@ fn a_long_range_fork_fools_only_the_new_node_without_a_checkpoint() {
         // Node 0 stayed online: it refused the fork, and its finality went on
         // after the heal (the fork's votes did not move its justification).
         assert_eq!(at(&cores[1], 1), honest, "seed {seed}");
+        // It heard the fork and refused it by finality: the fork's first
+        // block is in its tree, marked as a branch never to follow.
+        let fork_first = fork.expect("the attacker's first block");
+        assert!(
+            cores[0].tree().contains(&fork_first) && cores[0].tree().is_invalid(&fork_first),
+            "seed {seed}: node 0 did not refuse the fork by finality"
+        );
         let (tip0, final0) = (cores[0].tip().height, final_height(&cores[0]));
         assert!(
             final0 + 3 * 8 >= tip0,

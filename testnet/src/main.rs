@@ -68,6 +68,9 @@ enum Command {
     Kill(local::NodeArgs),
     /// Start a stopped node again; it syncs from the others.
     Restart(local::NodeArgs),
+    /// Start a late node (`up --late`) for the first time, from an empty
+    /// chain, optionally with a checkpoint copied from another node.
+    Join(local::JoinArgs),
     /// Stop one node's process where it stands (SIGSTOP), until `resume`.
     Pause(local::NodeArgs),
     /// Let a paused node go on (SIGCONT).
@@ -129,6 +132,7 @@ fn main() -> ExitCode {
         Command::Down(args) => local::down(args),
         Command::Kill(args) => local::kill_node(args),
         Command::Restart(args) => local::restart(args),
+        Command::Join(args) => local::join(args),
         Command::Pause(args) => local::pause_node(args, true),
         Command::Resume(args) => local::pause_node(args, false),
         Command::Partition(args) => local::partition(args),

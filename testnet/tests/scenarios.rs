@@ -98,6 +98,33 @@ fn split_votes_beyond_the_bound_pass_on_real_nodes_and_a_false_expectation_fails
 }
 
 #[test]
+fn a_long_range_fork_fools_only_the_new_node_without_a_checkpoint_on_real_nodes() {
+    let _one = serial();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/pos-long-range.toml");
+    let out = run_real(&file, &tmp.path().join("out"));
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(tmp.path().join("out/report.json")).expect("report.json"),
+    )
+    .expect("json");
+    // The attacker (n5) and the new node without a checkpoint (n3) end on
+    // the fork; node 0 and the new node with the checkpoint (n4) do not.
+    assert_eq!(
+        report["runs"][0]["forked"],
+        serde_json::json!([3, 5]),
+        "{report}"
+    );
+    let heights = &report["runs"][0]["heights"];
+    assert!(
+        heights[4].as_u64() >= heights[0].as_u64().map(|h| h.saturating_sub(3)),
+        "n4 follows node 0: {report}"
+    );
+    let n4 = std::fs::read_to_string(tmp.path().join("out/testnet/n4/node.log")).expect("log");
+    assert!(n4.contains("refused by the checkpoint"), "{n4}");
+}
+
+#[test]
 fn an_equivocating_proof_of_stake_validator_scenario_passes_on_real_nodes() {
     let _one = serial();
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -193,6 +220,21 @@ fn a_malformed_scenario_is_refused_with_its_line_and_field() {
             "name = \"x\"\nconsensus = \"poa\"\n[[node]]\n[[node]]\n[[step]]\nat_height = 2\naction = \"link\"\na = 0\n[end]\nheight = 3\n",
             "line 5, step 0",
             "needs b",
+        ),
+        (
+            "name = \"x\"\nconsensus = \"pos\"\n[[node]]\n[[node]]\n[[step]]\nat_s = 1\naction = \"join\"\nnode = 1\n[end]\nheight = 3\n",
+            "line 5, step 0",
+            "join starts a late node",
+        ),
+        (
+            "name = \"x\"\nconsensus = \"pos\"\n[[node]]\n[[node]]\nlate = true\n[[step]]\nat_s = 1\naction = \"join\"\nnode = 1\ncheckpoint_from = 0\n[end]\nheight = 3\n",
+            "line 6, step 0",
+            "checkpoint_from (a node) and checkpoint_height",
+        ),
+        (
+            "name = \"x\"\nconsensus = \"pos\"\n[[node]]\n[[node]]\nrole = \"long-range\"\ntwin_of = 0\n[end]\nheight = 3\n",
+            "line 4, node 1",
+            "comes late",
         ),
     ];
     for (body, line, field) in cases {

@@ -9,7 +9,7 @@
 
 use super::homes::seeded;
 use super::status::http;
-use super::{NetArgs, State};
+use super::{NetArgs, NodeInfo, State};
 use anyhow::{bail, Context, Result};
 use generals_chain::{Keypair, PublicKey};
 use generals_node::byzantine::ByzantineConfig;
@@ -216,7 +216,10 @@ pub fn cut(dir: &std::path::Path, groups: &[Vec<usize>]) -> Result<usize> {
     let state = State::load(dir)?;
     for (gi, g) in groups.iter().enumerate() {
         for a in g {
-            running(&state, *a)?;
+            // A late node not yet joined is cut off by the others.
+            if !state.nodes.get(*a).is_some_and(NodeInfo::pending) {
+                running(&state, *a)?;
+            }
             if groups[gi + 1..].iter().any(|h| h.contains(a))
                 || g.iter().filter(|x| *x == a).count() > 1
             {
@@ -235,6 +238,9 @@ pub fn cut(dir: &std::path::Path, groups: &[Vec<usize>]) -> Result<usize> {
             continue;
         }
         for a in g {
+            if state.nodes[*a].pending() {
+                continue;
+            }
             for (hi, h) in groups.iter().enumerate() {
                 if hi == gi || alone(h) {
                     continue;

@@ -21,7 +21,7 @@ mod up;
 
 pub use attack::{cut, heal, link, partition, shape, HealArgs, LinkArgs, PartitionArgs, Role};
 pub use compose::{export, image, ExportArgs, ImageArgs, RuntimeArgs};
-pub use process::{alive, down, kill_node, pause_node, restart};
+pub use process::{alive, down, join, kill_node, pause_node, restart, JoinArgs};
 pub use report::{collect, report};
 pub use state::{NodeInfo, State};
 pub use status::status;
@@ -99,6 +99,10 @@ pub struct NetArgs {
     /// duplicated PoS or BFT validator); twins are numbered after the nodes.
     #[arg(long)]
     twin: Vec<usize>,
+    /// Nodes made but not started (e.g. 3,4): each waits for `join`, which
+    /// starts it from an empty chain, as a new node would join later.
+    #[arg(long, value_delimiter = ',')]
+    late: Vec<usize>,
     /// Byzantine nodes act once their tip reaches this height (the private
     /// fork starts there; 3 if unset).
     #[arg(long, conflicts_with_all = ["after_secs", "probability"])]

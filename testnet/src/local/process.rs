@@ -44,8 +44,15 @@ fn node_command() -> Command {
     }
 }
 
-/// Starts the node in `home`, dialling `bootstrap`; waits for its `run.json`.
-pub(super) fn start(name: &str, home: &Path, bootstrap: &[String], limit: u64) -> Result<NodeInfo> {
+/// Starts the node in `home`, dialling `bootstrap`, with `extra` flags for
+/// `generals-node run`; waits for its `run.json`.
+pub(super) fn start(
+    name: &str,
+    home: &Path,
+    bootstrap: &[String],
+    limit: u64,
+    extra: &[String],
+) -> Result<NodeInfo> {
     let _ = std::fs::remove_file(home.join("run.json"));
     let log = home.join("node.log");
     let out = std::fs::OpenOptions::new()
@@ -57,6 +64,7 @@ pub(super) fn start(name: &str, home: &Path, bootstrap: &[String], limit: u64) -
     for b in bootstrap {
         cmd.args(["--bootstrap", b]);
     }
+    cmd.args(extra);
     use std::os::unix::process::CommandExt;
     let child = cmd
         .stdin(Stdio::null())
@@ -225,6 +233,12 @@ pub fn restart(args: NodeArgs) -> Result<()> {
     if n.running() {
         bail!("node {} is running (pid {}); kill it first", n.name, n.pid);
     }
+    if n.pending() {
+        bail!(
+            "node {} is late and has not joined; start it with `join`",
+            n.name
+        );
+    }
     if let Some(info) = super::compose::of(&state) {
         let info = super::compose::restart(info, args.node, &n)?;
         println!(
@@ -243,12 +257,84 @@ pub fn restart(args: NodeArgs) -> Result<()> {
         .filter(|x| x.name != n.name && alive(x.pid))
         .map(|x| x.listen.clone())
         .collect();
-    let info = start(&n.name, &n.home, &boot, n.hashrate_limit)?;
+    let info = start(&n.name, &n.home, &boot, n.hashrate_limit, &[])?;
     println!(
         "restarted node {} (pid {}, api {}); it syncs from its peers",
         info.name, info.pid, info.api
     );
     crate::ui::note(&args.dir, &format!("restart {}", info.name));
+    state.nodes[args.node] = info;
+    state.save(&args.dir)
+}
+
+#[derive(clap::Args, Debug)]
+pub struct JoinArgs {
+    /// The late node (`up --late`) to start.
+    pub node: usize,
+    /// Give it a weak-subjectivity checkpoint: the block at
+    /// --checkpoint-height of this node's main chain.
+    #[arg(long, requires = "checkpoint_height")]
+    pub checkpoint_from: Option<usize>,
+    #[arg(long, requires = "checkpoint_from")]
+    pub checkpoint_height: Option<u64>,
+    #[arg(long, default_value = "testnet-data")]
+    pub dir: PathBuf,
+}
+
+/// Starts a late node for the first time, from an empty chain, dialling the
+/// running nodes (a partition in force still keeps out those it cuts off);
+/// with a checkpoint copied from another node's main chain.
+pub fn join(args: JoinArgs) -> Result<()> {
+    let mut state = State::load(&args.dir)?;
+    let n = state.nodes.get(args.node).cloned().with_context(|| {
+        format!(
+            "no node {} (the testnet has {})",
+            args.node,
+            state.nodes.len()
+        )
+    })?;
+    if !n.pending() {
+        bail!(
+            "node {} is not a late node waiting to join (see `up --late`)",
+            n.name
+        );
+    }
+    let mut extra = Vec::new();
+    if let (Some(from), Some(height)) = (args.checkpoint_from, args.checkpoint_height) {
+        let f = state
+            .nodes
+            .get(from)
+            .filter(|f| f.running())
+            .with_context(|| format!("checkpoint: node {from} is not running"))?;
+        let block: serde_json::Value = super::status::http()
+            .get(format!("{}/block/{height}", f.api))
+            .send()
+            .and_then(|r| r.error_for_status())
+            .and_then(|r| r.json())
+            .with_context(|| format!("checkpoint: asking {} for block {height}", f.name))?;
+        let hash = block["hash"]
+            .as_str()
+            .with_context(|| format!("checkpoint: {} has no block {height}", f.name))?;
+        extra = vec!["--checkpoint".to_string(), format!("{height}:{hash}")];
+    }
+    let boot: Vec<String> = state
+        .nodes
+        .iter()
+        .filter(|x| x.name != n.name && alive(x.pid))
+        .map(|x| x.listen.clone())
+        .collect();
+    let info = start(&n.name, &n.home, &boot, n.hashrate_limit, &extra)?;
+    println!(
+        "node {} joined (pid {}, api {}){}",
+        info.name,
+        info.pid,
+        info.api,
+        match extra.get(1) {
+            Some(c) => format!(" with the checkpoint {c}"),
+            None => String::new(),
+        }
+    );
+    crate::ui::note(&args.dir, &format!("join {}", info.name));
     state.nodes[args.node] = info;
     state.save(&args.dir)
 }

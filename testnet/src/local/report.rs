@@ -85,6 +85,7 @@ pub fn collect(dir: &std::path::Path) -> Result<Value> {
                 "running": n.running(),
                 "height": s["height"],
                 "tip": s["tip"],
+                "finalized_height": s["pos"]["finalized_height"],
                 "messages_sent": if n.running() { messages_sent(&c, &n.api) } else { None },
             })
         })
@@ -122,6 +123,21 @@ pub fn collect(dir: &std::path::Path) -> Result<Value> {
             }
         }
     }
+    // Nodes whose main chain leaves the reference's at or below its
+    // finalized height (a long-range fork's attacker and those it fooled).
+    let final_ref = nodes[reference]["finalized_height"].as_u64().unwrap_or(0);
+    let forked: Vec<&str> = (0..state.nodes.len())
+        .filter(|i| *i != reference)
+        .filter(|i| {
+            let m = final_ref.min(nodes[*i]["height"].as_u64().unwrap_or(0));
+            m >= 1
+                && matches!(
+                    (hash_at(&c, api, m), hash_at(&c, &state.nodes[*i].api, m)),
+                    (Some(x), Some(y)) if x != y
+                )
+        })
+        .map(|i| state.nodes[i].name.as_str())
+        .collect();
     let evidence: Vec<Value> = get(&c, api, "/evidence")["included"]
         .as_array()
         .into_iter()
@@ -155,6 +171,7 @@ pub fn collect(dir: &std::path::Path) -> Result<Value> {
         "blocks": top,
         "produced": produced,
         "conflicts": conflicts,
+        "forked": forked,
         "evidence": evidence,
         "jailed": jailed,
         "authorities": authorities,

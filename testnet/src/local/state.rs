@@ -36,8 +36,16 @@ impl NodeInfo {
         }
     }
 
-    /// "running", "paused" or "stopped".
+    /// A late node that has not joined yet (`up --late`): never started.
+    pub fn pending(&self) -> bool {
+        self.pid == 0 && self.container.is_none() && self.api.is_empty()
+    }
+
+    /// "running", "paused", "stopped", or "late" (not joined yet).
     pub fn state(&self) -> &'static str {
+        if self.pending() {
+            return "late";
+        }
         match &self.container {
             Some(name) => match super::compose::container_state(name).as_deref() {
                 Some("running") => "running",

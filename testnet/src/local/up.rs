@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 
 pub fn up(args: UpArgs) -> Result<()> {
     let compose = args.runtime.runtime == Runtime::Compose;
+    if compose && !args.net.late.is_empty() {
+        bail!("--late runs on processes (--runtime process)");
+    }
     let existing = State::load(&args.dir).ok();
     let (mut state, homes) = match existing {
         Some(s) => {
@@ -73,18 +76,19 @@ pub fn up(args: UpArgs) -> Result<()> {
             info.image = args.runtime.image.clone();
             super::compose::start_all(info, &homes)?
         }
-        None => start_processes(&homes, &bar)?,
+        None => start_processes(&homes, &bar, &args.net)?,
     };
     state.nodes = started;
     state.save(&args.dir)?;
     // Wait until every node is connected and the chain grows.
     let c = http();
     let deadline = Instant::now() + Duration::from_secs(90);
-    let n = state.nodes.len();
+    let n = state.nodes.iter().filter(|x| !x.pending()).count();
     loop {
         let statuses: Vec<Option<serde_json::Value>> = state
             .nodes
             .iter()
+            .filter(|x| !x.pending())
             .map(|x| node_status(&c, &x.api))
             .collect();
         let connected = statuses
@@ -192,12 +196,32 @@ pub fn up(args: UpArgs) -> Result<()> {
 fn start_processes(
     homes: &[(PathBuf, u64)],
     bar: &indicatif::ProgressBar,
+    net: &super::NetArgs,
 ) -> Result<Vec<NodeInfo>> {
     let mut started: Vec<NodeInfo> = Vec::new();
     for (i, (home, limit)) in homes.iter().enumerate() {
+        if net.late.contains(&i) {
+            // Made, not started: `join` starts it.
+            started.push(NodeInfo {
+                name: format!("n{i}"),
+                home: home.clone(),
+                pid: 0,
+                api: String::new(),
+                peer_id: super::homes::peer_id(net.seed, i)?,
+                listen: String::new(),
+                hashrate_limit: *limit,
+                log: home.join("node.log"),
+                container: None,
+            });
+            continue;
+        }
         bar.set_message(format!("starting node n{i}"));
-        let boot: Vec<String> = started.iter().map(|n| n.listen.clone()).collect();
-        match start(&format!("n{i}"), home, &boot, *limit) {
+        let boot: Vec<String> = started
+            .iter()
+            .filter(|n| !n.pending())
+            .map(|n| n.listen.clone())
+            .collect();
+        match start(&format!("n{i}"), home, &boot, *limit, &[]) {
             Ok(n) => started.push(n),
             Err(e) => {
                 for n in &started {

@@ -71,6 +71,12 @@ impl Runner<'_> {
             Action::Heal => local::heal(local::HealArgs::at(dir)),
             Action::Kill(n) => local::kill_node(node_args(*n)),
             Action::Restart(n) => local::restart(node_args(*n)),
+            Action::Join { node, checkpoint } => local::join(local::JoinArgs {
+                node: *node,
+                checkpoint_from: checkpoint.map(|c| c.0),
+                checkpoint_height: checkpoint.map(|c| c.1),
+                dir: dir.to_owned(),
+            }),
             Action::Pause(n) => local::pause_node(node_args(*n), true),
             Action::Resume(n) => local::pause_node(node_args(*n), false),
             Action::Link {

@@ -149,6 +149,10 @@ pub struct NodeSpec {
     /// This node holds the validator key of that node (a clone).
     #[serde(default)]
     pub twin_of: Option<usize>,
+    /// Away from the start: its home is made but it is not started until a
+    /// `join` step starts it, from an empty chain.
+    #[serde(default)]
+    pub late: bool,
 }
 
 fn honest() -> String {
@@ -177,7 +181,7 @@ pub const ATTACKS: [(&str, &str); 6] = [
 /// The Byzantine roles of each mechanism (a clone is a twin, not a role).
 pub const ROLES: [(&str, &[&str]); 6] = [
     ("pow", &["private-fork", "selfish"]),
-    ("pos", &["nothing-at-stake", "equivocate"]),
+    ("pos", &["nothing-at-stake", "equivocate", "long-range"]),
     ("poa", &["equivocate", "collude"]),
     ("bft", &["equivocate", "split-vote", "amnesia", "silent"]),
     ("dpos", &["equivocate", "collude", "silent"]),
@@ -242,6 +246,11 @@ pub struct Expect {
     /// No honest node goes through a reorg deeper than this.
     #[serde(default)]
     pub max_reorg_depth: Option<u64>,
+    /// Exactly these nodes end on a branch that leaves the first honest
+    /// node's below its finalized height (a long-range fork's attacker and
+    /// the nodes it fooled).
+    #[serde(default)]
+    pub forked: Option<Vec<usize>>,
     /// After the last heal, resume or restart, every honest node adds a block
     /// within this many seconds.
     #[serde(default)]
@@ -409,7 +418,21 @@ impl Scenario {
             } else if self.nodes[..i].iter().any(|x| x.twin_of.is_some()) {
                 bail!("{}: twins come after every other node", at("node", i));
             }
+            if node.role == "long-range" && (node.twin_of.is_none() || !node.late) {
+                bail!(
+                    "{}: a long-range attacker holds a validator's key (twin_of) and \
+                     comes late (late = true)",
+                    at("node", i)
+                );
+            }
         }
+        if self.nodes.first().is_some_and(|x| x.late) {
+            bail!(
+                "{}: node 0 is the reference and starts on time",
+                at("node", 0)
+            );
+        }
+        let mut joined = Vec::new();
         if let Some(w) = &self.workload {
             if !(w.tps.is_finite() && w.tps > 0.0) || w.senders == Some(0) {
                 bail!("workload: tps above zero and at least one sender");
@@ -500,10 +523,26 @@ impl Scenario {
             if let Some(bad) = action.nodes().iter().find(|x| **x >= n) {
                 bail!("{}: there is no node {bad} (0 to {})", at("step", k), n - 1);
             }
+            if let Action::Join { node, checkpoint } = &action {
+                if !self.nodes[*node].late || joined.contains(node) {
+                    bail!(
+                        "{}: join starts a late node (late = true), once",
+                        at("step", k)
+                    );
+                }
+                if checkpoint.is_some_and(|(from, _)| self.nodes[from].late) {
+                    bail!(
+                        "{}: checkpoint_from names a node running from the start",
+                        at("step", k)
+                    );
+                }
+                joined.push(*node);
+            }
         }
         for (field, list) in [
             ("jailed", &self.expect.jailed),
             ("voted_out", &self.expect.voted_out),
+            ("forked", &self.expect.forked),
         ] {
             if let Some(bad) = list.iter().flatten().find(|x| **x >= n) {
                 bail!("expect.{field}: there is no node {bad}");

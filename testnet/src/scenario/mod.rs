@@ -59,6 +59,9 @@ pub struct Outcome {
     pub recovery_s: Option<Option<f64>>,
     /// The deepest reorg an honest node went through (from the event stream).
     pub deepest_reorg: u64,
+    /// Nodes whose main chain leaves the first honest node's at or below
+    /// its finalized height.
+    pub forked: Vec<usize>,
     /// Honest nodes that evidence names (their key signed twice).
     pub accused: Vec<usize>,
     /// Honest nodes whose main chain did not replay from genesis to the
@@ -169,7 +172,7 @@ pub fn judge(s: &Scenario, o: &Outcome) -> Vec<Verdict> {
         let detail = if o.conflicts.is_empty() {
             "no two honest nodes differ at any height".to_string()
         } else {
-            format!("honest nodes differ at heights {:?}", o.conflicts)
+            format!("honest nodes differ at heights {}", heights(&o.conflicts))
         };
         let passed = (want == Presence::Some) != o.conflicts.is_empty();
         let want = if want == Presence::Some {
@@ -190,6 +193,18 @@ pub fn judge(s: &Scenario, o: &Outcome) -> Vec<Verdict> {
             format!("jailed = {want:?}"),
             o.jailed == want,
             format!("jailed: {:?}", o.jailed),
+        );
+    }
+    if let Some(want) = &e.forked {
+        let mut want = want.clone();
+        want.sort_unstable();
+        add(
+            format!("forked = {want:?}"),
+            o.forked == want,
+            format!(
+                "nodes off node 0's finalized chain: {:?} (its finalized height and below)",
+                o.forked
+            ),
         );
     }
     if let Some(want) = &e.voted_out {
@@ -336,3 +351,14 @@ pub fn write_reports(
 
 #[cfg(test)]
 mod tests;
+
+/// Heights for a report: all of them when few, else the first ones and how
+/// many.
+fn heights(hs: &[u64]) -> String {
+    const SHOWN: usize = 8;
+    if hs.len() <= SHOWN {
+        return format!("{hs:?}");
+    }
+    let first: Vec<String> = hs[..SHOWN].iter().map(u64::to_string).collect();
+    format!("[{}, ...] ({} heights)", first.join(", "), hs.len())
+}

@@ -74,7 +74,8 @@ fn up_args(s: &Scenario, dir: &Path, runtime: &local::RuntimeArgs) -> Result<UpA
         .nodes
         .iter()
         .enumerate()
-        .filter(|(_, n)| n.role != "honest")
+        // A long-range attacker runs the honest engine with a bought key.
+        .filter(|(_, n)| n.role != "honest" && n.role != "long-range")
         .map(|(i, n)| format!("{i}={}", n.role))
         .collect();
     if !roles.is_empty() {
@@ -87,6 +88,13 @@ fn up_args(s: &Scenario, dir: &Path, runtime: &local::RuntimeArgs) -> Result<UpA
         if let Some(t) = n.twin_of {
             argv.extend(["--twin".into(), t.to_string()]);
         }
+    }
+    let late: Vec<String> = (0..s.nodes.len())
+        .filter(|i| s.nodes[*i].late)
+        .map(|i| i.to_string())
+        .collect();
+    if !late.is_empty() {
+        argv.extend(["--late".into(), late.join(",")]);
     }
     if let (Some(p), "dpos") = (s.producers, s.consensus.as_str()) {
         argv.extend(["--producers".into(), p.to_string()]);
@@ -482,6 +490,13 @@ fn outcome(s: &Scenario, dir: &Path) -> Result<Outcome> {
     } else {
         Vec::new()
     };
+    let mut forked: Vec<usize> = r["forked"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| node_of(x.as_str()?))
+        .collect();
+    forked.sort_unstable();
     let tips: Vec<&str> = (0..n)
         .filter(|i| s.nodes[*i].role == "honest")
         .filter_map(|i| r["nodes"][i]["tip"].as_str())
@@ -503,6 +518,7 @@ fn outcome(s: &Scenario, dir: &Path) -> Result<Outcome> {
         included: None,
         recovery_s: None,
         deepest_reorg: 0,
+        forked,
         accused: Vec::new(),
         replay_failures: Vec::new(),
         watched: Vec::new(),

@@ -56,9 +56,14 @@ fn sim_flags(s: &Scenario) -> Result<Vec<String>> {
             argv.extend(["--hashpower".into(), w.join(",")]);
         }
         "pos" | "bft" | "dpos" | "pbft" => {
-            let w: Vec<String> = weights
+            // A long-range attacker holds a bought key and no stake of its own.
+            let w: Vec<String> = s
+                .nodes
                 .iter()
-                .map(|x| ((x * 1_000.0).round().max(1.0) as u64).to_string())
+                .map(|x| match x.role.as_str() {
+                    "long-range" => "0".to_string(),
+                    _ => ((x.weight * 1_000.0).round().max(1.0) as u64).to_string(),
+                })
                 .collect();
             argv.extend(["--stakes".into(), w.join(",")]);
             if !s.slashing {
@@ -110,8 +115,23 @@ fn sim_flags(s: &Scenario) -> Result<Vec<String>> {
         .enumerate()
         .filter_map(|(i, x)| x.twin_of.map(|t| (i, t)))
         .collect();
+    let late: Vec<String> = (0..n)
+        .filter(|i| s.nodes[*i].late)
+        .map(|i| i.to_string())
+        .collect();
+    if !late.is_empty() {
+        argv.extend(["--late".into(), late.join(",")]);
+    }
     match (byzantine.as_slice(), twins.as_slice()) {
         ([], []) => {}
+        ([(attacker, "long-range")], [(twin, of)]) if attacker == twin => argv.extend([
+            "--attack".into(),
+            "long-range".into(),
+            "--attacker".into(),
+            of.to_string(),
+            "--twin".into(),
+            twin.to_string(),
+        ]),
         ([], [(twin, of)]) => argv.extend([
             "--attack".into(),
             "clone".into(),
@@ -177,6 +197,7 @@ fn timeline(s: &Scenario) -> Result<(Changes, Changes)> {
                 NetChange::Restart { node, record: true },
                 NetChange::Rejoin(node),
             ],
+            Action::Join { node, checkpoint } => vec![NetChange::Join { node, checkpoint }],
             Action::Link {
                 a,
                 b,
@@ -319,6 +340,7 @@ fn outcome(s: &Scenario, r: &SimReport) -> Outcome {
         included: None,
         recovery_s: None,
         deepest_reorg: 0,
+        forked: r.forked.iter().map(|(i, _)| *i).collect(),
         accused: Vec::new(),
         replay_failures: honest
             .iter()

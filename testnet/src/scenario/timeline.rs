@@ -57,6 +57,12 @@ pub struct Step {
     pub candidate: Option<usize>,
     #[serde(default)]
     pub add: Option<bool>,
+    /// `join`: the node whose main chain gives the joining node its
+    /// checkpoint, and the checkpoint's height (both or neither).
+    #[serde(default)]
+    pub checkpoint_from: Option<usize>,
+    #[serde(default)]
+    pub checkpoint_height: Option<u64>,
     /// `vote`: the nodes whose validator keys the node's stake votes for.
     #[serde(default)]
     pub delegates: Option<Vec<usize>>,
@@ -73,6 +79,13 @@ pub enum Action {
     Kill(usize),
     /// Start a killed node again.
     Restart(usize),
+    /// Start a late node (`late = true`) for the first time, from an empty
+    /// chain; with a checkpoint, block `height` of node `from`'s main chain
+    /// (`--checkpoint HEIGHT:HASH`).
+    Join {
+        node: usize,
+        checkpoint: Option<(usize, u64)>,
+    },
     /// Stop a node's process (SIGSTOP), and let it go on (SIGCONT).
     Pause(usize),
     Resume(usize),
@@ -130,6 +143,9 @@ impl Action {
                 vec![*node]
             }
             Action::Link { a, b, .. } => vec![*a, *b],
+            Action::Join { node, checkpoint } => {
+                [*node].into_iter().chain(checkpoint.map(|c| c.0)).collect()
+            }
             Action::Vote { node, delegates } => {
                 [node].into_iter().chain(delegates).copied().collect()
             }
@@ -159,6 +175,17 @@ impl std::fmt::Display for Action {
             Action::Heal => write!(f, "heal"),
             Action::Kill(n) => write!(f, "kill n{n}"),
             Action::Restart(n) => write!(f, "restart n{n}"),
+            Action::Join {
+                node,
+                checkpoint: None,
+            } => write!(f, "n{node} joins"),
+            Action::Join {
+                node,
+                checkpoint: Some((from, height)),
+            } => write!(
+                f,
+                "n{node} joins with a checkpoint: n{from}'s block at height {height}"
+            ),
             Action::Pause(n) => write!(f, "pause n{n}"),
             Action::Resume(n) => write!(f, "resume n{n}"),
             Action::Link {
@@ -193,8 +220,8 @@ impl std::fmt::Display for Action {
     }
 }
 
-const ACTIONS: &str = "partition, heal, kill, restart, pause, resume, link, start-workload, \
-                       stop-workload, pay, bond, unbond, vote, propose";
+const ACTIONS: &str = "partition, heal, kill, restart, join, pause, resume, link, \
+                       start-workload, stop-workload, pay, bond, unbond, vote, propose";
 
 impl Step {
     pub fn action(&self) -> Result<Action> {
@@ -220,6 +247,17 @@ impl Step {
             "heal" => Action::Heal,
             "kill" => Action::Kill(node()?),
             "restart" => Action::Restart(node()?),
+            "join" => Action::Join {
+                node: node()?,
+                checkpoint: match (self.checkpoint_from, self.checkpoint_height) {
+                    (None, None) => None,
+                    (Some(from), Some(h)) if h > 0 => Some((from, h)),
+                    _ => bail!(
+                        "join: give checkpoint_from (a node) and checkpoint_height \
+                         (above zero) together, or neither"
+                    ),
+                },
+            },
             "pause" => Action::Pause(node()?),
             "resume" => Action::Resume(node()?),
             "link" => {

@@ -30,6 +30,10 @@ pub enum AttackKind {
     Collude,
     /// Proof of authority: node --twin runs with node --attacker's key.
     Clone,
+    /// Proof of stake: node --twin (no stake, usually --late) holds the key
+    /// of validator --attacker, who has left, and rebuilds history from
+    /// genesis with it (the long-range attack).
+    LongRange,
     /// Proof of stake: validators (--colluders) that propose and attest on
     /// every fork head they see.
     NothingAtStake,
@@ -158,9 +162,13 @@ pub struct SimArgs {
     /// Collude: how many workload accounts the colluders censor.
     #[arg(long, default_value_t = 2)]
     pub(super) censor: usize,
-    /// Clone: the node that runs the attacker's key.
+    /// Clone, long-range: the node that runs the attacker's key.
     #[arg(long, default_value_t = 1)]
     pub(super) twin: usize,
+    /// Nodes away from the start (no engine, no links) until a scenario's
+    /// join step starts them, e.g. 3,4,5.
+    #[arg(long, value_delimiter = ',')]
+    pub(super) late: Vec<usize>,
     /// Attacker hash-power shares to sweep with --seeds (and the share of a single
     /// attack run when --hashpower is left out).
     #[arg(long, value_delimiter = ',')]

@@ -102,6 +102,7 @@ impl SimArgs {
             loss: self.loss,
         };
         c.tps = self.tps;
+        c.late = self.late.clone();
         if !self.hashpower.is_empty() {
             c.hashpower = self.hashpower.clone();
         }
@@ -212,6 +213,10 @@ impl SimArgs {
                 node: self.attacker,
                 twin: self.twin,
             }),
+            AttackKind::LongRange => Some(Attack::LongRange {
+                seller: self.attacker,
+                attacker: self.twin,
+            }),
             _ => None,
         };
         if poa.is_some() {
@@ -252,6 +257,7 @@ impl SimArgs {
             AttackKind::Equivocate
             | AttackKind::Collude
             | AttackKind::Clone
+            | AttackKind::LongRange
             | AttackKind::NothingAtStake => {
                 unreachable!("attacks without hash power returned above")
             }
