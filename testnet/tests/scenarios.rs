@@ -65,6 +65,16 @@ fn run_real(file: &Path, out: &Path) -> std::process::Output {
     ])
 }
 
+/// Runs the library's scenario `name` on real nodes into `tmp/out`; checks
+/// that it passed and returns its report.json.
+fn library_on_real_nodes(name: &str, tmp: &Path) -> serde_json::Value {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
+    let out = run_real(&file, &tmp.join("out"));
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice(&std::fs::read(tmp.join("out/report.json")).expect("report.json"))
+        .expect("json")
+}
+
 #[test]
 fn split_votes_beyond_the_bound_pass_on_real_nodes_and_a_false_expectation_fails() {
     let _one = serial();
@@ -101,13 +111,7 @@ fn split_votes_beyond_the_bound_pass_on_real_nodes_and_a_false_expectation_fails
 fn a_long_range_fork_fools_only_the_new_node_without_a_checkpoint_on_real_nodes() {
     let _one = serial();
     let tmp = tempfile::tempdir().expect("tempdir");
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/pos-long-range.toml");
-    let out = run_real(&file, &tmp.path().join("out"));
-    assert!(out.status.success(), "{}", text(&out));
-    let report: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(tmp.path().join("out/report.json")).expect("report.json"),
-    )
-    .expect("json");
+    let report = library_on_real_nodes("pos-long-range", tmp.path());
     // The attacker (n5) and the new node without a checkpoint (n3) end on
     // the fork; node 0 and the new node with the checkpoint (n4) do not.
     assert_eq!(
@@ -128,13 +132,7 @@ fn a_long_range_fork_fools_only_the_new_node_without_a_checkpoint_on_real_nodes(
 fn an_equivocating_proof_of_stake_validator_scenario_passes_on_real_nodes() {
     let _one = serial();
     let tmp = tempfile::tempdir().expect("tempdir");
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/pos-equivocate.toml");
-    let out = run_real(&file, &tmp.path().join("out"));
-    assert!(out.status.success(), "{}", text(&out));
-    let report: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(tmp.path().join("out/report.json")).expect("report.json"),
-    )
-    .expect("json");
+    let report = library_on_real_nodes("pos-equivocate", tmp.path());
     assert_eq!(
         report["runs"][0]["jailed"],
         serde_json::json!([3]),

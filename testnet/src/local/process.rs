@@ -221,15 +221,27 @@ pub fn pause_node(args: NodeArgs, pause: bool) -> Result<()> {
     Ok(())
 }
 
+fn node_in(state: &State, i: usize) -> Result<NodeInfo> {
+    state
+        .nodes
+        .get(i)
+        .cloned()
+        .with_context(|| format!("no node {i} (the testnet has {})", state.nodes.len()))
+}
+
+/// The listen addresses of the running nodes other than `name`.
+fn live_addresses(state: &State, name: &str) -> Vec<String> {
+    state
+        .nodes
+        .iter()
+        .filter(|x| x.name != name && alive(x.pid))
+        .map(|x| x.listen.clone())
+        .collect()
+}
+
 pub fn restart(args: NodeArgs) -> Result<()> {
     let mut state = State::load(&args.dir)?;
-    let n = state.nodes.get(args.node).cloned().with_context(|| {
-        format!(
-            "no node {} (the testnet has {})",
-            args.node,
-            state.nodes.len()
-        )
-    })?;
+    let n = node_in(&state, args.node)?;
     if n.running() {
         bail!("node {} is running (pid {}); kill it first", n.name, n.pid);
     }
@@ -251,12 +263,7 @@ pub fn restart(args: NodeArgs) -> Result<()> {
         state.nodes[args.node] = info;
         return state.save(&args.dir);
     }
-    let boot: Vec<String> = state
-        .nodes
-        .iter()
-        .filter(|x| x.name != n.name && alive(x.pid))
-        .map(|x| x.listen.clone())
-        .collect();
+    let boot = live_addresses(&state, &n.name);
     let info = start(&n.name, &n.home, &boot, n.hashrate_limit, &[])?;
     println!(
         "restarted node {} (pid {}, api {}); it syncs from its peers",
@@ -286,13 +293,7 @@ pub struct JoinArgs {
 /// with a checkpoint copied from another node's main chain.
 pub fn join(args: JoinArgs) -> Result<()> {
     let mut state = State::load(&args.dir)?;
-    let n = state.nodes.get(args.node).cloned().with_context(|| {
-        format!(
-            "no node {} (the testnet has {})",
-            args.node,
-            state.nodes.len()
-        )
-    })?;
+    let n = node_in(&state, args.node)?;
     if !n.pending() {
         bail!(
             "node {} is not a late node waiting to join (see `up --late`)",
@@ -317,12 +318,7 @@ pub fn join(args: JoinArgs) -> Result<()> {
             .with_context(|| format!("checkpoint: {} has no block {height}", f.name))?;
         extra = vec!["--checkpoint".to_string(), format!("{height}:{hash}")];
     }
-    let boot: Vec<String> = state
-        .nodes
-        .iter()
-        .filter(|x| x.name != n.name && alive(x.pid))
-        .map(|x| x.listen.clone())
-        .collect();
+    let boot = live_addresses(&state, &n.name);
     let info = start(&n.name, &n.home, &boot, n.hashrate_limit, &extra)?;
     println!(
         "node {} joined (pid {}, api {}){}",
