@@ -201,6 +201,25 @@ impl ForkTree {
         }
     }
 
+    /// Takes the mark off a block and all its descendants (an operator's
+    /// `reconsider`); the caller marks again whatever is invalid for another
+    /// reason.
+    pub fn clear_invalid(&mut self, hash: &Hash) {
+        let mut stack = vec![*hash];
+        while let Some(h) = stack.pop() {
+            if self.invalid.remove(&h) {
+                stack.extend(self.children.get(&h).into_iter().flatten().copied());
+            }
+        }
+        let mut best = &self.nodes[&self.genesis];
+        for n in self.nodes.values() {
+            if !self.invalid.contains(&n.hash) && Self::better(n, best) {
+                best = n;
+            }
+        }
+        self.best = best.hash;
+    }
+
     pub fn is_invalid(&self, hash: &Hash) -> bool {
         self.invalid.contains(hash)
     }

@@ -96,6 +96,11 @@ enum Command {
         #[arg(long)]
         full_speed: bool,
     },
+    /// Mark a block and its descendants invalid on this node and move to the
+    /// best other branch (Bitcoin Core's invalidateblock); not a final block.
+    Invalidate { hash: String },
+    /// Undo `invalidate` on a block's branch and move to the best branch.
+    Reconsider { hash: String },
     /// Start or stop the miner.
     Miner {
         #[arg(value_parser = ["start", "stop"])]
@@ -395,6 +400,8 @@ fn run(cli: Cli) -> Result<()> {
                 }
             })
         }
+        Command::Invalidate { hash } => manual(&c, json, "/invalidate", &hash),
+        Command::Reconsider { hash } => manual(&c, json, "/reconsider", &hash),
         Command::Miner { action } => {
             let m: MinerState = c.post(&format!("/miner/{action}"), &json!({}))?;
             print(json, &m, |m| {
@@ -548,4 +555,25 @@ fn run(cli: Cli) -> Result<()> {
             })
         }
     }
+}
+
+/// `invalidate` or `reconsider`: the node's tip after, and the blocks
+/// invalidated by hand.
+fn manual(c: &client::Client, json: bool, path: &str, hash: &str) -> Result<()> {
+    let hash: generals_chain::Hash = hash
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{hash:?} is not a block hash (64 hex digits)"))?;
+    let m: ManualView = c.post(path, &json!({ "hash": hash }))?;
+    print(json, &m, |m| {
+        println!("tip          {} at height {}", m.tip, m.height);
+        let list: Vec<String> = m.invalidated.iter().map(|h| h.to_string()).collect();
+        println!(
+            "invalidated  {}",
+            if list.is_empty() {
+                "none".to_string()
+            } else {
+                list.join(", ")
+            }
+        );
+    })
 }

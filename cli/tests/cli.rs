@@ -431,3 +431,96 @@ fn vote_and_delegates_on_a_dpos_node() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not delegated proof of stake"));
 }
+
+fn hashes(v: &Value) -> Vec<String> {
+    v["blocks"]
+        .as_array()
+        .expect("blocks")
+        .iter()
+        .map(|h| h.as_str().expect("hash").to_string())
+        .collect()
+}
+
+#[test]
+fn invalidate_and_reconsider_move_the_tip_and_the_state_stays_a_replay() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let home = tmp.path().join("n");
+    let (node, api) = start_node(&home);
+    let first = hashes(&json(&api, &["mine", "4"]));
+    assert_eq!(first.len(), 4);
+    // Invalidate the third block: the tip goes back to the second.
+    let v = json(&api, &["invalidate", &first[2]]);
+    assert_eq!(
+        (v["height"].as_u64(), v["tip"].as_str()),
+        (Some(2), Some(&first[1][..]))
+    );
+    assert_eq!(v["invalidated"], serde_json::json!([first[2]]));
+    // A block mined now makes a second branch from the second block.
+    let other = hashes(&json(&api, &["mine", "1"]));
+    let status = json(&api, &["status"]);
+    assert_eq!(status["height"].as_u64(), Some(3));
+    assert_eq!(status["tip"].as_str(), Some(&other[0][..]));
+    assert_ne!(other[0], first[2]);
+    // Reconsider: the first branch, heavier, is the main chain again.
+    let v = json(&api, &["reconsider", &first[2]]);
+    assert_eq!(
+        (v["height"].as_u64(), v["tip"].as_str()),
+        (Some(4), Some(&first[3][..]))
+    );
+    assert_eq!(v["invalidated"], serde_json::json!([]));
+    // Refusals, each with its reason.
+    let genesis = status["genesis"].as_str().expect("genesis").to_string();
+    let unknown = "ab".repeat(32);
+    for (args, why) in [
+        (vec!["reconsider", &first[2][..]], "not invalidated by hand"),
+        (vec!["invalidate", &unknown[..]], "no block"),
+        (vec!["invalidate", &genesis[..]], "genesis"),
+        (vec!["invalidate", "xyz"], "not a block hash"),
+    ] {
+        let out = generals(&api, &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(why),
+            "{args:?}: {err}"
+        );
+    }
+    // Without the token the node refuses.
+    let out = Command::new(env!("CARGO_BIN_EXE_generals"))
+        .args(["--node", &api, "invalidate", &first[3]])
+        .env_remove("GENERALS_TOKEN")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert_eq!(json(&api, &["status"])["height"].as_u64(), Some(4));
+    // Stopped, the node's state is what a replay from genesis gives.
+    drop(node);
+    let out = Command::new(node_bin())
+        .args(["verify", "--home"])
+        .arg(&home)
+        .output()
+        .expect("verify");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_finalized_block_cannot_be_invalidated() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (_node, api) = start_kind(&tmp.path().join("n"), "bft");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while json(&api, &["status"])["height"].as_u64() < Some(2) {
+        assert!(Instant::now() < deadline, "no BFT blocks");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let b1 = json(&api, &["block", "1"])["hash"]
+        .as_str()
+        .expect("hash")
+        .to_string();
+    let out = generals(&api, &["invalidate", &b1]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("is final"), "{err}");
+}

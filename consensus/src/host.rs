@@ -391,6 +391,20 @@ fn import<H: Host + ?Sized>(
     )
 }
 
+/// Carries out a move of the main chain made outside the engine (an
+/// operator's `invalidate` or `reconsider`): reports it, tells the engine of
+/// the new tip and carries out what it asks.
+pub fn follow_change<H: Host + ?Sized>(
+    host: &mut H,
+    engine: &mut dyn Consensus,
+    change: Option<TipChange>,
+) -> Result<Vec<Verdict>, Unsaved> {
+    let outputs = tip_changed(host, engine, change);
+    let mut step = Step::default();
+    carry_out(host, engine, outputs, None, &mut step)?;
+    Ok(step.verdicts)
+}
+
 /// Reports a move of the main chain and tells the engine; returns what it asks.
 fn tip_changed<H: Host + ?Sized>(
     host: &mut H,

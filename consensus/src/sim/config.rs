@@ -438,7 +438,7 @@ impl SimConfig {
                 Attack::Bft { fault, .. } => fault.fits(self.kind),
             };
             if !fits {
-                return Err("private-fork and selfish attack proof of work; clone proof of authority; collude proof of authority and DPoS; nothing-at-stake and long-range (by a node without stake) proof of stake; equivocate proof of authority, proof of stake and DPoS; split-vote and amnesia BFT; silent BFT and DPoS".into());
+                return Err("private-fork and selfish attack proof of work; clone proof of authority; collude proof of authority and DPoS; nothing-at-stake proof of stake; long-range proof of stake (by a node without stake); equivocate proof of authority, proof of stake and DPoS; split-vote and amnesia BFT; silent BFT and DPoS".into());
             }
             match a {
                 Attack::Selfish { gamma, .. } if !(0.0..=1.0).contains(gamma) => {

@@ -99,8 +99,10 @@ pub async fn boundary(State(s): State<AppState>, req: Request, next: Next) -> Re
 }
 
 /// The calls that change the node, which need its token.
-pub const CHANGES: [&str; 8] = [
+pub const CHANGES: [&str; 10] = [
     "/mine",
+    "/invalidate",
+    "/reconsider",
     "/miner/start",
     "/miner/stop",
     "/admin/block",
@@ -112,9 +114,9 @@ pub const CHANGES: [&str; 8] = [
 
 /// The routes that take a POST: the calls that change the node, `/tx` and
 /// `/txs`.
-const POSTS: [&str; 10] = [
+const POSTS: [&str; 12] = [
     "/tx", "/txs", CHANGES[0], CHANGES[1], CHANGES[2], CHANGES[3], CHANGES[4], CHANGES[5],
-    CHANGES[6], CHANGES[7],
+    CHANGES[6], CHANGES[7], CHANGES[8], CHANGES[9],
 ];
 
 /// The node's token, for calls that change the node.

@@ -231,6 +231,59 @@ pub(super) async fn mine(
     Ok(Json(Mined { blocks }))
 }
 
+async fn manual(
+    s: AppState,
+    body: axum::body::Bytes,
+    invalidate: bool,
+) -> Result<Json<ManualView>, ApiError> {
+    let req: BlockRequest = serde_json::from_slice(&body)
+        .map_err(|e| bad(format!("expected {{\"hash\": \"<64 hex digits>\"}}: {e}")))?;
+    let hash = req.hash;
+    ask(&s, |reply| ApiCmd::Manual {
+        hash,
+        invalidate,
+        reply,
+    })
+    .await?
+    .map_err(|e| match e {
+        super::Refusal::UnknownBlock(_) => not_found(e.to_string()),
+        e => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+    })
+    .map(Json)
+}
+
+#[utoipa::path(post, path = "/invalidate", tag = "control",
+    request_body = BlockRequest, security(("token" = [])),
+    responses((status = 200, description = "The block and its descendants are invalid on this node; the tip after", body = ManualView),
+        (status = 400, description = "Not a block hash", body = ErrorBody),
+        (status = 401, description = "No token or the wrong one", body = ErrorBody),
+        (status = 404, description = "No such block here", body = ErrorBody),
+        (status = 409, description = "The genesis block, or a finalized block", body = ErrorBody),
+        (status = 413, description = "The body is over 2 MiB", body = ErrorBody),
+        (status = 415, description = "A body not sent as JSON", body = ErrorBody)))]
+pub(super) async fn invalidate(
+    State(s): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<ManualView>, ApiError> {
+    manual(s, body, true).await
+}
+
+#[utoipa::path(post, path = "/reconsider", tag = "control",
+    request_body = BlockRequest, security(("token" = [])),
+    responses((status = 200, description = "The marks by hand on the block's branch are gone; the tip after", body = ManualView),
+        (status = 400, description = "Not a block hash", body = ErrorBody),
+        (status = 401, description = "No token or the wrong one", body = ErrorBody),
+        (status = 404, description = "No such block here", body = ErrorBody),
+        (status = 409, description = "Not invalidated by hand, or off the finalized chain", body = ErrorBody),
+        (status = 413, description = "The body is over 2 MiB", body = ErrorBody),
+        (status = 415, description = "A body not sent as JSON", body = ErrorBody)))]
+pub(super) async fn reconsider(
+    State(s): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<ManualView>, ApiError> {
+    manual(s, body, false).await
+}
+
 #[utoipa::path(post, path = "/miner/start", tag = "control",
     security(("token" = [])),
     responses((status = 200, body = MinerState),

@@ -83,6 +83,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(delegates))
         .routes(routes!(validators))
         .routes(routes!(evidence))
+        .routes(routes!(invalidate))
+        .routes(routes!(reconsider))
         .routes(routes!(metrics))
         .routes(routes!(events))
         .routes(routes!(mine))

@@ -60,6 +60,12 @@ pub enum ApiCmd {
         reply: oneshot::Sender<Result<(), Refusal>>,
     },
     Link(LinkRequest, oneshot::Sender<Result<(), Refusal>>),
+    /// `invalidate` (true) or `reconsider` (false) a block.
+    Manual {
+        hash: Hash,
+        invalidate: bool,
+        reply: oneshot::Sender<Result<ManualView, Refusal>>,
+    },
 }
 
 #[derive(Clone)]
@@ -121,6 +127,11 @@ pub enum Refusal {
     Interrupted,
     #[error("{peer:?} is not a peer id: {reason}")]
     NotAPeer { peer: String, reason: String },
+    #[error("no block {0} is known to this node")]
+    UnknownBlock(Hash),
+    /// `invalidate` or `reconsider` refused, with the reason.
+    #[error("{0}")]
+    Manual(String),
 }
 
 impl IntoResponse for ApiError {

@@ -286,6 +286,21 @@ pub struct MinerState {
     pub mining: bool,
 }
 
+/// `POST /invalidate` and `POST /reconsider`: the block.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct BlockRequest {
+    pub hash: Hash,
+}
+
+/// What `invalidate` or `reconsider` left: the main chain's tip and the
+/// blocks invalidated by hand.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct ManualView {
+    pub tip: Hash,
+    pub height: u64,
+    pub invalidated: Vec<Hash>,
+}
+
 /// `POST /admin/block|unblock`.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct PeerRequest {

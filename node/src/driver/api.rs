@@ -73,6 +73,13 @@ impl Driver {
                 };
                 let _ = r.send(result);
             }
+            ApiCmd::Manual {
+                hash,
+                invalidate,
+                reply,
+            } => {
+                let _ = reply.send(self.manual(hash, invalidate));
+            }
             ApiCmd::Tx(hash, r) => {
                 let _ = r.send(self.find_tx(&hash));
             }
@@ -209,5 +216,47 @@ impl Driver {
             }
             Err(e) => Err(Refusal::from(e)),
         }
+    }
+
+    /// An operator's `invalidate` or `reconsider`: the chain moves, and the
+    /// engine hears of its new tip as after any other move.
+    fn manual(
+        &mut self,
+        hash: generals_chain::Hash,
+        invalidate: bool,
+    ) -> Result<ManualView, Refusal> {
+        let core = &mut self.p.core;
+        let change = if invalidate {
+            core.invalidate(hash)
+        } else {
+            core.reconsider(hash)
+        }
+        .map_err(|e| match e {
+            generals_consensus::core::ManualError::Unknown(h) => Refusal::UnknownBlock(h),
+            e => Refusal::Manual(e.to_string()),
+        })?;
+        if let Some(mut engine) = self.engine.take() {
+            let result = generals_consensus::host::follow_change(self, engine.as_mut(), change);
+            self.engine = Some(engine);
+            if let Err(e) = result {
+                self.fatal = Some(e.into());
+            }
+        }
+        if std::mem::take(&mut self.new_job) {
+            self.refresh_template();
+        }
+        self.update_metrics();
+        let core = &self.p.core;
+        tracing::warn!(
+            %hash,
+            invalidate,
+            tip = %core.tip().hash.short(),
+            "the operator moved the chain"
+        );
+        Ok(ManualView {
+            tip: core.tip().hash,
+            height: core.tip().height,
+            invalidated: core.invalidated().copied().collect(),
+        })
     }
 }

@@ -12,7 +12,10 @@ use generals_chain::store::Tip;
 use generals_chain::{
     Block, BlockStore, ForkTree, Genesis, Hash, Header, Ledger, Mempool, MempoolConfig,
 };
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+
+mod manual;
+pub use manual::ManualError;
 
 /// The most transactions a node puts in a block it builds, and their bytes at
 /// most (the chain's own limits are higher: `MAX_BLOCK_TXS`, `MAX_BLOCK_BYTES`).
@@ -90,6 +93,10 @@ pub struct NodeCore<S: BlockStore> {
     /// A block the operator trusts (weak subjectivity): no other block at its
     /// height is taken, and it is final once it arrives.
     checkpoint: Option<Tip>,
+    /// Blocks an operator marked invalid (`invalidate`), each with its
+    /// descendants; and blocks that failed to apply, marked for good.
+    manual: BTreeSet<Hash>,
+    failed: HashSet<Hash>,
 }
 
 impl<S: BlockStore> NodeCore<S> {
@@ -135,6 +142,8 @@ impl<S: BlockStore> NodeCore<S> {
             justified: None,
             follow_final,
             checkpoint: None,
+            manual: BTreeSet::new(),
+            failed: HashSet::new(),
         })
     }
 
@@ -500,6 +509,7 @@ impl<S: BlockStore> NodeCore<S> {
                 Err(LedgerError::Block { hash, source }) => {
                     rejected.push((hash, source.to_string()));
                     self.tree.mark_invalid(&hash);
+                    self.failed.insert(hash);
                 }
                 Err(e) => return Err(e.into()),
             }
