@@ -224,7 +224,21 @@ fn two_of_four_split_voters_make_the_honest_two_decide_different_blocks() {
                     )
                 })
                 .collect();
-            panic!("no conflicting decisions in 90 s:\n{}", seen.join("\n"));
+            // And the end of each node's log: a stall's cause is in there.
+            let logs: Vec<String> = (0..4)
+                .map(|i| {
+                    let log = std::path::Path::new(&net.dir).join(format!("n{i}/node.log"));
+                    let text = std::fs::read_to_string(log).unwrap_or_default();
+                    let lines: Vec<&str> = text.lines().collect();
+                    let tail = &lines[lines.len().saturating_sub(25)..];
+                    format!("--- n{i}\n{}", tail.join("\n"))
+                })
+                .collect();
+            panic!(
+                "no conflicting decisions in 90 s:\n{}\n{}",
+                seen.join("\n"),
+                logs.join("\n")
+            );
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     };
