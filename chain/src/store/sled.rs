@@ -72,10 +72,24 @@ type AccountChanges = Vec<(PublicKey, Option<Account>)>;
 /// flusher thread is off. sled still releases its file lock a moment after the
 /// last handle is dropped (background threads hold the file), so a reopen in the
 /// same process retries for up to five seconds before calling the ledger busy.
+///
+/// A process killed while sled wrote a snapshot leaves a partial
+/// `snap.<lsn>.generating` file, which sled 0.34.7 then picks as the newest
+/// snapshot and refuses as corrupt (spacejam/sled#1527, #1533). The log, not
+/// the snapshot, holds the data, and sled only uses a snapshot once it has
+/// renamed it from `.generating`; so on a corruption error with such a file
+/// present (the lock was ours: a held lock fails earlier), the partial files
+/// are removed and the open is tried once more.
 fn open_db(path: &Path) -> Result<Db, StoreError> {
     let mut tries = 0;
+    let mut cleared = false;
     loop {
         match ::sled::Config::new().path(path).flush_every_ms(None).open() {
+            Err(::sled::Error::Corruption { .. })
+                if !cleared && remove_partial_snapshots(path) > 0 =>
+            {
+                cleared = true;
+            }
             Err(::sled::Error::Io(e)) if is_lock_busy(&e) => {
                 tries += 1;
                 if tries >= 100 {
@@ -88,6 +102,26 @@ fn open_db(path: &Path) -> Result<Db, StoreError> {
             other => return Ok(other?),
         }
     }
+}
+
+/// Removes sled's partial snapshots (`snap.*.generating`) in `path`; returns
+/// how many.
+fn remove_partial_snapshots(path: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            tracing::warn!(file = %e.path().display(), "removing a partial sled snapshot left by a crash");
+            if std::fs::remove_file(e.path()).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    removed
 }
 
 /// sled 0.34.7 reports a held file lock as an `Other` error whose text is
