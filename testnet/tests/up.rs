@@ -343,3 +343,71 @@ fn down_from_another_terminal_stops_a_foreground_up() {
         "{rest:?}"
     );
 }
+
+#[test]
+fn a_late_node_waits_until_it_joins_and_then_follows_the_chain() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("tn");
+    let dir = dir.to_str().expect("path");
+    let out = testnet(&[
+        "up",
+        "--nodes",
+        "3",
+        "--consensus",
+        "pow",
+        "--late",
+        "2",
+        "--dir",
+        dir,
+        "--detach",
+        "--no-ui",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = |dir: &str| {
+        let out = testnet(&["status", "--dir", dir, "--json"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("status json")
+    };
+    assert_eq!(status(dir)[2]["state"], "late", "{}", status(dir));
+    // Not a late node, a late node restarted before it joined, a checkpoint
+    // from a node without that block: each refused with its reason.
+    for (args, why) in [
+        (vec!["join", "0"], "not a late node"),
+        (vec!["restart", "2"], "start it with `join`"),
+        (
+            vec![
+                "join",
+                "2",
+                "--checkpoint-from",
+                "0",
+                "--checkpoint-height",
+                "100000",
+            ],
+            "has no block 100000",
+        ),
+    ] {
+        let out = testnet(&[&args[..], &["--dir", dir]].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(why),
+            "{args:?}: {err}"
+        );
+    }
+    let out = testnet(&["join", "2", "--dir", dir]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // It syncs from the others: its chain reaches node 0's height of now.
+    let target = status(dir)[0]["height"].as_u64().unwrap_or(0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while status(dir)[2]["height"].as_u64().unwrap_or(0) < target {
+        assert!(std::time::Instant::now() < deadline, "{}", status(dir));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(testnet(&["down", "--dir", dir]).status.success());
+}

@@ -307,10 +307,15 @@ pub fn join(args: JoinArgs) -> Result<()> {
             .get(from)
             .filter(|f| f.running())
             .with_context(|| format!("checkpoint: node {from} is not running"))?;
-        let block: serde_json::Value = super::status::http()
+        let r = super::status::http()
             .get(format!("{}/block/{height}", f.api))
             .send()
-            .and_then(|r| r.error_for_status())
+            .with_context(|| format!("checkpoint: asking {} for block {height}", f.name))?;
+        if r.status() == reqwest::StatusCode::NOT_FOUND {
+            bail!("checkpoint: {} has no block {height} yet", f.name);
+        }
+        let block: serde_json::Value = r
+            .error_for_status()
             .and_then(|r| r.json())
             .with_context(|| format!("checkpoint: asking {} for block {height}", f.name))?;
         let hash = block["hash"]
