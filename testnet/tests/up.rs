@@ -349,6 +349,8 @@ fn a_late_node_waits_until_it_joins_and_then_follows_the_chain() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("tn");
     let dir = dir.to_str().expect("path");
+    // Stops the nodes however the test ends.
+    let _down = common::Down(dir);
     let out = testnet(&[
         "up",
         "--nodes",
