@@ -376,6 +376,19 @@ fn a_late_node_waits_until_it_joins_and_then_follows_the_chain() {
     assert_eq!(status(dir)[2]["state"], "late", "{}", status(dir));
     // Not a late node, a late node restarted before it joined, a checkpoint
     // from a node without that block: each refused with its reason.
+    // Late nodes that do not exist, or no node to start now: refused
+    // before anything is written.
+    for (late, why) in [("7", "nodes 0 to 2"), ("0,1,2", "every node")] {
+        let other = tmp.path().join("other");
+        let other = other.to_str().expect("path");
+        let out = testnet(&["up", "--nodes", "3", "--late", late, "--dir", other]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(why), "{late}: {err}");
+        assert!(
+            !std::path::Path::new(other).exists(),
+            "{late}: a folder was made"
+        );
+    }
     for (args, why) in [
         (vec!["join", "0"], "not a late node"),
         (vec!["restart", "2"], "start it with `join`"),

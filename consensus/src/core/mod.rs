@@ -509,7 +509,11 @@ impl<S: BlockStore> NodeCore<S> {
                 Err(LedgerError::Block { hash, source }) => {
                     rejected.push((hash, source.to_string()));
                     self.tree.mark_invalid(&hash);
-                    self.failed.insert(hash);
+                    // Kept to mark again after a `reconsider`; bounded (a
+                    // block past the bound keeps its mark in the tree).
+                    if self.failed.len() < MAX_ORPHANS {
+                        self.failed.insert(hash);
+                    }
                 }
                 Err(e) => return Err(e.into()),
             }

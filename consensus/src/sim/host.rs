@@ -9,9 +9,7 @@ use crate::engine::{Input, NodeId, Record};
 use crate::host::{drive, Host, MineJob, PersistError, Report};
 use generals_chain::store::Tip;
 use generals_chain::BlockStore;
-use generals_chain::{
-    Block, Hash, MemoryStore, MempoolConfig, PublicKey, SignedMessage, Transaction,
-};
+use generals_chain::{Block, Hash, MemoryStore, PublicKey, SignedMessage, Transaction};
 use rand::Rng;
 
 /// One simulated node, as the host loop sees it.
@@ -248,18 +246,10 @@ impl Simulator {
         else {
             return;
         };
-        let Ok(weight) = crate::factory::weight(&self.genesis) else {
-            return;
-        };
         let Ok(genesis_block) = self.genesis.block() else {
             return;
         };
-        let Ok(mut core) = NodeCore::open(
-            MemoryStore::new(),
-            &self.genesis,
-            weight,
-            MempoolConfig::default(),
-        ) else {
+        let Ok(mut core) = super::empty_core(&self.genesis) else {
             return;
         };
         if let Some((from, height)) = checkpoint {

@@ -270,14 +270,7 @@ impl Simulator {
             let key = engines::key_of(&config, i);
             let engine = engines::make(&config, &genesis, i, None, &mut attack_txs)
                 .map_err(|e| e.to_string())?;
-            let weight = crate::factory::weight(&genesis).map_err(|e| e.to_string())?;
-            let core = NodeCore::open(
-                MemoryStore::new(),
-                &genesis,
-                weight,
-                MempoolConfig::default(),
-            )
-            .map_err(|e| e.to_string())?;
+            let core = empty_core(&genesis)?;
             nodes.push(SimNode {
                 core,
                 engine: Some(engine),
@@ -508,4 +501,16 @@ impl Simulator {
             self.schedule(d, Ev::Found { node, attempt });
         }
     }
+}
+
+/// A node's chain as it starts: genesis only, in memory.
+fn empty_core(genesis: &Genesis) -> Result<NodeCore<MemoryStore>, String> {
+    let weight = crate::factory::weight(genesis).map_err(|e| e.to_string())?;
+    NodeCore::open(
+        MemoryStore::new(),
+        genesis,
+        weight,
+        MempoolConfig::default(),
+    )
+    .map_err(|e| e.to_string())
 }

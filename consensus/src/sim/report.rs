@@ -378,9 +378,21 @@ fn forked<S: generals_chain::BlockStore>(
         .filter(|i| *i != reference)
         .filter_map(|i| {
             let top = finalized.min(cores[i].tip().height);
-            (1..=top)
-                .find(|h| at(i, *h) != at(reference, *h))
-                .map(|h| (i, h))
+            // One block names its whole ancestry: equal at `top`, equal below.
+            if top == 0 || at(i, top) == at(reference, top) {
+                return None;
+            }
+            // The first height that differs, by bisection (equal below it).
+            let (mut lo, mut hi) = (0, top);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if at(i, mid) == at(reference, mid) {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            Some((i, hi))
         })
         .collect()
 }

@@ -19,6 +19,16 @@ pub fn up(args: UpArgs) -> Result<()> {
     if compose && !args.net.late.is_empty() {
         bail!("--late runs on processes (--runtime process)");
     }
+    let members = args.net.nodes + args.net.twin.len();
+    if let Some(bad) = args.net.late.iter().find(|i| **i >= members) {
+        bail!(
+            "--late {bad}: the testnet has nodes 0 to {}",
+            members.saturating_sub(1)
+        );
+    }
+    if members > 0 && (0..members).all(|i| args.net.late.contains(&i)) {
+        bail!("--late names every node: at least one must start now");
+    }
     let existing = State::load(&args.dir).ok();
     let (mut state, homes) = match existing {
         Some(s) => {
