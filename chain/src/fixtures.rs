@@ -31,6 +31,7 @@ pub fn funded_genesis(
             })
             .collect(),
         validators: Vec::new(),
+        production: Default::default(),
     };
     (g, keys)
 }

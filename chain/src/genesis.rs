@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 pub const MAX_GENESIS_BYTES: u64 = 64 << 20;
 
 /// A chain's genesis.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Genesis {
     /// Names the network; transactions carry it so they cannot replay elsewhere.
@@ -34,6 +34,50 @@ pub struct Genesis {
     /// Validators (proof of stake, BFT) or authorities (proof of authority).
     #[serde(default)]
     pub validators: Vec<GenesisValidator>,
+    /// When blocks come: on the engine's schedule, or only when the operator
+    /// asks (`"production": "on-demand"`, a development chain).
+    #[serde(default, skip_serializing_if = "Production::is_scheduled")]
+    pub production: Production,
+}
+
+/// When a chain's blocks are produced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(rename_all = "kebab-case")]
+pub enum Production {
+    /// On the engine's own schedule: mined, or at the producer's slot, turn or
+    /// round.
+    #[default]
+    Scheduled,
+    /// Only when the operator asks (`generals forge`), as Substrate's manual
+    /// seal: time on such a chain moves with the blocks forged.
+    OnDemand,
+}
+
+impl Production {
+    pub fn is_scheduled(&self) -> bool {
+        *self == Production::Scheduled
+    }
+}
+
+// By hand rather than derived: a scheduled chain encodes (and so hashes) as it
+// did before `production` existed, so its genesis block keeps its hash.
+impl Encode for Genesis {
+    fn encode<E: bincode::enc::Encoder>(
+        &self,
+        encoder: &mut E,
+    ) -> Result<(), bincode::error::EncodeError> {
+        self.chain_id.encode(encoder)?;
+        self.timestamp_ms.encode(encoder)?;
+        self.consensus.encode(encoder)?;
+        self.block_reward.encode(encoder)?;
+        self.slashing.encode(encoder)?;
+        self.accounts.encode(encoder)?;
+        self.validators.encode(encoder)?;
+        if !self.production.is_scheduled() {
+            self.production.encode(encoder)?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]

@@ -2,9 +2,11 @@
 //! tables by default, `--json` for scripts; every failure is one line on stderr
 //! and a non-zero exit.
 //!
-//! Layout: `main` (commands), `client` (HTTP), `keys` (key sources).
+//! Layout: `main` (commands), `client` (HTTP), `keys` (key sources), `stakes`
+//! (stakes, authorities, validators), `control` (forge, invalidate, reconsider).
 
 mod client;
+mod control;
 mod keys;
 mod stakes;
 
@@ -29,6 +31,8 @@ use serde_json::json;
   generals balance $(generals keygen --out bob.json --quiet)
   generals send --from dev:dev-0 --to <KEY> --amount 1000 --fee 2
   generals mine 3
+  generals forge 5                       (an on-demand chain, any engine)
+  generals forge 2 --parent <HASH>       (a fork by hand)
   generals tx <HASH> --json
 
 Keys: --from takes a key file written by `generals keygen`, or dev:NAME for the
@@ -95,6 +99,16 @@ enum Command {
         /// Mine past the node's hash-rate limit.
         #[arg(long)]
         full_speed: bool,
+    },
+    /// Forge N blocks now on an on-demand chain (`generals-node init
+    /// --on-demand`), through the node's engine and all its rules.
+    Forge {
+        #[arg(default_value_t = 1)]
+        blocks: u64,
+        /// Build the first block on this parent, and each next one on the one
+        /// before: a fork by hand (where the engine allows one).
+        #[arg(long)]
+        parent: Option<String>,
     },
     /// Mark a block and its descendants invalid on this node and move to the
     /// best other branch (Bitcoin Core's invalidateblock); not a final block.
@@ -173,6 +187,7 @@ enum AuthorityCmd {
 }
 
 fn main() -> std::process::ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -181,6 +196,25 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `generals status | head -3`: a reader that goes away is not an error. Rust
+/// ignores SIGPIPE, so `println!` panics when stdout closes; such a panic ends
+/// the process quietly with the status a shell gives a closed pipe (128 + 13).
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }
 
 pub(crate) fn parse_amount(what: &str, s: &str) -> Result<u64> {
@@ -400,8 +434,9 @@ fn run(cli: Cli) -> Result<()> {
                 }
             })
         }
-        Command::Invalidate { hash } => manual(&c, json, "/invalidate", &hash),
-        Command::Reconsider { hash } => manual(&c, json, "/reconsider", &hash),
+        Command::Forge { blocks, parent } => control::forge(&c, json, blocks, parent.as_deref()),
+        Command::Invalidate { hash } => control::manual(&c, json, "/invalidate", &hash),
+        Command::Reconsider { hash } => control::manual(&c, json, "/reconsider", &hash),
         Command::Miner { action } => {
             let m: MinerState = c.post(&format!("/miner/{action}"), &json!({}))?;
             print(json, &m, |m| {
@@ -555,25 +590,4 @@ fn run(cli: Cli) -> Result<()> {
             })
         }
     }
-}
-
-/// `invalidate` or `reconsider`: the node's tip after, and the blocks
-/// invalidated by hand.
-fn manual(c: &client::Client, json: bool, path: &str, hash: &str) -> Result<()> {
-    let hash: generals_chain::Hash = hash
-        .parse()
-        .map_err(|_| anyhow::anyhow!("{hash:?} is not a block hash (64 hex digits)"))?;
-    let m: ManualView = c.post(path, &json!({ "hash": hash }))?;
-    print(json, &m, |m| {
-        println!("tip          {} at height {}", m.tip, m.height);
-        let list: Vec<String> = m.invalidated.iter().map(|h| h.to_string()).collect();
-        println!(
-            "invalidated  {}",
-            if list.is_empty() {
-                "none".to_string()
-            } else {
-                list.join(", ")
-            }
-        );
-    })
 }

@@ -1,106 +1,12 @@
 //! The `generals` CLI against a real node: every command with `--json`, and its
 //! errors.
 
+mod common;
+
+use common::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// The node binary beside this test's binaries, built if `cargo test` did not.
-fn node_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join("generals-node");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-p", "generals-node"]);
-        if dir.ends_with("release") {
-            cmd.arg("--release");
-        }
-        assert!(cmd.status().expect("cargo build").success());
-    }
-    bin
-}
-
-/// Each node's token, by API URL: `generals` passes it (GENERALS_TOKEN), as a
-/// user who ran the node would.
-static TOKENS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
-
-fn token_of(node: &str) -> Option<String> {
-    let tokens = TOKENS.lock().expect("tokens");
-    tokens
-        .iter()
-        .find(|(n, _)| n == node)
-        .map(|(_, t)| t.clone())
-}
-
-struct NodeProc(Child);
-
-impl Drop for NodeProc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_node(home: &Path) -> (NodeProc, String) {
-    start_kind(home, "pow")
-}
-
-fn start_kind(home: &Path, kind: &str) -> (NodeProc, String) {
-    let bin = node_bin();
-    let out = Command::new(&bin)
-        .args(["init", "--home"])
-        .arg(home)
-        .args(["--api", "127.0.0.1:0", "--consensus", kind])
-        .output()
-        .expect("init");
-    assert!(out.status.success());
-    let child = Command::new(&bin)
-        .args(["run", "--home"])
-        .arg(home)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run");
-    let node = NodeProc(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(home.join("run.json")) {
-            if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                let api = format!("http://{}", v["api"].as_str().expect("api"));
-                let token = std::fs::read_to_string(home.join("admin_token")).expect("token");
-                let mut tokens = TOKENS.lock().expect("tokens");
-                tokens.push((api.clone(), token.trim().to_string()));
-                return (node, api);
-            }
-        }
-        assert!(Instant::now() < deadline, "node did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn generals(node: &str, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_generals"));
-    cmd.arg("--node").arg(node).args(args);
-    match token_of(node) {
-        Some(token) => cmd.env("GENERALS_TOKEN", token),
-        None => cmd.env_remove("GENERALS_TOKEN"),
-    };
-    cmd.output().expect("run generals")
-}
-
-fn json(node: &str, args: &[&str]) -> Value {
-    let out = generals(node, &[args, &["--json"]].concat());
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
 
 #[test]
 fn every_command_speaks_json_to_a_real_node() {
@@ -432,15 +338,6 @@ fn vote_and_delegates_on_a_dpos_node() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not delegated proof of stake"));
 }
 
-fn hashes(v: &Value) -> Vec<String> {
-    v["blocks"]
-        .as_array()
-        .expect("blocks")
-        .iter()
-        .map(|h| h.as_str().expect("hash").to_string())
-        .collect()
-}
-
 #[test]
 fn invalidate_and_reconsider_move_the_tip_and_the_state_stays_a_replay() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -523,4 +420,23 @@ fn a_finalized_block_cannot_be_invalidated() {
     let out = generals(&api, &["invalidate", &b1]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("is final"), "{err}");
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_cli_quietly() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (_node, api) = start_node(&tmp.path().join("n"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_generals"))
+        .args(["--node", &api, "status"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run");
+    // The reader closes before the answer comes back from the node, as
+    // `generals status | head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
 }

@@ -336,6 +336,19 @@ pub trait Consensus {
         None
     }
 
+    /// A development chain's request for a block now (`generals forge`): the
+    /// outputs that lead this validator's engine to build (or mine) one, on
+    /// `parent` if given, else on the tip. Only an on-demand chain's engine
+    /// (`ondemand::OnDemand`) forges; the outputs hold no block when the rules
+    /// give this validator no turn.
+    fn forge(
+        &mut self,
+        _parent: Option<&Header>,
+        _headers: &dyn Headers,
+    ) -> Result<Vec<Output>, crate::ondemand::ForgeError> {
+        Err(crate::ondemand::ForgeError::Scheduled)
+    }
+
     /// One step: takes an input, returns what the host should do.
     fn handle(&mut self, input: Input, headers: &dyn Headers) -> Vec<Output>;
 }

@@ -140,7 +140,20 @@ pub fn weight(genesis: &Genesis) -> Result<Weight, FactoryError> {
 
 /// The engine a node of this genesis runs: the honest engine, or a Byzantine
 /// wrapper around it that acts when its trigger says so.
-pub fn build(genesis: &Genesis, mut setup: Setup) -> Result<Box<dyn Consensus>, FactoryError> {
+pub fn build(genesis: &Genesis, setup: Setup) -> Result<Box<dyn Consensus>, FactoryError> {
+    let me = setup.key.public();
+    let built = build_scheduled(genesis, setup)?;
+    Ok(if genesis.production.is_scheduled() {
+        built
+    } else {
+        Box::new(crate::ondemand::OnDemand::new(built, me))
+    })
+}
+
+fn build_scheduled(
+    genesis: &Genesis,
+    mut setup: Setup,
+) -> Result<Box<dyn Consensus>, FactoryError> {
     let trigger = std::mem::take(&mut setup.trigger);
     let seed = setup.seed;
     let Some(behaviour) = &setup.byzantine else {

@@ -66,6 +66,9 @@ pub enum Report<'a> {
     Evidence(&'a Evidence),
     /// The engine put a transaction in the local mempool.
     Pending(&'a Transaction),
+    /// A block this node built, as its engine sealed it (the hash it has from
+    /// now on: `Host::produced` saw it unsealed).
+    Sealed(Hash),
 }
 
 /// A signer's record could not be written: nothing after it was carried out.
@@ -304,6 +307,18 @@ fn carry_out<H: Host + ?Sized>(
                     let now_ms = host.produced(&block);
                     let input = Input::Produced { block, now_ms };
                     let more = engine.handle(input, host.core().ledger().store());
+                    if let Some(sealed) = more.iter().find_map(|o| match o {
+                        Output::Import(b)
+                        | Output::Broadcast(b)
+                        | Output::SendBlock { block: b, .. }
+                            if b.header.parent == parent && b.header.height == height =>
+                        {
+                            Some(b.hash())
+                        }
+                        _ => None,
+                    }) {
+                        host.report(Report::Sealed(sealed));
+                    }
                     hold_private(host, &more);
                     carry_out(host, engine, more, None, step)?;
                 }
@@ -389,6 +404,32 @@ fn import<H: Host + ?Sized>(
         Verdict::Accepted,
         tip_changed(host, engine, added.tip_change),
     )
+}
+
+/// A development chain's request for a block (`generals forge`): asks the
+/// engine to build one on `parent` (the tip if `None`) and carries out what it
+/// asks. The host learns of the block through `Host::produced`; none comes
+/// when the rules give this validator no turn. The outer error is a record
+/// that could not be saved, the inner one the engine's refusal.
+pub fn forge<H: Host + ?Sized>(
+    host: &mut H,
+    engine: &mut dyn Consensus,
+    parent: Option<Hash>,
+) -> Result<Result<Vec<Verdict>, crate::ondemand::ForgeError>, Unsaved> {
+    let parent = match parent {
+        None => None,
+        Some(hash) => match crate::engine::Headers::header(host.core().ledger().store(), &hash) {
+            Some(header) => Some(header),
+            None => return Ok(Err(crate::ondemand::ForgeError::UnknownParent(hash))),
+        },
+    };
+    let outputs = match engine.forge(parent.as_ref(), host.core().ledger().store()) {
+        Ok(outputs) => outputs,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut step = Step::default();
+    carry_out(host, engine, outputs, None, &mut step)?;
+    Ok(Ok(step.verdicts))
 }
 
 /// Carries out a move of the main chain made outside the engine (an

@@ -19,6 +19,8 @@
 //! - `dpos/`: delegated proof of stake (elected producers, irreversibility);
 //! - `pbft/`: Byzantine Paxos as PBFT (views, prepared certificates, view
 //!   changes whose proofs are checked, checkpoints);
+//! - `ondemand`: a development chain's clock, which moves only when the
+//!   operator asks for a block (`"production": "on-demand"`);
 //! - `byzantine/`: misbehaviour as wrappers around honest engines;
 //! - `sim/`: the deterministic simulator.
 //!
@@ -33,6 +35,7 @@ pub mod evidence;
 pub mod factory;
 pub mod generals;
 pub mod host;
+pub mod ondemand;
 pub mod pbft;
 pub mod poa;
 pub mod pos;

@@ -34,6 +34,7 @@ fn genesis() -> Genesis {
             balance: 10,
         }],
         validators: vec![],
+        production: Default::default(),
     }
 }
 

@@ -84,7 +84,7 @@ pub mod engines {
         made.entry(kind.to_string())
             .or_insert_with(|| {
                 let mut genesis =
-                    generals_node::config::dev_genesis(kind, &keys[0]).expect("dev genesis");
+                    generals_node::config::dev_genesis(kind, &keys[0], Default::default()).expect("dev genesis");
                 if kind != "pow" {
                     genesis.validators = keys
                         .iter()

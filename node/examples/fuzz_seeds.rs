@@ -36,7 +36,7 @@ fn main() -> anyhow::Result<()> {
     let root = PathBuf::from(std::env::args().nth(1).unwrap_or("fuzz/corpus".into()));
     let key = Keypair::dev("fuzz-0");
     let other = Keypair::dev("fuzz-1");
-    let genesis = dev_genesis("pow", &key)?;
+    let genesis = dev_genesis("pow", &key, Default::default())?;
     let block: Block = genesis.block()?;
     let tx = generals_chain::tx::TxBody {
         chain_id: genesis.chain_id.clone(),
@@ -152,7 +152,11 @@ fn main() -> anyhow::Result<()> {
     let kinds = ["pow", "pos", "poa", "bft", "dpos", "pbft"];
     let genesis_json = kinds
         .iter()
-        .map(|k| Ok(dev_genesis(k, &key)?.to_json().into_bytes()))
+        .map(|k| {
+            Ok(dev_genesis(k, &key, Default::default())?
+                .to_json()
+                .into_bytes())
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     write(&root, "genesis_json", genesis_json)?;
     write(

@@ -281,7 +281,7 @@ mod tests {
 
     fn try_plan(kind: &str, c: &ByzantineConfig) -> Result<Plan, ByzantineError> {
         let me = Keypair::dev("me");
-        let g = crate::config::dev_genesis(kind, &me).expect("genesis");
+        let g = crate::config::dev_genesis(kind, &me, Default::default()).expect("genesis");
         let local: PeerId = peer(0).parse().expect("peer id");
         plan(&g, &me, &local, c)
     }

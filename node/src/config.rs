@@ -11,7 +11,7 @@
 
 use anyhow::{bail, Context, Result};
 use generals_chain::crypto::{read_key_file, write_key_file};
-use generals_chain::genesis::{GenesisAccount, GenesisValidator, PowParams};
+use generals_chain::genesis::{GenesisAccount, GenesisValidator, PowParams, Production};
 use generals_chain::state::Slashing;
 use generals_chain::{ConsensusSpec, Genesis, Keypair, MempoolConfig};
 use serde::{Deserialize, Serialize};
@@ -281,7 +281,7 @@ impl Home {
 
 /// A one-node development genesis of `kind`, funding the validator and four dev
 /// accounts (`Keypair::dev("dev-0")`..`dev-3`).
-pub fn dev_genesis(kind: &str, validator: &Keypair) -> Result<Genesis> {
+pub fn dev_genesis(kind: &str, validator: &Keypair, production: Production) -> Result<Genesis> {
     let mut consensus = ConsensusSpec::default_for(kind)?;
     if let ConsensusSpec::Pow(p) = &mut consensus {
         *p = PowParams {
@@ -319,6 +319,7 @@ pub fn dev_genesis(kind: &str, validator: &Keypair) -> Result<Genesis> {
         slashing: Slashing::default(),
         accounts,
         validators,
+        production,
     };
     g.validate()?;
     Ok(g)
@@ -338,7 +339,13 @@ fn write_private(path: &Path, body: &[u8]) -> Result<()> {
 }
 
 /// `generals-node init`: writes keys, config, admin token and genesis into `dir`.
-pub fn init(dir: &Path, genesis: Option<&Path>, kind: &str, config: NodeConfig) -> Result<Home> {
+pub fn init(
+    dir: &Path,
+    genesis: Option<&Path>,
+    kind: &str,
+    production: Production,
+    config: NodeConfig,
+) -> Result<Home> {
     let home = Home::new(dir);
     if home.config().exists() {
         bail!(
@@ -354,7 +361,7 @@ pub fn init(dir: &Path, genesis: Option<&Path>, kind: &str, config: NodeConfig) 
     write_private(&home.admin_token(), hex::encode(token).as_bytes())?;
     let g = match genesis {
         Some(path) => Genesis::load(path).with_context(|| format!("loading {}", path.display()))?,
-        None => dev_genesis(kind, &validator)?,
+        None => dev_genesis(kind, &validator, production)?,
     };
     std::fs::write(home.genesis(), g.to_json())?;
     home.save_config(&config)?;

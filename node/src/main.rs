@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use generals_chain::genesis::Production;
 use generals_node::config::{self, NodeConfig};
 use generals_node::run::Overrides;
 use std::path::PathBuf;
@@ -36,6 +37,10 @@ enum Command {
         /// Consensus of the dev genesis: pow, pos, poa, bft, dpos or pbft.
         #[arg(long, default_value = "pow")]
         consensus: String,
+        /// A dev chain whose blocks come only when asked (`generals forge`),
+        /// written into the genesis as `"production": "on-demand"`.
+        #[arg(long, conflicts_with = "genesis")]
+        on_demand: bool,
         #[command(flatten)]
         overrides: Overrides,
     },
@@ -92,8 +97,9 @@ fn main() -> std::process::ExitCode {
             home,
             genesis,
             consensus,
+            on_demand,
             overrides,
-        } => init(home, genesis, consensus, overrides),
+        } => init(home, genesis, consensus, on_demand, overrides),
         Command::Run { home, overrides } => generals_node::run::run(home, overrides),
         Command::Repair {
             home,
@@ -147,17 +153,28 @@ fn init(
     home: PathBuf,
     genesis: Option<PathBuf>,
     consensus: String,
+    on_demand: bool,
     overrides: Overrides,
 ) -> Result<()> {
     let mut config = NodeConfig::default();
     overrides.apply(&mut config);
-    let h = config::init(&home, genesis.as_deref(), &consensus, config)?;
+    let production = if on_demand {
+        Production::OnDemand
+    } else {
+        Production::Scheduled
+    };
+    let h = config::init(&home, genesis.as_deref(), &consensus, production, config)?;
     let g = h.load_genesis()?;
     println!(
-        "initialised {} for chain {} ({}), genesis {}",
+        "initialised {} for chain {} ({}{}), genesis {}",
         home.display(),
         g.chain_id,
         g.consensus.kind(),
+        if g.production.is_scheduled() {
+            ""
+        } else {
+            ", blocks on demand: generals forge N"
+        },
         g.block()?.hash()
     );
     println!("start it with: generals-node run --home {}", home.display());

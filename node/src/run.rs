@@ -285,7 +285,9 @@ async fn serve(h: Home, config: NodeConfig, crash: Option<crate::crash::CrashPoi
                 .filter_map(|v| Some((v.key, v.name.clone()?)))
                 .collect(),
             bootstrap,
-            mine: config.mine,
+            // A dev chain on demand mines only when asked, as regtest.
+            mine: config.mine && genesis.production.is_scheduled(),
+            on_demand: !genesis.production.is_scheduled(),
             on_listen,
             crash: crash.map(|c| crate::crash::Crasher::new(c, start_height)),
             peer_rate: config.max_peer_messages_per_second,

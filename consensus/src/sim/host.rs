@@ -148,7 +148,7 @@ impl Host for SimHost<'_> {
                 };
                 self.sim.log.record(t, Some(node), &kind);
             }
-            Report::NotFollowed { .. } | Report::Pending(_) => {}
+            Report::NotFollowed { .. } | Report::Pending(_) | Report::Sealed(_) => {}
         }
     }
 

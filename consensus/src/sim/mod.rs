@@ -243,6 +243,7 @@ pub fn sim_genesis(config: &SimConfig) -> Genesis {
                 })
                 .collect(),
         },
+        production: Default::default(),
     }
 }
 

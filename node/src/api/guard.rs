@@ -99,8 +99,9 @@ pub async fn boundary(State(s): State<AppState>, req: Request, next: Next) -> Re
 }
 
 /// The calls that change the node, which need its token.
-pub const CHANGES: [&str; 10] = [
+pub const CHANGES: [&str; 11] = [
     "/mine",
+    "/forge",
     "/invalidate",
     "/reconsider",
     "/miner/start",
@@ -114,9 +115,20 @@ pub const CHANGES: [&str; 10] = [
 
 /// The routes that take a POST: the calls that change the node, `/tx` and
 /// `/txs`.
-const POSTS: [&str; 12] = [
-    "/tx", "/txs", CHANGES[0], CHANGES[1], CHANGES[2], CHANGES[3], CHANGES[4], CHANGES[5],
-    CHANGES[6], CHANGES[7], CHANGES[8], CHANGES[9],
+const POSTS: [&str; 13] = [
+    "/tx",
+    "/txs",
+    CHANGES[0],
+    CHANGES[1],
+    CHANGES[2],
+    CHANGES[3],
+    CHANGES[4],
+    CHANGES[5],
+    CHANGES[6],
+    CHANGES[7],
+    CHANGES[8],
+    CHANGES[9],
+    CHANGES[10],
 ];
 
 /// The node's token, for calls that change the node.
@@ -145,10 +157,10 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// A deadline for every request but the event stream and mining on request
-/// (bounded by its block count, and ended when its caller goes).
+/// A deadline for every request but the event stream and mining or forging
+/// on request (bounded by its block count, and ended when its caller goes).
 pub async fn deadline(req: Request, next: Next) -> Response {
-    if matches!(req.uri().path(), "/events" | "/mine") {
+    if matches!(req.uri().path(), "/events" | "/mine" | "/forge") {
         return next.run(req).await;
     }
     match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {

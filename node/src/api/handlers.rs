@@ -231,6 +231,50 @@ pub(super) async fn mine(
     Ok(Json(Mined { blocks }))
 }
 
+#[utoipa::path(post, path = "/forge", tag = "control",
+    request_body(content = Option<ForgeRequest>, description = "Absent: one block on the tip"),
+    security(("token" = [])),
+    responses((status = 200, description = "The blocks forged, and the tip after", body = Forged),
+        (status = 400, description = "blocks is not 1 to 1000, or not a block hash", body = ErrorBody),
+        (status = 401, description = "No token or the wrong one", body = ErrorBody),
+        (status = 404, description = "No such parent block here", body = ErrorBody),
+        (status = 409, description = "Not an on-demand chain, already forging, no turn for this validator, or a fork the engine does not allow", body = ErrorBody),
+        (status = 413, description = "The body is over 2 MiB", body = ErrorBody),
+        (status = 415, description = "A body not sent as JSON", body = ErrorBody)))]
+pub(super) async fn forge(
+    State(s): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<Forged>, ApiError> {
+    // No body (or JSON null): one block on the tip.
+    let req: Option<ForgeRequest> = if body.is_empty() {
+        None
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            bad(format!(
+                "expected {{\"blocks\": N, \"parent\": \"<64 hex digits>\"}}: {e}"
+            ))
+        })?
+    };
+    let req = req.unwrap_or(ForgeRequest {
+        blocks: 1,
+        parent: None,
+    });
+    if req.blocks == 0 || req.blocks > 1_000 {
+        return Err(bad("blocks must be 1 to 1000"));
+    }
+    ask(&s, |reply| ApiCmd::Forge {
+        blocks: req.blocks,
+        parent: req.parent,
+        reply,
+    })
+    .await?
+    .map_err(|e| match e {
+        super::Refusal::UnknownBlock(_) => not_found(e.to_string()),
+        e => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+    })
+    .map(Json)
+}
+
 async fn manual(
     s: AppState,
     body: axum::body::Bytes,

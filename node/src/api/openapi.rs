@@ -88,6 +88,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics))
         .routes(routes!(events))
         .routes(routes!(mine))
+        .routes(routes!(forge))
         .routes(routes!(miner_start))
         .routes(routes!(miner_stop))
         .routes(routes!(admin_block))

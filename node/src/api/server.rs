@@ -48,6 +48,12 @@ pub enum ApiCmd {
         reply: oneshot::Sender<Result<Vec<Hash>, Refusal>>,
     },
     Miner(bool, oneshot::Sender<bool>),
+    /// Blocks on request on an on-demand chain (`generals forge`).
+    Forge {
+        blocks: u64,
+        parent: Option<Hash>,
+        reply: oneshot::Sender<Result<Forged, Refusal>>,
+    },
     Authorities(oneshot::Sender<Result<Authorities, Refusal>>),
     Delegates(oneshot::Sender<Result<Delegates, Refusal>>),
     Validators(oneshot::Sender<Validators>),
@@ -132,6 +138,9 @@ pub enum Refusal {
     /// `invalidate` or `reconsider` refused, with the reason.
     #[error("{0}")]
     Manual(String),
+    /// `forge` refused or cut short, with the reason.
+    #[error("{0}")]
+    Forge(String),
 }
 
 impl IntoResponse for ApiError {

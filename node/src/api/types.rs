@@ -18,6 +18,10 @@ pub struct Status {
     pub mempool: usize,
     pub mining: bool,
     pub hashrate: f64,
+    /// The genesis says `"production": "on-demand"`: blocks come only from
+    /// `generals forge`.
+    #[serde(default)]
+    pub on_demand: bool,
     pub validator: PublicKey,
     pub listen: Vec<String>,
     /// The Byzantine behaviour this node runs (absent: honest).
@@ -284,6 +288,32 @@ pub struct Mined {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct MinerState {
     pub mining: bool,
+}
+
+/// `POST /forge`: how many blocks, and on which parent.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForgeRequest {
+    /// Absent: one.
+    #[serde(default = "one")]
+    #[schema(minimum = 1, maximum = 1000)]
+    pub blocks: u64,
+    /// The first block's parent (a fork by hand); the next build on the one
+    /// before. Absent: the tip.
+    #[serde(default)]
+    pub parent: Option<Hash>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// `POST /forge` answer: the blocks forged, in order, and the tip after.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct Forged {
+    pub blocks: Vec<Hash>,
+    pub tip: Hash,
+    pub height: u64,
 }
 
 /// `POST /invalidate` and `POST /reconsider`: the block.

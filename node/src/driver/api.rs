@@ -1,6 +1,7 @@
 //! The API's commands, answered from the driver's loop.
 
-use super::{now_ms, Driver, Generate};
+use super::forge::{Answer, Generate};
+use super::{now_ms, Driver};
 use crate::api::types::*;
 use crate::api::{ApiCmd, Refusal};
 use generals_consensus::Input;
@@ -126,7 +127,9 @@ impl Driver {
                     left: blocks,
                     mined: Vec::new(),
                     was_mining: was,
-                    reply,
+                    reply: Answer::Mined(reply),
+                    parent: None,
+                    waiting: None,
                 });
                 self.mining = true;
                 // The node's hash-rate limit holds unless the caller asks.
@@ -134,9 +137,14 @@ impl Driver {
                 self.p.miner.set_running(true);
                 self.refresh_template();
             }
+            ApiCmd::Forge {
+                blocks,
+                parent,
+                reply,
+            } => self.start_forge(blocks, parent, reply),
             ApiCmd::Miner(on, r) => {
-                if let Some(g) = self.end_generate() {
-                    let _ = g.reply.send(Err(Refusal::Interrupted));
+                if self.generate.is_some() {
+                    self.finish_generate(Err(Refusal::Interrupted));
                 }
                 self.mining = on;
                 self.p.miner.set_running(on);

@@ -117,6 +117,7 @@ impl Host for Driver {
 
     fn produced(&mut self, block: &Block) -> u64 {
         self.p.metrics.produced.inc();
+        self.last_produced = Some(block.hash());
         let _ = self.p.events.send(NodeEvent::BlockProduced {
             hash: block.hash(),
             height: block.height(),
@@ -129,6 +130,11 @@ impl Host for Driver {
     }
 
     fn report(&mut self, event: Report<'_>) {
+        if let Report::Refused { hash, error } = &event {
+            if self.last_produced == Some(*hash) {
+                self.produced_refused = Some(error.to_string());
+            }
+        }
         match event {
             Report::Refused { hash, error } => match error {
                 AddError::Invalid { source, .. } => {
@@ -217,6 +223,7 @@ impl Host for Driver {
                 self.publish(topic, generals_chain::codec::encode(e));
             }
             Report::Pending(_) => self.template_dirty = true,
+            Report::Sealed(hash) => self.last_produced = Some(hash),
         }
     }
 }
@@ -230,7 +237,9 @@ impl Driver {
             return;
         };
         let core = &self.p.core;
-        if core.ledger().tip().hash != job.parent {
+        // Off the tip only for a fork made by hand (`forge --parent`).
+        let by_hand = self.generate.as_ref().and_then(|g| g.parent) == Some(job.parent);
+        if core.ledger().tip().hash != job.parent && !by_hand {
             return;
         }
         let engine = self.engine();
@@ -272,14 +281,6 @@ impl Driver {
         tracing::info!(height = block.height(), hash = %hash.short(), "mined a block");
         let now_ms = Host::produced(self, &block);
         self.step(Input::Produced { block, now_ms }, None);
-        if let Some(g) = self.generate.as_mut() {
-            g.mined.push(hash);
-            g.left = g.left.saturating_sub(1);
-            if g.left == 0 {
-                if let Some(g) = self.end_generate() {
-                    let _ = g.reply.send(Ok(g.mined));
-                }
-            }
-        }
+        self.mined_on_request(hash);
     }
 }

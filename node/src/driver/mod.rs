@@ -15,6 +15,7 @@
 
 mod api;
 mod direct;
+mod forge;
 mod gossip;
 mod host;
 mod limits;
@@ -38,7 +39,7 @@ use generals_consensus::{Consensus, Input};
 use libp2p::{Multiaddr, PeerId, Swarm};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc};
 
 /// Invalid messages after which a peer is cut off.
 pub const BAN_PENALTY: u32 = 20;
@@ -72,15 +73,6 @@ pub enum DriverError {
 /// Called with the node's listen addresses whenever they change.
 pub type OnListen = Box<dyn FnMut(&[Multiaddr]) + Send>;
 
-/// Blocks mined on request: how many are left, those mined, whether the miner
-/// ran before, and where the answer goes.
-struct Generate {
-    left: u64,
-    mined: Vec<Hash>,
-    was_mining: bool,
-    reply: oneshot::Sender<Result<Vec<Hash>, crate::api::Refusal>>,
-}
-
 /// Everything the driver needs to start.
 pub struct DriverParts {
     pub core: NodeCore<SledStore>,
@@ -102,6 +94,9 @@ pub struct DriverParts {
     pub plan_peers: Vec<PeerId>,
     pub bootstrap: Vec<Multiaddr>,
     pub mine: bool,
+    /// The genesis says `"production": "on-demand"`: blocks come only when
+    /// asked (`generals forge`).
+    pub on_demand: bool,
     /// Called once the node listens: its listen addresses.
     pub on_listen: OnListen,
     /// Tests of the signing record: where this node kills itself.
@@ -132,7 +127,11 @@ pub struct Driver {
     new_job: bool,
     template_dirty: bool,
     mining: bool,
-    generate: Option<Generate>,
+    generate: Option<forge::Generate>,
+    /// The last block this node built or mined, and why the node refused it
+    /// (for a request for blocks).
+    last_produced: Option<Hash>,
+    produced_refused: Option<String>,
     sync: sync::SyncState,
     /// Standing authority proposals made through the API.
     proposals: BTreeMap<generals_chain::PublicKey, bool>,
@@ -173,6 +172,8 @@ impl Driver {
             template_dirty: false,
             mining,
             generate: None,
+            last_produced: None,
+            produced_refused: None,
             sync: sync::SyncState::default(),
             timers: BTreeMap::new(),
             proposals: BTreeMap::new(),
@@ -308,7 +309,7 @@ impl Driver {
     }
 
     /// Ends mining on request: the miner goes back to what it did before.
-    fn end_generate(&mut self) -> Option<Generate> {
+    fn end_generate(&mut self) -> Option<forge::Generate> {
         let g = self.generate.take()?;
         self.p.miner.set_flat_out(false);
         self.mining = g.was_mining;
@@ -325,8 +326,12 @@ impl Driver {
         if self.generate.as_ref().is_some_and(|g| g.reply.is_closed()) {
             let g = self.end_generate();
             let left = g.map_or(0, |g| g.left);
-            tracing::info!(left, "stopped mining on request: the caller went away");
+            tracing::info!(
+                left,
+                "stopped making blocks on request: the caller went away"
+            );
         }
+        self.pump_forge();
         if self.template_dirty && self.mining {
             self.refresh_template();
         }

@@ -245,6 +245,7 @@ impl Driver {
             mempool: core.mempool().len(),
             mining: self.mining,
             hashrate: self.hashrate,
+            on_demand: self.p.on_demand,
             validator: self.p.validator.public(),
             byzantine: self.p.byzantine.clone(),
             listen: self.listen.iter().map(|a| a.to_string()).collect(),

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use generals_chain::crypto::write_key_file;
 use generals_chain::genesis::{
     BftParams, DposParams, GenesisAccount, GenesisValidator, PbftParams, PoaParams, PosParams,
-    PowParams, Quorum,
+    PowParams, Production, Quorum,
 };
 use generals_chain::state::Slashing;
 use generals_chain::{ConsensusSpec, Genesis, Hash, Keypair};
@@ -95,6 +95,11 @@ fn genesis(args: &NetArgs) -> Genesis {
                 .collect()
         } else {
             Vec::new()
+        },
+        production: if args.on_demand {
+            Production::OnDemand
+        } else {
+            Production::Scheduled
         },
     }
 }

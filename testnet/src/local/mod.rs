@@ -79,6 +79,10 @@ pub struct NetArgs {
     /// switch off).
     #[arg(long)]
     no_slashing: bool,
+    /// Blocks only when asked (`generals forge` on a node's API): the
+    /// genesis says `"production": "on-demand"`.
+    #[arg(long)]
+    on_demand: bool,
     /// Seed of the node keys.
     #[arg(long, default_value_t = 0)]
     seed: u64,

@@ -114,8 +114,13 @@ pub fn up(args: UpArgs) -> Result<()> {
             .filter_map(|s| s["height"].as_u64())
             .max()
             .unwrap_or(0);
+        // An on-demand chain makes no block until asked.
+        let on_demand = statuses
+            .iter()
+            .flatten()
+            .any(|s| s["on_demand"].as_bool() == Some(true));
         bar.set_message(format!("{connected}/{n} nodes connected, height {height}"));
-        if connected == n && height >= 1 {
+        if connected == n && (height >= 1 || on_demand) {
             break;
         }
         if Instant::now() > deadline {
