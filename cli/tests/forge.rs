@@ -124,6 +124,18 @@ fn a_fork_by_hand_then_invalidate_and_reconsider_move_the_tip() {
             &["forge", "--parent", &fork[1]],
             "invalid on this node",
         );
+        // A restart keeps the mark, as Bitcoin Core keeps its flag.
+        drop(node);
+        let (node, api) = run(&home);
+        assert_eq!((height(&api), tip(&api)), (3, main[2].clone()), "{kind}");
+        let tips = json(&api, &["tips"]);
+        let fork_tip = tips
+            .as_array()
+            .expect("tips")
+            .iter()
+            .find(|t| t["hash"].as_str() == Some(&fork[2][..]))
+            .unwrap_or_else(|| panic!("{kind}: no fork tip in {tips}"));
+        assert_eq!(fork_tip["status"], "invalid", "{kind}: {tips}");
         // Reconsider it: the longer branch again.
         let v = json(&api, &["reconsider", &fork[0]]);
         assert_eq!(

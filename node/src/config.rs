@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use generals_chain::crypto::{read_key_file, write_key_file};
 use generals_chain::genesis::{GenesisAccount, GenesisValidator, PowParams, Production};
 use generals_chain::state::Slashing;
+use generals_chain::SledStore;
 use generals_chain::{ConsensusSpec, Genesis, Keypair, MempoolConfig};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -366,6 +367,29 @@ pub fn init(
     std::fs::write(home.genesis(), g.to_json())?;
     home.save_config(&config)?;
     Ok(home)
+}
+
+/// The record that keeps the blocks an operator invalidated by hand.
+const INVALIDATED: &str = "invalidated";
+
+/// Saves (and flushes) the blocks invalidated by hand.
+pub fn save_invalidated(store: &SledStore, hashes: &[generals_chain::Hash]) -> Result<()> {
+    let bytes = generals_chain::codec::encode(&hashes.to_vec());
+    store.record(INVALIDATED)?.put(RECORD_KEY, &bytes)?;
+    Ok(())
+}
+
+/// The blocks invalidated by hand before the node stopped.
+pub fn load_invalidated(store: &SledStore) -> Result<Vec<generals_chain::Hash>> {
+    // At most `MAX_MANUAL` hashes of 32 bytes, and a length.
+    const LIMIT: usize = generals_consensus::core::MAX_MANUAL * 32 + 16;
+    match store.record(INVALIDATED)?.get(RECORD_KEY)? {
+        None => Ok(Vec::new()),
+        Some(bytes) => Ok(generals_chain::codec::decode::<_, LIMIT>(
+            "blocks invalidated by hand",
+            &bytes,
+        )?),
+    }
 }
 
 /// The network identity a node key gives.

@@ -166,6 +166,13 @@ async fn serve(h: Home, config: NodeConfig, crash: Option<crate::crash::CrashPoi
             .context("the ledger disagrees with --checkpoint; start from an empty home")?;
         tracing::info!(height = cp.height, hash = %cp.hash, "checkpoint set");
     }
+    // The blocks the operator invalidated by hand stay invalid.
+    for hash in crate::config::load_invalidated(core.ledger().store())? {
+        match core.hold_invalid(hash) {
+            Ok(_) => tracing::warn!(%hash, "held invalid by hand, as before the restart"),
+            Err(e) => tracing::warn!(%hash, error = %e, "no longer held invalid by hand"),
+        }
+    }
     let identity = h.network_identity()?;
     let local = identity.public().to_peer_id();
     let plan = config

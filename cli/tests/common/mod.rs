@@ -68,7 +68,13 @@ pub fn start_with(home: &Path, args: &[&str]) -> (NodeProc, String) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let child = Command::new(&bin)
+    run(home)
+}
+
+/// Starts (or starts again) the node of `home`.
+pub fn run(home: &Path) -> (NodeProc, String) {
+    let _ = std::fs::remove_file(home.join("run.json"));
+    let child = Command::new(node_bin())
         .args(["run", "--home"])
         .arg(home)
         .stdout(Stdio::null())

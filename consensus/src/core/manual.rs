@@ -111,6 +111,19 @@ impl<S: BlockStore> NodeCore<S> {
         Ok(self.follow_best(&mut rejected)?)
     }
 
+    /// Holds `hash` invalid by hand again after a restart: at once if the
+    /// block is here, else as soon as it arrives.
+    pub fn hold_invalid(&mut self, hash: Hash) -> Result<Option<TipChange>, ManualError> {
+        if self.tree.contains(&hash) {
+            return self.invalidate(hash);
+        }
+        if self.manual.len() >= MAX_MANUAL {
+            return Err(ManualError::TooMany);
+        }
+        self.manual.insert(hash);
+        Ok(None)
+    }
+
     /// The blocks invalidated by hand.
     pub fn invalidated(&self) -> impl Iterator<Item = &Hash> {
         self.manual.iter()

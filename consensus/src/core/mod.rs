@@ -15,7 +15,7 @@ use generals_chain::{
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 mod manual;
-pub use manual::ManualError;
+pub use manual::{ManualError, MAX_MANUAL};
 
 /// The most transactions a node puts in a block it builds, and their bytes at
 /// most (the chain's own limits are higher: `MAX_BLOCK_TXS`, `MAX_BLOCK_BYTES`).
@@ -124,6 +124,23 @@ impl<S: BlockStore> NodeCore<S> {
             tree.insert(&header).map_err(|e| LedgerError::Corrupt {
                 reason: e.to_string(),
             })?;
+        }
+        // Side branches come back too (as Bitcoin Core's block index keeps
+        // them), parents first; the main chain stays where the ledger is
+        // until the next block or call moves it.
+        let mut side: Vec<Header> = ledger
+            .store()
+            .headers()?
+            .into_iter()
+            .filter(|h| h.height > 0 && !tree.contains(&h.hash()))
+            .collect();
+        side.sort_by_key(|h| h.height);
+        for header in side {
+            if tree.contains(&header.parent) {
+                tree.insert(&header).map_err(|e| LedgerError::Corrupt {
+                    reason: e.to_string(),
+                })?;
+            }
         }
         // Under BFT every block of the stored main chain was decided.
         let follow_final = matches!(
@@ -481,6 +498,10 @@ impl<S: BlockStore> NodeCore<S> {
             })?;
         self.ledger.store_block(block)?;
         self.tree.insert(&block.header)?;
+        // Invalidated by hand before a restart, and heard of again.
+        if self.manual.contains(&block.hash()) {
+            self.tree.mark_invalid(&block.hash());
+        }
         if self.checkpoint.is_some_and(|cp| cp.hash == block.hash()) {
             self.mark_final(block.hash());
         }

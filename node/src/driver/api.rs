@@ -254,6 +254,14 @@ impl Driver {
             self.refresh_template();
         }
         self.update_metrics();
+        // Kept across a restart, as Bitcoin Core keeps its flag.
+        let marked: Vec<generals_chain::Hash> = self.p.core.invalidated().copied().collect();
+        crate::config::save_invalidated(self.p.core.ledger().store(), &marked).map_err(|e| {
+            Refusal::Manual(format!(
+                "the chain moved, but the list of blocks invalidated by hand could not be \
+                 saved (a restart would forget it): {e:#}"
+            ))
+        })?;
         let core = &self.p.core;
         tracing::warn!(
             %hash,
