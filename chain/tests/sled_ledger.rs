@@ -304,9 +304,6 @@ impl BlockStore for Failing {
     fn has_block(&self, hash: &Hash) -> Result<bool, StoreError> {
         self.inner.has_block(hash)
     }
-    fn headers(&self) -> Result<Vec<generals_chain::Header>, StoreError> {
-        self.inner.headers()
-    }
     fn hash_at(&self, height: u64) -> Result<Option<Hash>, StoreError> {
         self.inner.hash_at(height)
     }

@@ -391,17 +391,7 @@ fn invalidate_and_reconsider_move_the_tip_and_the_state_stays_a_replay() {
     assert_eq!(json(&api, &["status"])["height"].as_u64(), Some(4));
     // Stopped, the node's state is what a replay from genesis gives.
     drop(node);
-    let out = Command::new(node_bin())
-        .args(["verify", "--home"])
-        .arg(&home)
-        .output()
-        .expect("verify");
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    verify(&home);
 }
 
 #[test]

@@ -37,9 +37,6 @@ impl BlockStore for MemoryStore {
     fn header(&self, hash: &Hash) -> Result<Option<Header>, StoreError> {
         Ok(self.blocks.get(hash).map(|b| b.header.clone()))
     }
-    fn headers(&self) -> Result<Vec<Header>, StoreError> {
-        Ok(self.blocks.values().map(|b| b.header.clone()).collect())
-    }
     fn has_block(&self, hash: &Hash) -> Result<bool, StoreError> {
         Ok(self.blocks.contains_key(hash))
     }

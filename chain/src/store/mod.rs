@@ -118,9 +118,6 @@ pub trait BlockStore {
     fn block(&self, hash: &Hash) -> Result<Option<Block>, StoreError>;
     fn header(&self, hash: &Hash) -> Result<Option<Header>, StoreError>;
     fn has_block(&self, hash: &Hash) -> Result<bool, StoreError>;
-    /// Every stored header, of the main chain and of side branches, in no
-    /// order (a restarted node's fork tree).
-    fn headers(&self) -> Result<Vec<Header>, StoreError>;
     /// Hash of the main-chain block at `height`.
     fn hash_at(&self, height: u64) -> Result<Option<Hash>, StoreError>;
     fn undo(&self, hash: &Hash) -> Result<Option<Undo>, StoreError>;

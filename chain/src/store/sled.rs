@@ -356,15 +356,6 @@ impl BlockStore for SledStore {
         self.get(&key(P_HEADER, &hash.0), "stored header")
     }
 
-    fn headers(&self) -> Result<Vec<Header>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.tree.scan_prefix([P_HEADER]) {
-            let (_, v) = kv?;
-            out.push(codec::decode::<_, MAX_BLOCK_BYTES>("stored header", &v)?);
-        }
-        Ok(out)
-    }
-
     fn has_block(&self, hash: &Hash) -> Result<bool, StoreError> {
         Ok(self.tree.contains_key(key(P_BLOCK, &hash.0))?)
     }

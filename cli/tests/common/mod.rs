@@ -127,3 +127,19 @@ pub fn hashes(v: &Value) -> Vec<String> {
         .map(|h| h.as_str().expect("hash").to_string())
         .collect()
 }
+
+/// A stopped node's chain replays from genesis to the stored state
+/// (`generals-node verify`).
+pub fn verify(home: &Path) {
+    let out = Command::new(node_bin())
+        .args(["verify", "--home"])
+        .arg(home)
+        .output()
+        .expect("verify");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -81,7 +81,11 @@ impl<S: BlockStore> NodeCore<S> {
     /// moves the main chain to the best branch.
     pub fn reconsider(&mut self, hash: Hash) -> Result<Option<TipChange>, ManualError> {
         if !self.tree.contains(&hash) {
-            return Err(ManualError::Unknown(hash));
+            // Held since before a restart, and not here again yet.
+            return match self.manual.remove(&hash) {
+                true => Ok(None),
+                false => Err(ManualError::Unknown(hash)),
+            };
         }
         if let (Some(f), Some(finalized)) = (self.finalized, self.final_height()) {
             if !self.at_or_below(&hash, &f) && !self.at_or_below(&f, &hash) {

@@ -125,23 +125,6 @@ impl<S: BlockStore> NodeCore<S> {
                 reason: e.to_string(),
             })?;
         }
-        // Side branches come back too (as Bitcoin Core's block index keeps
-        // them), parents first; the main chain stays where the ledger is
-        // until the next block or call moves it.
-        let mut side: Vec<Header> = ledger
-            .store()
-            .headers()?
-            .into_iter()
-            .filter(|h| h.height > 0 && !tree.contains(&h.hash()))
-            .collect();
-        side.sort_by_key(|h| h.height);
-        for header in side {
-            if tree.contains(&header.parent) {
-                tree.insert(&header).map_err(|e| LedgerError::Corrupt {
-                    reason: e.to_string(),
-                })?;
-            }
-        }
         // Under BFT every block of the stored main chain was decided.
         let follow_final = matches!(
             genesis.consensus,

@@ -207,20 +207,15 @@ pub(super) async fn mine(
     State(s): State<AppState>,
     body: axum::body::Bytes,
 ) -> Result<Json<Mined>, ApiError> {
-    // No body (or JSON null): one block.
-    let req: Option<MineRequest> = if body.is_empty() {
-        None
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| bad(format!("expected {{\"blocks\": N}}: {e}")))?
-    };
-    let req = req.unwrap_or(MineRequest {
-        blocks: 1,
-        full_speed: false,
-    });
-    if req.blocks == 0 || req.blocks > 1_000 {
-        return Err(bad("blocks must be 1 to 1000"));
-    }
+    let req = blocks_request(
+        &body,
+        MineRequest {
+            blocks: 1,
+            full_speed: false,
+        },
+        "{\"blocks\": N}",
+        |r| r.blocks,
+    )?;
     let blocks = ask(&s, |reply| ApiCmd::Mine {
         blocks: req.blocks,
         full_speed: req.full_speed,
@@ -229,6 +224,26 @@ pub(super) async fn mine(
     .await?
     .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;
     Ok(Json(Mined { blocks }))
+}
+
+/// A request for blocks (`/mine`, `/forge`): no body (or JSON null) asks for
+/// `default`; 1 to 1000 blocks.
+fn blocks_request<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    default: T,
+    expected: &str,
+    blocks: impl Fn(&T) -> u64,
+) -> Result<T, ApiError> {
+    let req: Option<T> = if body.is_empty() {
+        None
+    } else {
+        serde_json::from_slice(body).map_err(|e| bad(format!("expected {expected}: {e}")))?
+    };
+    let req = req.unwrap_or(default);
+    if !(1..=1_000).contains(&blocks(&req)) {
+        return Err(bad("blocks must be 1 to 1000"));
+    }
+    Ok(req)
 }
 
 #[utoipa::path(post, path = "/forge", tag = "control",
@@ -245,23 +260,15 @@ pub(super) async fn forge(
     State(s): State<AppState>,
     body: axum::body::Bytes,
 ) -> Result<Json<Forged>, ApiError> {
-    // No body (or JSON null): one block on the tip.
-    let req: Option<ForgeRequest> = if body.is_empty() {
-        None
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            bad(format!(
-                "expected {{\"blocks\": N, \"parent\": \"<64 hex digits>\"}}: {e}"
-            ))
-        })?
-    };
-    let req = req.unwrap_or(ForgeRequest {
-        blocks: 1,
-        parent: None,
-    });
-    if req.blocks == 0 || req.blocks > 1_000 {
-        return Err(bad("blocks must be 1 to 1000"));
-    }
+    let req = blocks_request(
+        &body,
+        ForgeRequest {
+            blocks: 1,
+            parent: None,
+        },
+        "{\"blocks\": N, \"parent\": \"<64 hex digits>\"}",
+        |r| r.blocks,
+    )?;
     ask(&s, |reply| ApiCmd::Forge {
         blocks: req.blocks,
         parent: req.parent,

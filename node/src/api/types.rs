@@ -18,6 +18,10 @@ pub struct Status {
     pub mempool: usize,
     pub mining: bool,
     pub hashrate: f64,
+    /// Blocks invalidated by hand (`generals invalidate`), kept across
+    /// restarts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invalidated: Vec<Hash>,
     /// The genesis says `"production": "on-demand"`: blocks come only from
     /// `generals forge`.
     #[serde(default)]

@@ -246,6 +246,7 @@ impl Driver {
             mining: self.mining,
             hashrate: self.hashrate,
             on_demand: self.p.on_demand,
+            invalidated: core.invalidated().copied().collect(),
             validator: self.p.validator.public(),
             byzantine: self.p.byzantine.clone(),
             listen: self.listen.iter().map(|a| a.to_string()).collect(),
