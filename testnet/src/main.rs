@@ -71,6 +71,9 @@ enum Command {
     /// Start a late node (`up --late`) for the first time, from an empty
     /// chain, optionally with a checkpoint copied from another node.
     Join(local::JoinArgs),
+    /// Blocks on demand on a testnet made with `up --on-demand`, each asked
+    /// of the node whose turn it is (BFT, PBFT: the height's proposer).
+    Forge(local::ForgeArgs),
     /// Stop one node's process where it stands (SIGSTOP), until `resume`.
     Pause(local::NodeArgs),
     /// Let a paused node go on (SIGCONT).
@@ -133,6 +136,7 @@ fn main() -> ExitCode {
         Command::Kill(args) => local::kill_node(args),
         Command::Restart(args) => local::restart(args),
         Command::Join(args) => local::join(args),
+        Command::Forge(args) => local::forge(args),
         Command::Pause(args) => local::pause_node(args, true),
         Command::Resume(args) => local::pause_node(args, false),
         Command::Partition(args) => local::partition(args),

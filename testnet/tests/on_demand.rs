@@ -77,6 +77,33 @@ fn four_bft_nodes_decide_each_forged_block_and_others_name_the_proposer() {
 }
 
 #[test]
+fn generals_testnet_forge_asks_each_height_of_its_proposer() {
+    for (kind, blocks) in [("bft", 4), ("pbft", 2)] {
+        let net = Net::up(&["--nodes", "4", "--consensus", kind, "--on-demand"]);
+        let out = net.run(&["forge", &blocks.to_string()]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{kind}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(text.lines().count(), blocks, "{kind}: {text}");
+        assert_eq!(heights(&net), vec![blocks as u64; 4], "{kind}");
+        // BFT's proposer turns with each height: more than one node forged.
+        let named: std::collections::BTreeSet<&str> = text
+            .lines()
+            .map(|l| l.split_whitespace().next().unwrap_or(""))
+            .collect();
+        if kind == "bft" {
+            assert!(named.len() > 1, "{text}");
+        }
+        let out = net.run(&["forge", "--node", "9"]);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not a running node"));
+    }
+}
+
+#[test]
 fn a_poa_block_forged_on_one_node_reaches_the_others() {
     let net = Net::up(&["--nodes", "3", "--consensus", "poa", "--on-demand"]);
     std::thread::sleep(std::time::Duration::from_millis(1_000));

@@ -12,6 +12,7 @@
 
 mod attack;
 mod compose;
+mod forge;
 mod homes;
 mod process;
 mod report;
@@ -21,6 +22,7 @@ mod up;
 
 pub use attack::{cut, heal, link, partition, shape, HealArgs, LinkArgs, PartitionArgs, Role};
 pub use compose::{export, image, ExportArgs, ImageArgs, RuntimeArgs};
+pub use forge::{forge, ForgeArgs};
 pub use process::{alive, down, join, kill_node, pause_node, restart, JoinArgs};
 pub use report::{collect, report};
 pub use state::{NodeInfo, State};
